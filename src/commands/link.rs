@@ -1,0 +1,246 @@
+//! `brp-pyc link`: walk, classify, group, plan and apply, one module at a time in parallel.
+
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
+use std::path::PathBuf;
+
+use std::io::Write;
+
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::apply::{link_atomically, remove_stale_temp, Applied};
+use crate::compare::same_bytes;
+use crate::error::Error;
+use crate::group::{group, Identity, InspectedCache, Module};
+use crate::layout::Layout;
+use crate::plan::{bytes_freed, plan_module, ModulePlan};
+use crate::exit_codes::ExitCode;
+use crate::render::{quote, units::human_bytes};
+use crate::walk::{check_roots, walk, Walked};
+
+#[derive(Clone, Debug, Default)]
+pub struct LinkOptions {
+    /// Directories to work on, already checked by [`crate::walk::check_roots`].
+    pub roots: Vec<PathBuf>,
+    pub layout: Layout,
+    pub dry_run: bool,
+}
+
+/// What a run did (or, with `--dry-run`, would do). Serialized as `link --json`.
+#[derive(Debug, Default, Serialize, PartialEq, Eq)]
+pub struct LinkReport {
+    /// Cache files found.
+    pub scanned: u64,
+    /// Modules (directory, stem, tag) found.
+    pub groups: u64,
+    /// Links made (or planned with `--dry-run`).
+    pub linked: u64,
+    pub bytes_saved: u64,
+    /// Warnings: files or directories that could not be inspected or linked.
+    pub errors: u64,
+    /// Caches that were already links of their kept file.
+    pub already_linked: u64,
+    /// Identical caches left apart because their mode or owner differ.
+    pub identical_not_linked: u64,
+    /// Symlinks, directories and other non-regular files with a cache name, left as they are.
+    pub non_regular: u64,
+    /// Temporary names of an interrupted earlier run that were removed.
+    pub stale_temps_removed: u64,
+    pub dry_run: bool,
+}
+
+/// One decision or problem, reported in a deterministic order after the parallel work.
+#[derive(Debug)]
+pub enum Event {
+    Link { keep: PathBuf, dup: PathBuf, bytes: u64 },
+    IdenticalNotLinked { a: PathBuf, b: PathBuf },
+    StaleTempRemoved(PathBuf),
+    Warning(Error),
+}
+
+/// Runs `link` and hands every event to `on_event` in path order.
+pub fn link(options: &LinkOptions, mut on_event: impl FnMut(&Event)) -> LinkReport {
+    let mut walked = walk(&options.roots);
+    let mut report = LinkReport {
+        scanned: walked.caches.len() as u64,
+        non_regular: walked.non_regular.len() as u64,
+        dry_run: options.dry_run,
+        ..LinkReport::default()
+    };
+    for path in &walked.non_regular {
+        log::debug!("{}: not a regular file; left as it is", quote(path));
+    }
+    report.errors += walked.errors.len() as u64;
+    let mut events: Vec<Event> = std::mem::take(&mut walked.errors).into_iter().map(Event::Warning).collect();
+    if !options.dry_run {
+        remove_stale_temps(&walked, &mut report, &mut events);
+    }
+    let modules = group(&walked);
+    report.groups = modules.len() as u64;
+    let outcomes: Vec<ModuleOutcome> = modules.par_iter().map(|m| process_module(m, options)).collect();
+    for event in events {
+        on_event(&event);
+    }
+    for outcome in outcomes {
+        report.linked += outcome.linked;
+        report.bytes_saved += outcome.bytes_saved;
+        report.already_linked += outcome.already_linked;
+        report.identical_not_linked += outcome.identical_not_linked;
+        for event in &outcome.events {
+            if matches!(event, Event::Warning(_)) {
+                report.errors += 1;
+            }
+            on_event(event);
+        }
+    }
+    report
+}
+
+fn remove_stale_temps(walked: &Walked, report: &mut LinkReport, events: &mut Vec<Event>) {
+    for path in &walked.stale_temps {
+        match remove_stale_temp(path) {
+            Ok(true) => {
+                report.stale_temps_removed += 1;
+                events.push(Event::StaleTempRemoved(path.clone()));
+            }
+            Ok(false) => log::info!("{}: named like a temporary link but not one; left alone", quote(path)),
+            Err(e) => {
+                report.errors += 1;
+                events.push(Event::Warning(e));
+            }
+        }
+    }
+}
+
+#[derive(Default)]
+struct ModuleOutcome {
+    linked: u64,
+    bytes_saved: u64,
+    already_linked: u64,
+    identical_not_linked: u64,
+    events: Vec<Event>,
+}
+
+fn process_module(module: &Module, options: &LinkOptions) -> ModuleOutcome {
+    let mut outcome = ModuleOutcome::default();
+    if module.caches.len() < 2 {
+        return outcome; // nothing to link with, and no need to stat it
+    }
+    let plan = match inspect(module).and_then(|caches| plan_module(caches, &options.layout, |a, b| same_bytes(&a.path, &b.path))) {
+        Ok(plan) => plan,
+        Err(e) => {
+            outcome.events.push(Event::Warning(e));
+            return outcome;
+        }
+    };
+    outcome.already_linked = plan.already_linked as u64;
+    outcome.identical_not_linked = plan.metadata_differs.len() as u64;
+    for &(a, b) in &plan.metadata_differs {
+        let (a, b) = (plan.caches[a].path.clone(), plan.caches[b].path.clone());
+        outcome.events.push(Event::IdenticalNotLinked { a, b });
+    }
+    let applied = if options.dry_run { plan.links.len() } else { apply_plan(&plan, &mut outcome) };
+    for link in &plan.links[..applied] {
+        let (keep, dup) = (&plan.caches[link.keep], &plan.caches[link.dup]);
+        outcome.events.push(Event::Link { keep: keep.path.clone(), dup: dup.path.clone(), bytes: dup.id.size });
+    }
+    outcome.linked = applied as u64;
+    outcome.bytes_saved = if applied == plan.links.len() { plan.bytes_saved } else { bytes_freed(&plan.caches, &plan.links[..applied]) };
+    outcome
+}
+
+/// Applies the links in order and returns how many were made. The first failure stops the
+/// module: what was linked so far is correct, the rest stays as it was.
+fn apply_plan(plan: &ModulePlan, outcome: &mut ModuleOutcome) -> usize {
+    for (n, link) in plan.links.iter().enumerate() {
+        match link_atomically(&plan.caches[link.keep], &plan.caches[link.dup]) {
+            Ok(Applied::Linked) => {}
+            Ok(Applied::AlreadyLinked) => {
+                // Linked by someone else since planning: count it as such, not as ours.
+                outcome.events.push(Event::Warning(Error::Changed(plan.caches[link.dup].path.clone())));
+                return n;
+            }
+            Err(e) => {
+                outcome.events.push(Event::Warning(e));
+                return n;
+            }
+        }
+    }
+    plan.links.len()
+}
+
+/// `lstat`s the caches of a module. A name that is no longer a regular file is dropped.
+fn inspect(module: &Module) -> Result<Vec<InspectedCache>, Error> {
+    let mut caches = Vec::with_capacity(module.caches.len());
+    for cache in &module.caches {
+        let path = module.dir.join(OsStr::from_bytes(&cache.name));
+        let meta = std::fs::symlink_metadata(&path).map_err(|e| Error::io(&path, e))?;
+        if meta.is_file() {
+            caches.push(InspectedCache { path, level: cache.class.level.clone(), id: Identity::of(&meta) });
+        }
+    }
+    Ok(caches)
+}
+
+/// The `link` subcommand: options from the command line, events to the log and stdout.
+pub fn run(args: &crate::cli::LinkArgs) -> Result<ExitCode, Error> {
+    let Some(paths) = crate::cli::roots_or_build_root(&args.paths) else {
+        log::info!("RPM_BUILD_ROOT is unset or /: nothing to do");
+        if args.json {
+            print_json(&LinkReport { dry_run: args.dry_run, ..LinkReport::default() })?;
+        }
+        return Ok(ExitCode::Success);
+    };
+    let options = LinkOptions {
+        roots: check_roots(&paths)?,
+        layout: args.layout.clone().unwrap_or_default(),
+        dry_run: args.dry_run,
+    };
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    let mut write_error = None;
+    let report = link(&options, |event| match event {
+        Event::Link { keep, dup, bytes } if options.dry_run && !args.json => {
+            if let Err(e) = writeln!(out, "would link {} => {} ({bytes} bytes)", quote(dup), quote(keep)) {
+                write_error.get_or_insert(e);
+            }
+        }
+        Event::Link { keep, dup, bytes } => log::info!("linked {} => {} ({bytes} bytes)", quote(dup), quote(keep)),
+        Event::IdenticalNotLinked { a, b } => {
+            log::info!("{}: identical to {} but mode or owner differ; not linked", quote(b), quote(a))
+        }
+        Event::StaleTempRemoved(path) => log::info!("{}: removed a temporary link left by an interrupted run", quote(path)),
+        Event::Warning(e) => log::warn!("{e}"),
+    });
+    drop(out);
+    if let Some(e) = write_error {
+        return Err(Error::io(std::path::Path::new("<stdout>"), e));
+    }
+    if args.json {
+        print_json(&report)?;
+    } else if options.dry_run || log::log_enabled!(log::Level::Info) {
+        let verb = if options.dry_run { "would link" } else { "linked" };
+        let summary = format!(
+            "{} caches in {} modules: {verb} {}, saving {}; {} already linked, {} warnings",
+            report.scanned,
+            report.groups,
+            report.linked,
+            human_bytes(report.bytes_saved),
+            report.already_linked,
+            report.errors
+        );
+        if options.dry_run {
+            println!("{summary}");
+        } else {
+            log::info!("{summary}");
+        }
+    }
+    Ok(if args.strict && report.errors > 0 { ExitCode::Fatal } else { ExitCode::Success })
+}
+
+fn print_json(report: &LinkReport) -> Result<(), Error> {
+    let mut out = std::io::stdout().lock();
+    serde_json::to_writer(&mut out, report).map_err(|e| Error::io(std::path::Path::new("<stdout>"), e.into()))?;
+    writeln!(out).map_err(|e| Error::io(std::path::Path::new("<stdout>"), e))
+}

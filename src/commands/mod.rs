@@ -1,0 +1,3 @@
+//! The subcommands: each turns parsed arguments into library calls and output.
+
+pub mod link;

@@ -1,0 +1,31 @@
+//! The library's one error type: every variant names the path it is about.
+
+use std::path::{Path, PathBuf};
+
+use crate::render::quote::quote;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{}: {source}", quote(path))]
+    Io { path: PathBuf, source: std::io::Error },
+
+    #[error("{}: not a directory", quote(.0))]
+    NotADirectory(PathBuf),
+
+    #[error("{}: not linked to {}: {source}", quote(dup), quote(keep))]
+    Link { dup: PathBuf, keep: PathBuf, source: std::io::Error },
+
+    #[error("{}: changed since it was inspected; left as it was", quote(.0))]
+    Changed(PathBuf),
+
+    #[error("invalid layout {0:?}: {1}")]
+    Layout(String, &'static str),
+}
+
+impl Error {
+    pub fn io(path: &Path, source: std::io::Error) -> Error {
+        Error::Io { path: path.to_path_buf(), source }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

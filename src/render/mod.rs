@@ -1,0 +1,6 @@
+//! Render: what people and programs read, from paths in messages to reports and file lists.
+
+pub mod quote;
+pub mod units;
+
+pub use quote::quote;
