@@ -75,50 +75,40 @@ trap cleanup EXIT
 
 # ---------------------------------------------------------------- tools
 
-# Each tool is a function taking the copy to process.  Their own output
-# goes to a log file, not the terminal, but writing it is part of the cost.
-
-run_brp_python_hardlink() {
-    # It takes no argument: the tree comes from the environment, as in rpmbuild.
-    RPM_BUILD_ROOT=$1 "$BRP_PYTHON_HARDLINK"
-}
-
-run_hardlink() {
-    # util-linux 2.38: -t ignores mtimes, which differ between the levels
-    # because compileall writes them one after the other; owner and mode are
-    # the same throughout the tree, so this is content-only comparison like
-    # the others (-c would be equivalent here).  -i without -x restricts the
-    # candidates to matching files while directories are still descended.
-    hardlink -t -i '\.pyc$' "$1"
-}
-
-run_jdupes() {
-    # jdupes 1.21 (Debian bookworm): -L is --link-hard, and the extension
-    # filter is spelled -X onlyext:pyc (the extension without its dot, as
-    # `jdupes -X help` shows).  -q only hides the progress indicator, which
-    # would otherwise be drawn on stderr.
-    jdupes -q -r -L -X onlyext:pyc "$1"
-}
-
-run_brp_pyc() {
-    "$BRP_PYC" link "$1"
-}
-
-run_find() {
-    find "$1" >/dev/null
+# set_cmd TOOL DIR: put the command line that runs TOOL on DIR into cmd[].
+set_cmd() {
+    local d=$2
+    case $1 in
+        brp-python-hardlink)
+            # It takes no argument: the tree comes from the environment,
+            # as under rpmbuild.
+            cmd=(env "RPM_BUILD_ROOT=$d" "$BRP_PYTHON_HARDLINK") ;;
+        hardlink)
+            # util-linux 2.38: -t ignores mtimes, which differ between the
+            # levels because compileall writes the files one after the other;
+            # owner and mode are the same throughout the tree, so this is a
+            # content-only comparison like the others (-c would be
+            # equivalent here).  -i without -x restricts the candidates to
+            # matching files; directories are still descended.
+            cmd=(hardlink -t -i '\.pyc$' "$d") ;;
+        jdupes)
+            # jdupes 1.21 (Debian bookworm): -L is --link-hard, and the
+            # extension filter is spelled -X onlyext:pyc (no dot, see
+            # `jdupes -X help`).  -q only hides the progress indicator that
+            # would otherwise be drawn on stderr.
+            cmd=(jdupes -q -r -L -X onlyext:pyc "$d") ;;
+        brp-pyc|brp-pyc-again)
+            cmd=("$BRP_PYC" link "$d") ;;
+        find)
+            cmd=(find "$d") ;;
+    esac
 }
 
 declare -A label=(
     [brp-python-hardlink]="brp-python-hardlink"
     [hardlink]="hardlink -t -i '\\.pyc\$'"
-    [jdupes]="jdupes -r -L -X onlyext:pyc"
+    [jdupes]="jdupes -q -r -L -X onlyext:pyc"
     [brp-pyc]="brp-pyc link"
-)
-declare -A func=(
-    [brp-python-hardlink]=run_brp_python_hardlink
-    [hardlink]=run_hardlink
-    [jdupes]=run_jdupes
-    [brp-pyc]=run_brp_pyc
 )
 
 # A quick check that the binary exists and does the job on a minimal
@@ -165,7 +155,9 @@ if [[ ${#tools[@]} -eq 0 ]]; then
     log "no tool to run"; exit 1
 fi
 have_brp_pyc=0
-for t in "${tools[@]}"; do [[ $t == brp-pyc ]] && have_brp_pyc=1; done
+for t in "${tools[@]}"; do
+    if [[ $t == brp-pyc ]]; then have_brp_pyc=1; fi
+done
 
 # ------------------------------------------------------------- helpers
 
@@ -180,16 +172,20 @@ fresh_copy() {
     find "$copy" -type f -exec cat {} + >/dev/null
 }
 
-# timed NAME FUNC DIR: run FUNC DIR under GNU time; append the wall seconds
-# to $work/NAME.secs and the peak RSS (KiB) to $work/NAME.rss.  Wall time is
-# taken from bash's microsecond clock, since GNU time's %e only has 10 ms
-# steps, which is too coarse for the fast cases.
+# timed NAME DIR: run tool NAME on DIR under GNU time; append the wall
+# seconds to $work/NAME.secs and the peak RSS (KiB) to $work/NAME.rss.  The
+# tools' output goes to a log (find's to /dev/null, as in `find DIR
+# >/dev/null`); writing it is part of their cost.  Wall time comes from
+# bash's microsecond clock because GNU time's %e only has 10 ms steps, too
+# coarse for the fast cases; the extra cost of starting GNU time itself
+# (about a millisecond) is the same for every tool.
 timed() {
-    local name=$1 fn=$2 dir=$3 t0 t1 rc=0
+    local name=$1 dir=$2 out t0 t1 rc=0
+    out=$work/$name.log
+    [[ $name == find ]] && out=/dev/null
+    set_cmd "$name" "$dir"
     t0=$EPOCHREALTIME
-    "$GNU_TIME" -f '%M' -o "$work/$name.time" \
-        bash -c "$(declare -f "$fn"); $(declare -p BRP_PYC BRP_PYTHON_HARDLINK); $fn \"\$1\"" _ "$dir" \
-        >>"$work/$name.log" 2>&1 || rc=$?
+    "$GNU_TIME" -f '%M' -o "$work/$name.time" "${cmd[@]}" >>"$out" 2>>"$work/$name.log" || rc=$?
     t1=$EPOCHREALTIME
     if [[ $rc -ne 0 ]]; then
         log "$name exited with status $rc; last lines of its output:"
@@ -246,7 +242,7 @@ for ((r = 1; r <= runs; r++)); do
         [[ -n ${failed[$t]:-} ]] && continue
         log "round $r/$runs: $t"
         fresh_copy
-        if ! timed "$t" "${func[$t]}" "$copy"; then
+        if ! timed "$t" "$copy"; then
             failed[$t]=1
             continue
         fi
@@ -268,13 +264,13 @@ for ((r = 1; r <= runs; r++)); do
         # linked" case: a second run should cost about a directory walk.
         if [[ $t == brp-pyc ]]; then
             before=$(find "$copy" -name '*.pyc' -printf '%i %p\n' | sort | md5sum)
-            if ! timed brp-pyc-again run_brp_pyc "$copy"; then
+            if ! timed brp-pyc-again "$copy"; then
                 failed[brp-pyc-again]=1
             elif [[ $(find "$copy" -name '*.pyc' -printf '%i %p\n' | sort | md5sum) != "$before" ]]; then
                 log "second brp-pyc run changed the links"
                 failed[brp-pyc-again]=1
             fi
-            timed find run_find "$copy"
+            timed find "$copy" || failed[find]=1
         fi
     done
 done
@@ -313,8 +309,8 @@ done
 echo
 
 if [[ $have_brp_pyc -eq 1 && -z ${failed[brp-pyc]:-} ]]; then
-    if [[ -n ${failed[brp-pyc-again]:-} ]]; then
-        echo "Already linked: second \`brp-pyc link\` run FAILED (see above)."
+    if [[ -n ${failed[brp-pyc-again]:-}${failed[find]:-} ]]; then
+        echo "Already linked: second \`brp-pyc link\` run or \`find\` FAILED (see above)."
     else
         a=$(median "$work/brp-pyc-again.secs")
         f=$(median "$work/find.secs")

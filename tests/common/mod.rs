@@ -1,0 +1,158 @@
+//! Helpers shared by the integration tests: a tree builder, real interpreters, inode checks.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The brp-pyc binary built for these tests.
+pub fn brp_pyc() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_brp-pyc"));
+    cmd.env_remove("RPM_BUILD_ROOT").env_remove("RUST_LOG");
+    cmd
+}
+
+/// Whether `tool` can be run. Outside CI a missing tool skips the test with a message; in CI
+/// (`CI` set) it fails the test, because `.ci/run` is meant to install every tool.
+pub fn have(tool: &str) -> bool {
+    let found = Command::new("sh").arg("-c").arg(format!("command -v {tool}")).output().is_ok_and(|o| o.status.success());
+    if !found {
+        if std::env::var_os("CI").is_some() {
+            panic!("{tool} is required in CI; .ci/run should have installed it");
+        }
+        eprintln!("skipped: {tool} is not installed");
+    }
+    found
+}
+
+pub fn is_root() -> bool {
+    std::fs::metadata("/proc/self").map(|m| m.uid() == 0).unwrap_or(false)
+}
+
+/// Runs a command and returns its output, failing the test with its stderr if it fails.
+pub fn run_ok(cmd: &mut Command) -> Output {
+    let out = cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    assert!(out.status.success(), "{cmd:?} failed: {}\n{}", out.status, String::from_utf8_lossy(&out.stderr));
+    out
+}
+
+/// A scratch directory tree.
+pub struct Tree {
+    pub dir: tempfile::TempDir,
+}
+
+impl Tree {
+    pub fn new() -> Tree {
+        Tree { dir: tempfile::tempdir().unwrap() }
+    }
+
+    pub fn root(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Path of a relative name given as bytes (any file name, also non-UTF-8).
+    pub fn path(&self, rel: impl AsRef<[u8]>) -> PathBuf {
+        self.root().join(OsStr::from_bytes(rel.as_ref()))
+    }
+
+    pub fn write(&self, rel: impl AsRef<[u8]>, content: impl AsRef<[u8]>) -> PathBuf {
+        let path = self.path(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, content).unwrap();
+        path
+    }
+
+    /// Compiles the whole tree with `python -m compileall` at the given levels, no links.
+    pub fn compile(&self, python: &str, levels: &[u8]) {
+        let mut cmd = Command::new(python);
+        cmd.args(["-m", "compileall", "-q"]);
+        for level in levels {
+            cmd.arg("-o").arg(level.to_string());
+        }
+        run_ok(cmd.arg(self.root()));
+    }
+
+    /// Runs `brp-pyc link ARGS... ROOT` and returns the parsed `--json` report.
+    pub fn link_json(&self, args: &[&str]) -> serde_json::Value {
+        let out = run_ok(brp_pyc().arg("link").arg("--json").args(args).arg(self.root()));
+        serde_json::from_slice(&out.stdout).expect("link --json prints one JSON object")
+    }
+
+    /// Every regular file below the root with its bytes.
+    pub fn contents(&self) -> BTreeMap<PathBuf, Vec<u8>> {
+        files_below(self.root()).into_iter().map(|p| (p.clone(), std::fs::read(&p).unwrap())).collect()
+    }
+
+    /// Every regular file below the root with its inode.
+    pub fn inodes(&self) -> BTreeMap<PathBuf, u64> {
+        files_below(self.root()).into_iter().map(|p| (p.clone(), inode(&p))).collect()
+    }
+}
+
+pub fn files_below(root: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let entry = entry.unwrap();
+            let kind = entry.file_type().unwrap();
+            if kind.is_dir() {
+                stack.push(entry.path());
+            } else if kind.is_file() {
+                files.push(entry.path());
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
+pub fn inode(path: &Path) -> u64 {
+    std::fs::symlink_metadata(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())).ino()
+}
+
+pub fn same_inode(a: &Path, b: &Path) -> bool {
+    inode(a) == inode(b)
+}
+
+/// The caches of `module` (a source path relative to the tree, without `.py`) for `tag`:
+/// levels 0, 1 and 2.
+pub fn caches(tree: &Tree, module: &str, tag: &str) -> [PathBuf; 3] {
+    let (dir, stem) = module.rsplit_once('/').unwrap_or(("", module));
+    let base = tree.root().join(dir).join("__pycache__");
+    [
+        base.join(format!("{stem}.{tag}.pyc")),
+        base.join(format!("{stem}.{tag}.opt-1.pyc")),
+        base.join(format!("{stem}.{tag}.opt-2.pyc")),
+    ]
+}
+
+/// The cache tag of an interpreter, asked of the interpreter itself.
+pub fn cache_tag(python: &str) -> String {
+    let out = run_ok(Command::new(python).args(["-c", "import sys; print(sys.implementation.cache_tag)"]));
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+/// Checks the defining property of a complete link run: inside each module's set of cache
+/// paths, two files share an inode exactly when they hold the same bytes (and the same mode
+/// and owner, which the tests that use this do not vary).
+pub fn assert_linked_iff_identical(paths: &[PathBuf]) {
+    for (i, a) in paths.iter().enumerate() {
+        for b in &paths[i + 1..] {
+            if !a.exists() || !b.exists() {
+                continue;
+            }
+            let identical = std::fs::read(a).unwrap() == std::fs::read(b).unwrap();
+            assert_eq!(
+                same_inode(a, b),
+                identical,
+                "{} and {}: linked must equal identical ({identical})",
+                a.display(),
+                b.display()
+            );
+        }
+    }
+}
