@@ -146,8 +146,16 @@ for t in "${requested[@]}"; do
             if command -v "$t" >/dev/null; then tools+=("$t")
             else log "leaving out $t: not installed"; fi ;;
         brp-pyc)
-            if brp_pyc_works; then tools+=("$t")
-            else log "leaving out brp-pyc"; fi ;;
+            if brp_pyc_works; then
+                # Run a private copy, so that a rebuild during the benchmark
+                # cannot swap the binary between rounds.
+                cp "$BRP_PYC" "$work/brp-pyc"
+                BRP_PYC=$work/brp-pyc
+                brp_pyc_id="$("$BRP_PYC" --version 2>/dev/null || echo brp-pyc), sha256 $(sha256sum "$BRP_PYC" | cut -c1-12)"
+                tools+=("$t")
+            else
+                log "leaving out brp-pyc"
+            fi ;;
         *) log "unknown tool: $t"; exit 2 ;;
     esac
 done
@@ -202,7 +210,12 @@ median() {
 }
 max_mib() { sort -g "$1" | tail -n 1 | awk '{ printf "%.1f", $1 / 1024 }'; }
 
-bytes_of() { du -sb "$1" | cut -f1; }
+# Apparent size of the regular files, each inode counted once (what `du
+# -sb` says, minus directories: hardlink and jdupes link through a temporary
+# name, which can grow a directory by a block and blur the comparison).
+bytes_of() {
+    find "$1" -type f -printf '%i %s\n' | sort -u -k1,1 | awk '{ s += $2 } END { print s + 0 }'
+}
 pyc_inodes() { find "$1" -name '*.pyc' -printf '%i\n' | sort -u | wc -l; }
 all_inodes() { find "$1" -type f -printf '%i\n' | sort -u | wc -l; }
 
@@ -227,7 +240,7 @@ manifest() {
 n_caches=$(find "$tree" -name '*.pyc' | wc -l)
 bytes_before=$(bytes_of "$tree")
 pyc_inodes_before=$(pyc_inodes "$tree")
-log "tree: $tree ($n_caches caches, $bytes_before bytes)"
+log "tree: $tree ($n_caches caches, $bytes_before bytes in files)"
 log "tools: ${tools[*]}; $runs run(s) each"
 log "computing reference checksums"
 manifest "$tree" >"$work/manifest.ref"
@@ -286,8 +299,9 @@ if [[ $have_brp_pyc -eq 1 && -z ${failed[brp-pyc]:-} ]]; then
 fi
 
 echo
-echo "Tree: $n_caches caches, $bytes_before bytes, $pyc_inodes_before distinct .pyc inodes before linking."
+echo "Tree: $n_caches caches, $bytes_before bytes in regular files, $pyc_inodes_before distinct .pyc inodes before linking."
 echo "Runs per tool: $runs (median wall time; peak RSS is the largest of the runs)."
+if [[ $have_brp_pyc -eq 1 ]]; then echo "brp-pyc: $brp_pyc_id."; fi
 echo
 echo "| tool | median seconds | ratio to brp-pyc | peak RSS MiB | bytes saved | .pyc inodes after | inodes shared across modules |"
 echo "|---|---:|---:|---:|---:|---:|---:|"
@@ -302,6 +316,7 @@ for t in "${tools[@]}"; do
     else
         ratio="n/a"
     fi
+    # shellcheck disable=SC2016 # backticks are Markdown here
     printf '| `%s` | %.3f | %s | %s | %s | %s | %s |\n' \
         "${label[$t]}" "$m" "$ratio" "$(max_mib "$work/$t.rss")" \
         "$(fmt_bytes "${saved[$t]}")" "${inodes[$t]}" "${cross[$t]}"
@@ -314,6 +329,7 @@ if [[ $have_brp_pyc -eq 1 && -z ${failed[brp-pyc]:-} ]]; then
     else
         a=$(median "$work/brp-pyc-again.secs")
         f=$(median "$work/find.secs")
+        # shellcheck disable=SC2016 # backticks are Markdown here
         printf 'Already linked: second `brp-pyc link` run %.3f s (peak RSS %s MiB) vs bare `find` %.3f s (%.2fx).\n' \
             "$a" "$(max_mib "$work/brp-pyc-again.rss")" "$f" \
             "$(awk -v a="$a" -v b="$f" 'BEGIN { print a / b }')"
@@ -339,4 +355,4 @@ for t in "${tools[@]}"; do
         echo "- $t: also linked files other than .pyc caches."
     fi
 done
-echo "All tools left every path with its original contents (checked by checksum)."
+echo "Every tool with results above left every path with its original contents (checksums compared after its first run)."

@@ -84,7 +84,13 @@ pub fn init_logging(verbose: u8) {
         .filter_level(level)
         .parse_env("RUST_LOG")
         .format(|buf, record| {
-            let level = record.level().as_str().to_ascii_lowercase();
+            let level = match record.level() {
+                log::Level::Error => "error",
+                log::Level::Warn => "warning",
+                log::Level::Info => "info",
+                log::Level::Debug => "debug",
+                log::Level::Trace => "trace",
+            };
             writeln!(buf, "brp-pyc: {level}: {}", record.args())
         })
         .init();

@@ -1,0 +1,274 @@
+//! Faults that really happen, really injected: a directory where link(2) is refused, an
+//! unreadable cache, a filesystem without hardlinks (FAT through FUSE), and SIGKILL at random
+//! moments. After each, every cache path exists with its original bytes.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+
+const NOBODY: u32 = 65534;
+
+/// The command that runs brp-pyc without privileges: as root, through setpriv as nobody (root
+/// ignores permissions, so a refused link or read must come from an unprivileged process).
+fn unprivileged_brp_pyc() -> Command {
+    if is_root() {
+        let mut cmd = Command::new("setpriv");
+        cmd.args(["--reuid", &NOBODY.to_string(), "--regid", &NOBODY.to_string(), "--clear-groups"]);
+        cmd.arg(env!("CARGO_BIN_EXE_brp-pyc"));
+        cmd.env_remove("RPM_BUILD_ROOT").env_remove("RUST_LOG");
+        cmd
+    } else {
+        brp_pyc()
+    }
+}
+
+/// Gives the tree to nobody when running as root, so that only what a test locks is refused.
+fn hand_over(tree: &Tree) {
+    std::fs::set_permissions(tree.root(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    if is_root() {
+        run_ok(Command::new("chown").args(["-R", &format!("{NOBODY}:{NOBODY}")]).arg(tree.root()));
+    }
+}
+
+fn three_identical(tree: &Tree, dir: &str) -> Vec<PathBuf> {
+    ["pyc", "opt-1.pyc", "opt-2.pyc"]
+        .iter()
+        .map(|suffix| tree.write(format!("{dir}/__pycache__/m.cpython-311.{suffix}"), "same bytes"))
+        .collect()
+}
+
+#[test]
+fn refused_link_is_a_warning_naming_the_path_and_the_group_stays() {
+    if is_root() && !have("setpriv") {
+        return;
+    }
+    let tree = Tree::new();
+    let free = three_identical(&tree, "free");
+    let locked = three_identical(&tree, "locked");
+    hand_over(&tree);
+    let locked_dir = tree.path("locked/__pycache__");
+    if is_root() {
+        run_ok(Command::new("chown").args(["-R", "0:0"]).arg(&locked_dir));
+    }
+    std::fs::set_permissions(&locked_dir, std::fs::Permissions::from_mode(0o555)).unwrap();
+    let inodes = tree.inodes();
+
+    let out = unprivileged_brp_pyc().args(["link", "--json"]).arg(tree.root()).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "a refused link never fails the build");
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.starts_with("brp-pyc: warning: ") && stderr.contains(&*locked[1].to_string_lossy()), "{stderr}");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!((report["errors"].as_u64(), report["linked"].as_u64()), (Some(1), Some(2)));
+    assert!(same_inode(&free[0], &free[1]) && same_inode(&free[0], &free[2]));
+    for path in &locked {
+        assert_eq!(inode(path), inodes[path], "the locked group is as it was");
+        assert_eq!(std::fs::read(path).unwrap(), b"same bytes");
+    }
+    assert_eq!(std::fs::read_dir(&locked_dir).unwrap().count(), 3, "no temporary name left");
+
+    let strict = unprivileged_brp_pyc().args(["link", "--strict"]).arg(tree.root()).output().unwrap();
+    assert_eq!(strict.status.code(), Some(2), "--strict turns warnings into status 2");
+    std::fs::set_permissions(&locked_dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+#[test]
+fn unreadable_cache_is_a_warning_and_its_module_is_left_alone() {
+    if is_root() && !have("setpriv") {
+        return;
+    }
+    let tree = Tree::new();
+    let readable = three_identical(&tree, "ok");
+    let hidden = three_identical(&tree, "hidden");
+    hand_over(&tree);
+    std::fs::set_permissions(&hidden[2], std::fs::Permissions::from_mode(0o000)).unwrap();
+    let out = unprivileged_brp_pyc().args(["link", "--json"]).arg(tree.root()).output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stderr.contains(&*hidden[2].to_string_lossy()) && stderr.contains("ermission denied"), "{stderr}");
+    assert!(same_inode(&readable[0], &readable[2]));
+    assert!(!same_inode(&hidden[0], &hidden[1]) && !same_inode(&hidden[0], &hidden[2]), "the whole module is left as it was");
+}
+
+/// A FAT image mounted through FUSE: a real filesystem where link(2) fails with EPERM.
+struct FatMount {
+    _dir: tempfile::TempDir,
+    mountpoint: PathBuf,
+}
+
+impl FatMount {
+    fn new() -> Option<FatMount> {
+        if !have("fusefat") || !have("mkfs.vfat") || !have("fusermount") {
+            return None;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let image = dir.path().join("fat.img");
+        std::fs::File::create(&image).unwrap().set_len(16 << 20).unwrap();
+        run_ok(Command::new("mkfs.vfat").arg(&image).stdout(Stdio::null()));
+        let mountpoint = dir.path().join("mnt");
+        std::fs::create_dir(&mountpoint).unwrap();
+        let out = Command::new("fusefat").args(["-o", "rw+"]).arg(&image).arg(&mountpoint).output().unwrap();
+        if !out.status.success() {
+            let why = String::from_utf8_lossy(&out.stderr).into_owned();
+            assert!(std::env::var_os("CI").is_none(), "cannot mount a FAT image with fusefat in CI: {why}");
+            eprintln!("skipped: cannot mount a FAT image with fusefat: {why}");
+            return None;
+        }
+        Some(FatMount { _dir: dir, mountpoint })
+    }
+}
+
+impl Drop for FatMount {
+    fn drop(&mut self) {
+        let _ = Command::new("fusermount").arg("-u").arg(&self.mountpoint).status();
+    }
+}
+
+#[test]
+fn filesystem_without_hardlinks_loses_nothing() {
+    if !have("python3") {
+        return;
+    }
+    let Some(fat) = FatMount::new() else { return };
+    let root = &fat.mountpoint;
+    std::fs::create_dir(root.join("pkg")).unwrap();
+    std::fs::write(root.join("pkg/plain.py"), "x = 1\n").unwrap();
+    std::fs::write(root.join("pkg/doc.py"), "'''doc'''\nx = 1\n").unwrap();
+    run_ok(Command::new("python3").args(["-m", "compileall", "-q", "-o", "0", "-o", "1", "-o", "2"]).arg(root));
+    let before = contents_below(root);
+    assert_eq!(before.len(), 8);
+
+    let out = brp_pyc().args(["link", "--json"]).arg(root).output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["linked"], 0);
+    assert_eq!(report["errors"], 2, "one warning per module with duplicates");
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stderr.contains("plain.cpython-") && stderr.contains("doc.cpython-"), "{stderr}");
+    assert_eq!(contents_below(root), before, "every cache is present with its bytes, and no temporary name is left");
+
+    let strict = brp_pyc().args(["link", "--strict"]).arg(root).output().unwrap();
+    assert_eq!(strict.status.code(), Some(2));
+}
+
+fn contents_below(root: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    files_below(root).into_iter().map(|p| (p.clone(), std::fs::read(&p).unwrap())).collect()
+}
+
+/// A small deterministic generator, so a failing kill schedule can be replayed from its seed.
+struct XorShift(u64);
+
+impl XorShift {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n.max(1)
+    }
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    run_ok(Command::new("cp").arg("-a").arg(from).arg(to));
+}
+
+#[test]
+fn sigkill_at_random_moments_loses_nothing_and_a_rerun_completes() {
+    if !have("python3") {
+        return;
+    }
+    // A template of real caches: the four shapes of CPython's matrix, copied into many packages.
+    let template = Tree::in_memory();
+    let shapes = ["x = 1", "'''doc'''\nx = 1", "x = 1\nassert x", "'''doc'''\nx = 1\nassert x"];
+    for (n, code) in shapes.iter().enumerate() {
+        template.write(format!("seed/m{n}.py"), code);
+    }
+    template.compile("python3", &[0, 1, 2]);
+    let tag = cache_tag("python3");
+    for pkg in 0..200 {
+        copy_tree(&template.path("seed"), &template.path(format!("pkg{pkg:03}")));
+    }
+    let original = template.contents();
+    let caches = original.keys().filter(|p| p.extension().is_some_and(|e| e == "pyc")).count();
+    assert_eq!(caches, 201 * 12);
+
+    let seed = std::env::var("BRP_PYC_KILL_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| {
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64 | 1
+    });
+    eprintln!("kill schedule seed: {seed} (BRP_PYC_KILL_SEED={seed} replays it)");
+    let mut rng = XorShift(seed);
+
+    let scratch = Tree::in_memory();
+    let scratch = scratch.root();
+    let full_run = {
+        let copy = scratch.join("timing");
+        copy_tree(template.root(), &copy);
+        let start = Instant::now();
+        run_ok(brp_pyc().arg("link").arg(&copy));
+        start.elapsed()
+    };
+    const ROUNDS: usize = 60;
+    let (mut interrupted, mut partial) = (0, 0);
+    for round in 0..ROUNDS {
+        let copy = scratch.join(format!("round{round}"));
+        copy_tree(template.root(), &copy);
+        let mut child = brp_pyc().arg("link").arg(&copy).stderr(Stdio::null()).spawn().unwrap();
+        std::thread::sleep(Duration::from_micros(rng.below(full_run.as_micros() as u64)));
+        if child.try_wait().unwrap().is_none() {
+            interrupted += 1;
+        }
+        let _ = child.kill(); // SIGKILL
+        child.wait().unwrap();
+
+        // Every cache path exists as a regular file with its original bytes; the only extra
+        // names are temporary second links.
+        let mut linked_now = 0;
+        for (path, bytes) in &original {
+            let here = copy.join(path.strip_prefix(template.root()).unwrap());
+            let meta = std::fs::symlink_metadata(&here).unwrap_or_else(|e| panic!("{}: {e} (seed {seed})", here.display()));
+            assert!(meta.is_file());
+            assert_eq!(&std::fs::read(&here).unwrap(), bytes, "{} (seed {seed})", here.display());
+            linked_now += (meta.nlink() > 1) as usize;
+        }
+        for path in files_below(&copy) {
+            let rel = path.strip_prefix(&copy).unwrap();
+            if !original.contains_key(&template.root().join(rel)) {
+                assert!(path.file_name().unwrap().to_string_lossy().starts_with(".brp-pyc-"), "{}", path.display());
+                assert!(std::fs::metadata(&path).unwrap().nlink() >= 2, "a leftover is only ever a second link");
+            }
+        }
+        if linked_now > 0 && child_left_work(&copy) {
+            partial += 1;
+        }
+
+        // A rerun completes and leaves the same result as an uninterrupted run.
+        run_ok(brp_pyc().arg("link").arg(&copy));
+        let files = files_below(&copy);
+        assert_eq!(files.len(), original.len(), "no temporary name survives a rerun (seed {seed})");
+        for pkg in ["seed", "pkg000", "pkg100", "pkg199"] {
+            for n in 0..4 {
+                assert_linked_iff_identical(&caches_of(&copy.join(pkg), &format!("m{n}"), &tag));
+            }
+        }
+        std::fs::remove_dir_all(&copy).unwrap();
+    }
+    eprintln!("{interrupted} of {ROUNDS} kills landed while running, {partial} left a partly linked tree (full run {full_run:?})");
+    assert!(interrupted >= ROUNDS / 3, "the kills must land mid-run to test anything (seed {seed})");
+    assert!(partial >= 1, "some kill must leave a partly linked tree (seed {seed})");
+}
+
+/// Whether a run killed in `tree` left something to link.
+fn child_left_work(tree: &Path) -> bool {
+    let out = run_ok(brp_pyc().args(["link", "--dry-run", "--json"]).arg(tree));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    report["linked"].as_u64().unwrap() > 0
+}
+
+fn caches_of(pkg: &Path, stem: &str, tag: &str) -> Vec<PathBuf> {
+    ["pyc", "opt-1.pyc", "opt-2.pyc"].iter().map(|s| pkg.join("__pycache__").join(format!("{stem}.{tag}.{s}"))).collect()
+}
