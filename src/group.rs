@@ -1,62 +1,93 @@
-//! Group: gather the caches of one module (directory, stem, cache tag) and learn their
-//! identities, so that the planner can decide which of them are the same bytes.
+//! Group: gather the caches of one module (directory, stem, cache tag) from a directory
+//! listing, and describe their identities, so that the planner can decide which are the same.
 
+use std::ffi::{OsStr, OsString};
 use std::fs::Metadata;
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use crate::classify::{Level, Scheme};
-use crate::walk::{FoundCache, Walked};
+use crate::apply::is_temp_name;
+use crate::classify::{classify, Level, Scheme};
+use crate::walk::Entry;
+
+/// One cache file of a module: its name in the directory and its level.
+#[derive(Debug, Clone)]
+pub struct CacheEntry {
+    pub name: OsString,
+    pub level: Level,
+}
 
 /// The caches of one module: same directory, same stem, same tag. Caches of different tags
 /// (interpreters) never match, so they are different modules here.
 #[derive(Debug)]
-pub struct Module<'w> {
-    pub dir: &'w Path,
+pub struct Module {
     pub scheme: Scheme,
+    pub stem: Box<[u8]>,
+    /// Empty for [`Scheme::Legacy`].
+    pub tag: Box<[u8]>,
     /// Sorted by level, lowest first.
-    pub caches: Vec<&'w FoundCache>,
+    pub caches: Vec<CacheEntry>,
 }
 
-impl Module<'_> {
-    pub fn stem(&self) -> &[u8] {
-        self.caches[0].stem()
+/// What one directory listing holds that matters to brp-pyc.
+#[derive(Debug, Default)]
+pub struct DirCaches {
+    /// Sorted by scheme, stem and tag, so that decisions are made in a fixed order.
+    pub modules: Vec<Module>,
+    /// Symlinks, directories and other non-regular entries that carry a cache name.
+    pub non_regular: Vec<OsString>,
+    /// Temporary link names that an interrupted run left behind.
+    pub stale_temps: Vec<OsString>,
+}
+
+impl DirCaches {
+    pub fn is_empty(&self) -> bool {
+        self.modules.is_empty() && self.non_regular.is_empty() && self.stale_temps.is_empty()
     }
 
-    pub fn tag(&self) -> &[u8] {
-        self.caches[0].tag()
+    pub fn cache_count(&self) -> usize {
+        self.modules.iter().map(|m| m.caches.len()).sum()
     }
 }
 
-/// Groups the walk's caches into modules, ordered by directory (walk order) then stem and tag,
-/// so that every decision is made in the same order whatever the number of threads.
-pub fn group(walked: &Walked) -> Vec<Module<'_>> {
-    let mut caches: Vec<&FoundCache> = walked.caches.iter().collect();
-    caches.sort_by(|a, b| {
-        (a.dir, a.class.scheme, a.stem(), a.tag(), &a.class.level).cmp(&(
-            b.dir,
-            b.class.scheme,
-            b.stem(),
-            b.tag(),
-            &b.class.level,
-        ))
+/// Classifies the entries of directory `dir` and groups its regular cache files into modules.
+pub fn group_dir(dir: &Path, entries: &[Entry]) -> DirCaches {
+    let parent = dir.file_name().map_or(&b""[..], OsStr::as_bytes);
+    let mut found = DirCaches::default();
+    let mut caches = Vec::new();
+    for entry in entries {
+        let name = entry.name.as_bytes();
+        match classify(parent, name) {
+            Some(class) if entry.file_type.is_file() => caches.push((class, entry)),
+            Some(_) => found.non_regular.push(entry.name.clone()),
+            None if is_temp_name(name) && entry.file_type.is_file() => found.stale_temps.push(entry.name.clone()),
+            None => {}
+        }
+    }
+    caches.sort_by(|(ca, ea), (cb, eb)| {
+        let (na, nb) = (ea.name.as_bytes(), eb.name.as_bytes());
+        (ca.scheme, ca.stem(na), ca.tag(na), &ca.level).cmp(&(cb.scheme, cb.stem(nb), cb.tag(nb), &cb.level))
     });
-    let mut modules: Vec<Module> = Vec::new();
-    for cache in caches {
-        match modules.last_mut() {
-            Some(m) if same_module(m.caches[0], cache) => m.caches.push(cache),
-            _ => modules.push(Module {
-                dir: &walked.dirs[cache.dir as usize],
-                scheme: cache.class.scheme,
+    for item in &caches {
+        let (class, entry) = item;
+        let name = entry.name.as_bytes();
+        let cache = CacheEntry { name: entry.name.clone(), level: class.level.clone() };
+        match found.modules.last_mut() {
+            Some(m) if m.scheme == class.scheme && *m.stem == *class.stem(name) && *m.tag == *class.tag(name) => {
+                m.caches.push(cache)
+            }
+            _ => found.modules.push(Module {
+                scheme: class.scheme,
+                stem: class.stem(name).into(),
+                tag: class.tag(name).into(),
                 caches: vec![cache],
             }),
         }
     }
-    modules
-}
-
-fn same_module(a: &FoundCache, b: &FoundCache) -> bool {
-    a.dir == b.dir && a.class.scheme == b.class.scheme && a.stem() == b.stem() && a.tag() == b.tag()
+    found.non_regular.sort();
+    found.stale_temps.sort();
+    found
 }
 
 /// What `lstat` said about one cache: enough to tell whether two names are one inode, whether
@@ -115,4 +146,46 @@ pub struct InspectedCache {
     pub path: PathBuf,
     pub level: Level,
     pub id: Identity,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn groups_by_stem_and_tag_and_sorts_levels() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = dir.path().join("__pycache__");
+        std::fs::create_dir(&cache).unwrap();
+        for name in ["m.cpython-311.opt-2.pyc", "m.cpython-311.pyc", "m.pypy39.pyc", "a.b.cpython-311.opt-1.pyc", "x.py"] {
+            std::fs::write(cache.join(name), b"").unwrap();
+        }
+        std::fs::create_dir(cache.join("d.cpython-311.pyc")).unwrap();
+        std::fs::hard_link(cache.join("m.pypy39.pyc"), cache.join(".brp-pyc-1-2.tmp")).unwrap();
+        let entries: Vec<Entry> = std::fs::read_dir(&cache)
+            .unwrap()
+            .map(|e| e.unwrap())
+            .map(|e| Entry { name: e.file_name(), file_type: e.file_type().unwrap() })
+            .collect();
+        let found = group_dir(&cache, &entries);
+        let modules: Vec<(String, String, Vec<Level>)> = found
+            .modules
+            .iter()
+            .map(|m| {
+                let levels = m.caches.iter().map(|c| c.level.clone()).collect();
+                (String::from_utf8_lossy(&m.stem).into(), String::from_utf8_lossy(&m.tag).into(), levels)
+            })
+            .collect();
+        assert_eq!(
+            modules,
+            [
+                ("a.b".into(), "cpython-311".into(), vec![Level::One]),
+                ("m".into(), "cpython-311".into(), vec![Level::Zero, Level::Two]),
+                ("m".into(), "pypy39".into(), vec![Level::Zero]),
+            ]
+        );
+        assert_eq!(found.non_regular, ["d.cpython-311.pyc"]);
+        assert_eq!(found.stale_temps, [".brp-pyc-1-2.tmp"]);
+        assert_eq!(found.cache_count(), 4);
+    }
 }

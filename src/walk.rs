@@ -1,58 +1,36 @@
-//! Walk: find every bytecode cache below the given roots, without following symlinks.
+//! Walk: visit every directory below the roots in parallel, without following symlinks.
 //!
-//! The walk reads directories only; file types come from `readdir`, so no file is `stat`ed
-//! here. Directory paths are stored once and caches refer to them by index, which keeps the
-//! memory of a 100,000-cache build root to a few MiB.
+//! Each directory is listed once; file types come from `readdir`, so the walk itself `stat`s
+//! no file. The caller's visitor runs on each listing in the worker that read it, so the work
+//! on one directory (the `stat`s and comparisons of its caches) overlaps the reading of others.
+//! Results come back sorted by path, whatever the number of threads.
 
-use std::ffi::OsStr;
-use std::os::unix::ffi::OsStrExt;
+use std::ffi::OsString;
+use std::fs::FileType;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
-use crate::apply::is_temp_name;
-use crate::classify::{classify, CacheName};
 use crate::error::Error;
 
-/// One cache file found by the walk.
+/// One entry of a directory listing.
 #[derive(Debug)]
-pub struct FoundCache {
-    /// Index into [`Walked::dirs`].
-    pub dir: u32,
-    pub name: Box<[u8]>,
-    pub class: CacheName,
+pub struct Entry {
+    pub name: OsString,
+    /// As `lstat` would say: a symlink is a symlink.
+    pub file_type: FileType,
 }
 
-impl FoundCache {
-    pub fn stem(&self) -> &[u8] {
-        self.class.stem(&self.name)
-    }
-
-    pub fn tag(&self) -> &[u8] {
-        self.class.tag(&self.name)
-    }
-}
-
-/// Everything one walk found.
-#[derive(Debug, Default)]
-pub struct Walked {
-    /// Every directory visited, in walk order (sorted by name inside each directory).
-    pub dirs: Vec<PathBuf>,
-    pub caches: Vec<FoundCache>,
-    /// Temporary link names that an interrupted run left behind.
-    pub stale_temps: Vec<PathBuf>,
-    /// Symlinks, directories and other non-regular entries that carry a cache name.
-    pub non_regular: Vec<PathBuf>,
-    /// Directories that could not be read; the walk goes on without them.
+/// What the visitor returned for each directory (those where it returned something), sorted
+/// by path, and the directories that could not be read.
+#[derive(Debug)]
+pub struct Walk<R> {
+    pub dirs: Vec<(PathBuf, R)>,
     pub errors: Vec<Error>,
 }
 
-impl Walked {
-    pub fn path_of(&self, cache: &FoundCache) -> PathBuf {
-        self.dirs[cache.dir as usize].join(OsStr::from_bytes(&cache.name))
-    }
-}
-
-/// Checks that every root is a readable directory, before anything is touched, and drops roots
-/// that lie inside another root so that no file is seen twice.
+/// Checks that every root is a directory, before anything is touched, and drops roots that
+/// lie inside another root so that no file is seen twice. A root that is a symlink to a
+/// directory is honoured: it was named explicitly.
 pub fn check_roots(roots: &[PathBuf]) -> Result<Vec<PathBuf>, Error> {
     let mut checked: Vec<(PathBuf, PathBuf)> = Vec::with_capacity(roots.len());
     for root in roots {
@@ -66,70 +44,74 @@ pub fn check_roots(roots: &[PathBuf]) -> Result<Vec<PathBuf>, Error> {
     checked.sort();
     let mut kept: Vec<(PathBuf, PathBuf)> = Vec::with_capacity(checked.len());
     for (canonical, root) in checked {
-        if kept.iter().any(|(outer, _)| canonical.starts_with(outer)) {
-            continue;
+        if !kept.iter().any(|(outer, _)| canonical.starts_with(outer)) {
+            kept.push((canonical, root));
         }
-        kept.push((canonical, root));
     }
     Ok(kept.into_iter().map(|(_, root)| root).collect())
 }
 
-/// Walks the roots (already checked by [`check_roots`]) and collects the caches.
-pub fn walk(roots: &[PathBuf]) -> Walked {
-    let mut walked = Walked::default();
-    for root in roots {
-        walk_one(root, &mut walked);
-    }
-    walked
+/// Visits every directory below the roots (checked by [`check_roots`]), the roots included.
+pub fn visit_dirs<R, F>(roots: &[PathBuf], visitor: F) -> Walk<R>
+where
+    R: Send,
+    F: Fn(&Path, &[Entry]) -> Option<R> + Sync,
+{
+    let results = Mutex::new(Vec::new());
+    let errors = Mutex::new(Vec::new());
+    let shared = Shared { visitor: &visitor, results: &results, errors: &errors };
+    rayon::scope(|scope| {
+        for root in roots {
+            let shared = &shared;
+            let root = root.clone();
+            scope.spawn(move |scope| visit(root, scope, shared));
+        }
+    });
+    let mut dirs = results.into_inner().unwrap_or_else(|e| e.into_inner());
+    dirs.sort_by(|(a, _): &(PathBuf, R), (b, _)| a.cmp(b));
+    let mut errors = errors.into_inner().unwrap_or_else(|e| e.into_inner());
+    errors.sort_by_key(|e| e.to_string());
+    Walk { dirs, errors }
 }
 
-fn walk_one(root: &Path, walked: &mut Walked) {
-    // `parents[d]` is the index of the directory at depth `d` currently being listed; walkdir
-    // yields a directory before its contents, so the parent of an entry at depth d is parents[d-1].
-    let mut parents: Vec<u32> = Vec::new();
-    let walker = walkdir::WalkDir::new(root).follow_links(false).sort_by_file_name();
-    for entry in walker {
-        let entry = match entry {
-            Ok(entry) => entry,
-            Err(err) => {
-                let path = err.path().unwrap_or(root).to_path_buf();
-                let io = err.into_io_error().unwrap_or_else(|| std::io::Error::other("filesystem loop"));
-                walked.errors.push(Error::io(&path, io));
-                continue;
-            }
-        };
-        let depth = entry.depth();
-        let file_type = entry.file_type();
-        let parent = depth.checked_sub(1).and_then(|d| parents.get(d)).copied();
-        if file_type.is_dir() {
-            if let Some(parent) = parent {
-                if classify(dir_name(walked, parent), entry.file_name().as_bytes()).is_some() {
-                    walked.non_regular.push(entry.path().to_path_buf());
-                }
-            }
-            parents.truncate(depth);
-            parents.push(walked.dirs.len() as u32);
-            walked.dirs.push(entry.into_path());
-            continue;
+struct Shared<'a, R, F> {
+    visitor: &'a F,
+    results: &'a Mutex<Vec<(PathBuf, R)>>,
+    errors: &'a Mutex<Vec<Error>>,
+}
+
+fn visit<'s, R, F>(dir: PathBuf, scope: &rayon::Scope<'s>, shared: &'s Shared<'s, R, F>)
+where
+    R: Send,
+    F: Fn(&Path, &[Entry]) -> Option<R> + Sync,
+{
+    let entries = match list(&dir) {
+        Ok(entries) => entries,
+        Err(e) => {
+            shared.errors.lock().unwrap_or_else(|e| e.into_inner()).push(e);
+            return;
         }
-        let Some(parent) = parent else {
-            continue; // a root that is a file; check_roots prevents it
-        };
-        let name = entry.file_name().as_bytes();
-        if let Some(class) = classify(dir_name(walked, parent), name) {
-            if file_type.is_file() {
-                walked.caches.push(FoundCache { dir: parent, name: name.into(), class });
-            } else {
-                walked.non_regular.push(entry.into_path());
-            }
-        } else if is_temp_name(name) && file_type.is_file() {
-            walked.stale_temps.push(entry.into_path());
+    };
+    for entry in &entries {
+        if entry.file_type.is_dir() {
+            let sub = dir.join(&entry.name);
+            scope.spawn(move |scope| visit(sub, scope, shared));
         }
+    }
+    if let Some(result) = (shared.visitor)(&dir, &entries) {
+        shared.results.lock().unwrap_or_else(|e| e.into_inner()).push((dir, result));
     }
 }
 
-fn dir_name(walked: &Walked, dir: u32) -> &[u8] {
-    walked.dirs[dir as usize].file_name().map_or(&b""[..], |n| n.as_bytes())
+fn list(dir: &Path) -> Result<Vec<Entry>, Error> {
+    let mut entries = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
+        let entry = entry.map_err(|e| Error::io(dir, e))?;
+        // From d_type; std falls back to lstat only where the filesystem gives no type.
+        let file_type = entry.file_type().map_err(|e| Error::io(&entry.path(), e))?;
+        entries.push(Entry { name: entry.file_name(), file_type });
+    }
+    Ok(entries)
 }
 
 #[cfg(test)]
@@ -137,20 +119,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn finds_caches_and_skips_non_regular_entries() {
+    fn visits_every_directory_once_in_path_order_without_following_symlinks() {
         let dir = tempfile::tempdir().unwrap();
-        let cache = dir.path().join("pkg/__pycache__");
-        std::fs::create_dir_all(&cache).unwrap();
-        std::fs::write(cache.join("m.cpython-311.pyc"), b"x").unwrap();
-        std::fs::create_dir(cache.join("d.cpython-311.pyc")).unwrap();
-        std::os::unix::fs::symlink("m.cpython-311.pyc", cache.join("s.cpython-311.opt-1.pyc")).unwrap();
-        std::fs::write(dir.path().join("pkg/old.pyo"), b"y").unwrap();
-        std::fs::write(dir.path().join("pkg/mod.py"), b"").unwrap();
-        let walked = walk(&check_roots(&[dir.path().to_path_buf()]).unwrap());
-        let mut names: Vec<_> = walked.caches.iter().map(|c| walked.path_of(c)).collect();
-        names.sort();
-        assert_eq!(names, [dir.path().join("pkg/__pycache__/m.cpython-311.pyc"), dir.path().join("pkg/old.pyo")]);
-        assert_eq!(walked.non_regular.len(), 2);
+        for d in ["b/c", "a", "b/a"] {
+            std::fs::create_dir_all(dir.path().join(d)).unwrap();
+        }
+        std::fs::write(dir.path().join("b/f"), b"").unwrap();
+        std::os::unix::fs::symlink(dir.path().join("b"), dir.path().join("a/link")).unwrap();
+        let walk = visit_dirs(&[dir.path().to_path_buf()], |_, entries| Some(entries.len()));
+        let seen: Vec<(String, usize)> = walk
+            .dirs
+            .iter()
+            .map(|(p, n)| (p.strip_prefix(dir.path()).unwrap().to_string_lossy().into_owned(), *n))
+            .collect();
+        let expect = [("", 2), ("a", 1), ("b", 3), ("b/a", 0), ("b/c", 0)];
+        assert_eq!(seen, expect.map(|(p, n)| (p.to_string(), n)));
+        assert!(walk.errors.is_empty());
     }
 
     #[test]

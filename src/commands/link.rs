@@ -1,23 +1,20 @@
 //! `brp-pyc link`: walk, classify, group, plan and apply, one module at a time in parallel.
 
-use std::ffi::OsStr;
-use std::os::unix::ffi::OsStrExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use std::io::Write;
 
-use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::apply::{link_atomically, remove_stale_temp, Applied};
 use crate::compare::same_bytes;
 use crate::error::Error;
-use crate::group::{group, Identity, InspectedCache, Module};
+use crate::group::{group_dir, DirCaches, Identity, InspectedCache, Module};
 use crate::layout::Layout;
 use crate::plan::{bytes_freed, plan_module, ModulePlan};
 use crate::exit_codes::ExitCode;
 use crate::render::{quote, units::human_bytes};
-use crate::walk::{check_roots, walk, Walked};
+use crate::walk::{check_roots, visit_dirs};
 
 #[derive(Clone, Debug, Default)]
 pub struct LinkOptions {
@@ -61,28 +58,20 @@ pub enum Event {
 
 /// Runs `link` and hands every event to `on_event` in path order.
 pub fn link(options: &LinkOptions, mut on_event: impl FnMut(&Event)) -> LinkReport {
-    let mut walked = walk(&options.roots);
-    let mut report = LinkReport {
-        scanned: walked.caches.len() as u64,
-        non_regular: walked.non_regular.len() as u64,
-        dry_run: options.dry_run,
-        ..LinkReport::default()
-    };
-    for path in &walked.non_regular {
-        log::debug!("{}: not a regular file; left as it is", quote(path));
+    let walk = visit_dirs(&options.roots, |dir, entries| {
+        let found = group_dir(dir, entries);
+        (!found.is_empty()).then(|| process_dir(dir, &found, options))
+    });
+    let mut report = LinkReport { dry_run: options.dry_run, ..LinkReport::default() };
+    for error in walk.errors {
+        report.errors += 1;
+        on_event(&Event::Warning(error));
     }
-    report.errors += walked.errors.len() as u64;
-    let mut events: Vec<Event> = std::mem::take(&mut walked.errors).into_iter().map(Event::Warning).collect();
-    if !options.dry_run {
-        remove_stale_temps(&walked, &mut report, &mut events);
-    }
-    let modules = group(&walked);
-    report.groups = modules.len() as u64;
-    let outcomes: Vec<ModuleOutcome> = modules.par_iter().map(|m| process_module(m, options)).collect();
-    for event in events {
-        on_event(&event);
-    }
-    for outcome in outcomes {
+    for (_, outcome) in walk.dirs {
+        report.scanned += outcome.scanned;
+        report.groups += outcome.groups;
+        report.non_regular += outcome.non_regular;
+        report.stale_temps_removed += outcome.stale_temps_removed;
         report.linked += outcome.linked;
         report.bytes_saved += outcome.bytes_saved;
         report.already_linked += outcome.already_linked;
@@ -97,24 +86,13 @@ pub fn link(options: &LinkOptions, mut on_event: impl FnMut(&Event)) -> LinkRepo
     report
 }
 
-fn remove_stale_temps(walked: &Walked, report: &mut LinkReport, events: &mut Vec<Event>) {
-    for path in &walked.stale_temps {
-        match remove_stale_temp(path) {
-            Ok(true) => {
-                report.stale_temps_removed += 1;
-                events.push(Event::StaleTempRemoved(path.clone()));
-            }
-            Ok(false) => log::info!("{}: named like a temporary link but not one; left alone", quote(path)),
-            Err(e) => {
-                report.errors += 1;
-                events.push(Event::Warning(e));
-            }
-        }
-    }
-}
-
+/// The counts and events of one directory.
 #[derive(Default)]
-struct ModuleOutcome {
+struct DirOutcome {
+    scanned: u64,
+    groups: u64,
+    non_regular: u64,
+    stale_temps_removed: u64,
     linked: u64,
     bytes_saved: u64,
     already_linked: u64,
@@ -122,62 +100,86 @@ struct ModuleOutcome {
     events: Vec<Event>,
 }
 
-fn process_module(module: &Module, options: &LinkOptions) -> ModuleOutcome {
-    let mut outcome = ModuleOutcome::default();
-    if module.caches.len() < 2 {
-        return outcome; // nothing to link with, and no need to stat it
+fn process_dir(dir: &Path, found: &DirCaches, options: &LinkOptions) -> DirOutcome {
+    let mut outcome = DirOutcome {
+        scanned: found.cache_count() as u64,
+        groups: found.modules.len() as u64,
+        non_regular: found.non_regular.len() as u64,
+        ..DirOutcome::default()
+    };
+    for name in &found.non_regular {
+        log::debug!("{}: not a regular file; left as it is", quote(&dir.join(name)));
     }
-    let plan = match inspect(module).and_then(|caches| plan_module(caches, &options.layout, |a, b| same_bytes(&a.path, &b.path))) {
+    if !options.dry_run {
+        for name in &found.stale_temps {
+            let path = dir.join(name);
+            match remove_stale_temp(&path) {
+                Ok(true) => {
+                    outcome.stale_temps_removed += 1;
+                    outcome.events.push(Event::StaleTempRemoved(path));
+                }
+                Ok(false) => log::info!("{}: named like a temporary link but not one; left alone", quote(&path)),
+                Err(e) => outcome.events.push(Event::Warning(e)),
+            }
+        }
+    }
+    for module in &found.modules {
+        process_module(dir, module, options, &mut outcome);
+    }
+    outcome
+}
+
+fn process_module(dir: &Path, module: &Module, options: &LinkOptions, outcome: &mut DirOutcome) {
+    if module.caches.len() < 2 {
+        return; // nothing to link with, and no need to stat it
+    }
+    let plan = match inspect(dir, module).and_then(|caches| plan_module(caches, &options.layout, |a, b| same_bytes(&a.path, &b.path))) {
         Ok(plan) => plan,
         Err(e) => {
             outcome.events.push(Event::Warning(e));
-            return outcome;
+            return;
         }
     };
-    outcome.already_linked = plan.already_linked as u64;
-    outcome.identical_not_linked = plan.metadata_differs.len() as u64;
+    outcome.already_linked += plan.already_linked as u64;
+    outcome.identical_not_linked += plan.metadata_differs.len() as u64;
     for &(a, b) in &plan.metadata_differs {
         let (a, b) = (plan.caches[a].path.clone(), plan.caches[b].path.clone());
         outcome.events.push(Event::IdenticalNotLinked { a, b });
     }
-    let applied = if options.dry_run { plan.links.len() } else { apply_plan(&plan, &mut outcome) };
+    let applied = if options.dry_run { plan.links.len() } else { apply_plan(&plan, &mut outcome.events) };
     for link in &plan.links[..applied] {
         let (keep, dup) = (&plan.caches[link.keep], &plan.caches[link.dup]);
         outcome.events.push(Event::Link { keep: keep.path.clone(), dup: dup.path.clone(), bytes: dup.id.size });
     }
-    outcome.linked = applied as u64;
-    outcome.bytes_saved = if applied == plan.links.len() { plan.bytes_saved } else { bytes_freed(&plan.caches, &plan.links[..applied]) };
-    outcome
+    outcome.linked += applied as u64;
+    outcome.bytes_saved +=
+        if applied == plan.links.len() { plan.bytes_saved } else { bytes_freed(&plan.caches, &plan.links[..applied]) };
 }
 
 /// Applies the links in order and returns how many were made. The first failure stops the
 /// module: what was linked so far is correct, the rest stays as it was.
-fn apply_plan(plan: &ModulePlan, outcome: &mut ModuleOutcome) -> usize {
+fn apply_plan(plan: &ModulePlan, events: &mut Vec<Event>) -> usize {
     for (n, link) in plan.links.iter().enumerate() {
-        match link_atomically(&plan.caches[link.keep], &plan.caches[link.dup]) {
-            Ok(Applied::Linked) => {}
-            Ok(Applied::AlreadyLinked) => {
-                // Linked by someone else since planning: count it as such, not as ours.
-                outcome.events.push(Event::Warning(Error::Changed(plan.caches[link.dup].path.clone())));
-                return n;
-            }
-            Err(e) => {
-                outcome.events.push(Event::Warning(e));
-                return n;
-            }
-        }
+        let failure = match link_atomically(&plan.caches[link.keep], &plan.caches[link.dup]) {
+            Ok(Applied::Linked) => continue,
+            // Linked by someone else since planning: not ours to count.
+            Ok(Applied::AlreadyLinked) => Error::Changed(plan.caches[link.dup].path.clone()),
+            Err(e) => e,
+        };
+        events.push(Event::Warning(failure));
+        return n;
     }
     plan.links.len()
 }
 
 /// `lstat`s the caches of a module. A name that is no longer a regular file is dropped.
-fn inspect(module: &Module) -> Result<Vec<InspectedCache>, Error> {
+fn inspect(dir: &Path, module: &Module) -> Result<Vec<InspectedCache>, Error> {
     let mut caches = Vec::with_capacity(module.caches.len());
     for cache in &module.caches {
-        let path = module.dir.join(OsStr::from_bytes(&cache.name));
+        let path = dir.join(&cache.name);
         let meta = std::fs::symlink_metadata(&path).map_err(|e| Error::io(&path, e))?;
         if meta.is_file() {
-            caches.push(InspectedCache { path, level: cache.class.level.clone(), id: Identity::of(&meta) });
+            caches.push(InspectedCache { path, level: cache.level.clone(), id: Identity::of(&meta) });
         }
     }
     Ok(caches)
