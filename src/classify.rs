@@ -235,7 +235,7 @@ mod tests {
 
     #[test]
     fn lowest_level_sorts_first() {
-        let mut levels = vec![Level::Other(b"a".to_vec().into()), Level::Two, Level::Zero, Level::One];
+        let mut levels = [Level::Other(b"a".to_vec().into()), Level::Two, Level::Zero, Level::One];
         levels.sort();
         assert_eq!(levels[..3], [Level::Zero, Level::One, Level::Two]);
     }

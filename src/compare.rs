@@ -23,10 +23,12 @@ pub fn same_bytes(a: &Path, b: &Path) -> Result<bool, Error> {
     })
 }
 
+type BufferPair = (Box<[u8]>, Box<[u8]>);
+
 thread_local! {
     /// One pair of buffers per thread: zeroing fresh ones for each of 100,000 comparisons
     /// would cost more than reading the files.
-    static BUFFERS: RefCell<(Box<[u8]>, Box<[u8]>)> =
+    static BUFFERS: RefCell<BufferPair> =
         RefCell::new((vec![0; CHUNK].into_boxed_slice(), vec![0; CHUNK].into_boxed_slice()));
 }
 

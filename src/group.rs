@@ -1,20 +1,22 @@
 //! Group: gather the caches of one module (directory, stem, cache tag) from a directory
 //! listing, and describe their identities, so that the planner can decide which are the same.
 
-use std::ffi::{OsStr, OsString};
+use std::ffi::{CString, OsStr};
 use std::fs::Metadata;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use crate::apply::is_temp_name;
-use crate::classify::{classify, Level, Scheme};
-use crate::walk::Entry;
+use rustix::fs::{FileType, Stat};
+
+use crate::classify::{classify, CacheName, Level, Scheme};
+use crate::walk::{Entry, Listing};
 
 /// One cache file of a module: its name in the directory and its level.
 #[derive(Debug, Clone)]
 pub struct CacheEntry {
-    pub name: OsString,
+    pub name: CString,
     pub level: Level,
 }
 
@@ -36,9 +38,9 @@ pub struct DirCaches {
     /// Sorted by scheme, stem and tag, so that decisions are made in a fixed order.
     pub modules: Vec<Module>,
     /// Symlinks, directories and other non-regular entries that carry a cache name.
-    pub non_regular: Vec<OsString>,
+    pub non_regular: Vec<PathBuf>,
     /// Temporary link names that an interrupted run left behind.
-    pub stale_temps: Vec<OsString>,
+    pub stale_temps: Vec<PathBuf>,
 }
 
 impl DirCaches {
@@ -51,27 +53,28 @@ impl DirCaches {
     }
 }
 
-/// Classifies the entries of directory `dir` and groups its regular cache files into modules.
-pub fn group_dir(dir: &Path, entries: &[Entry]) -> DirCaches {
-    let parent = dir.file_name().map_or(&b""[..], OsStr::as_bytes);
+/// Classifies the entries of a directory and groups its regular cache files into modules.
+pub fn group_dir(listing: &Listing) -> DirCaches {
+    let parent = listing.path.file_name().map_or(&b""[..], OsStr::as_bytes);
     let mut found = DirCaches::default();
-    let mut caches = Vec::new();
-    for entry in entries {
-        let name = entry.name.as_bytes();
+    let mut caches: Vec<(CacheName, &Entry)> = Vec::new();
+    for entry in &listing.entries {
+        let name = entry.name_bytes();
+        let regular = entry.file_type == FileType::RegularFile;
         match classify(parent, name) {
-            Some(class) if entry.file_type.is_file() => caches.push((class, entry)),
-            Some(_) => found.non_regular.push(entry.name.clone()),
-            None if is_temp_name(name) && entry.file_type.is_file() => found.stale_temps.push(entry.name.clone()),
+            Some(class) if regular => caches.push((class, entry)),
+            Some(_) => found.non_regular.push(listing.join(entry)),
+            None if regular && is_temp_name(name) => found.stale_temps.push(listing.join(entry)),
             None => {}
         }
     }
     caches.sort_by(|(ca, ea), (cb, eb)| {
-        let (na, nb) = (ea.name.as_bytes(), eb.name.as_bytes());
+        let (na, nb) = (ea.name_bytes(), eb.name_bytes());
         (ca.scheme, ca.stem(na), ca.tag(na), &ca.level).cmp(&(cb.scheme, cb.stem(nb), cb.tag(nb), &cb.level))
     });
     for item in &caches {
         let (class, entry) = item;
-        let name = entry.name.as_bytes();
+        let name = entry.name_bytes();
         let cache = CacheEntry { name: entry.name.clone(), level: class.level.clone() };
         match found.modules.last_mut() {
             Some(m) if m.scheme == class.scheme && *m.stem == *class.stem(name) && *m.tag == *class.tag(name) => {
@@ -119,6 +122,21 @@ impl Identity {
         }
     }
 
+    // The field types of `struct stat` differ between architectures; the casts are no-ops here.
+    #[allow(clippy::unnecessary_cast)]
+    pub fn of_stat(stat: &Stat) -> Identity {
+        Identity {
+            dev: stat.st_dev as u64,
+            ino: stat.st_ino as u64,
+            size: stat.st_size as u64,
+            mode: stat.st_mode as u32,
+            uid: stat.st_uid as u32,
+            gid: stat.st_gid as u32,
+            mtime: (stat.st_mtime as i64, stat.st_mtime_nsec as i64),
+            nlink: stat.st_nlink as u64,
+        }
+    }
+
     pub fn same_inode(&self, other: &Identity) -> bool {
         self.dev == other.dev && self.ino == other.ino
     }
@@ -162,12 +180,8 @@ mod tests {
         }
         std::fs::create_dir(cache.join("d.cpython-311.pyc")).unwrap();
         std::fs::hard_link(cache.join("m.pypy39.pyc"), cache.join(".brp-pyc-1-2.tmp")).unwrap();
-        let entries: Vec<Entry> = std::fs::read_dir(&cache)
-            .unwrap()
-            .map(|e| e.unwrap())
-            .map(|e| Entry { name: e.file_name(), file_type: e.file_type().unwrap() })
-            .collect();
-        let found = group_dir(&cache, &entries);
+        let walk = crate::walk::visit_dirs(std::slice::from_ref(&cache), |listing| Some(group_dir(listing)));
+        let found = &walk.dirs[0].1;
         let modules: Vec<(String, String, Vec<Level>)> = found
             .modules
             .iter()
@@ -184,8 +198,8 @@ mod tests {
                 ("m".into(), "pypy39".into(), vec![Level::Zero]),
             ]
         );
-        assert_eq!(found.non_regular, ["d.cpython-311.pyc"]);
-        assert_eq!(found.stale_temps, [".brp-pyc-1-2.tmp"]);
+        assert_eq!(found.non_regular, [cache.join("d.cpython-311.pyc")]);
+        assert_eq!(found.stale_temps, [cache.join(".brp-pyc-1-2.tmp")]);
         assert_eq!(found.cache_count(), 4);
     }
 }

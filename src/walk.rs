@@ -1,23 +1,56 @@
 //! Walk: visit every directory below the roots in parallel, without following symlinks.
 //!
-//! Each directory is listed once; file types come from `readdir`, so the walk itself `stat`s
-//! no file. The caller's visitor runs on each listing in the worker that read it, so the work
-//! on one directory (the `stat`s and comparisons of its caches) overlaps the reading of others.
+//! Each directory is opened once and listed with getdents; file types come from the listing,
+//! so the walk itself `stat`s no file. The caller's visitor runs on each listing in the worker
+//! that read it, with the open directory, so the work on one directory (`fstatat` of its
+//! caches, comparisons) overlaps the reading of others and resolves one name, not a path.
 //! Results come back sorted by path, whatever the number of threads.
 
-use std::ffi::OsString;
-use std::fs::FileType;
-use std::path::{Path, PathBuf};
+use std::ffi::{CString, OsStr};
+use std::os::fd::BorrowedFd;
+use std::os::unix::ffi::OsStrExt;
+use std::path::PathBuf;
 use std::sync::Mutex;
+
+use rustix::fs::{AtFlags, FileType, Mode, OFlags};
 
 use crate::error::Error;
 
 /// One entry of a directory listing.
 #[derive(Debug)]
 pub struct Entry {
-    pub name: OsString,
+    pub name: CString,
     /// As `lstat` would say: a symlink is a symlink.
     pub file_type: FileType,
+}
+
+impl Entry {
+    pub fn name_bytes(&self) -> &[u8] {
+        self.name.to_bytes()
+    }
+
+    pub fn name_os(&self) -> &OsStr {
+        OsStr::from_bytes(self.name.to_bytes())
+    }
+}
+
+/// One directory as the visitor sees it: its path, its open descriptor, its entries.
+#[derive(Debug)]
+pub struct Listing {
+    pub path: PathBuf,
+    dir: rustix::fs::Dir,
+    pub entries: Vec<Entry>,
+}
+
+impl Listing {
+    /// The open directory, for `*at` calls relative to it.
+    pub fn fd(&self) -> BorrowedFd<'_> {
+        self.dir.fd().expect("an open Dir has a descriptor")
+    }
+
+    pub fn join(&self, name: &Entry) -> PathBuf {
+        self.path.join(name.name_os())
+    }
 }
 
 /// What the visitor returned for each directory (those where it returned something), sorted
@@ -55,7 +88,7 @@ pub fn check_roots(roots: &[PathBuf]) -> Result<Vec<PathBuf>, Error> {
 pub fn visit_dirs<R, F>(roots: &[PathBuf], visitor: F) -> Walk<R>
 where
     R: Send,
-    F: Fn(&Path, &[Entry]) -> Option<R> + Sync,
+    F: Fn(&Listing) -> Option<R> + Sync,
 {
     let results = Mutex::new(Vec::new());
     let errors = Mutex::new(Vec::new());
@@ -64,7 +97,7 @@ where
         for root in roots {
             let shared = &shared;
             let root = root.clone();
-            scope.spawn(move |scope| visit(root, scope, shared));
+            scope.spawn(move |scope| visit(root, true, scope, shared));
         }
     });
     let mut dirs = results.into_inner().unwrap_or_else(|e| e.into_inner());
@@ -80,38 +113,54 @@ struct Shared<'a, R, F> {
     errors: &'a Mutex<Vec<Error>>,
 }
 
-fn visit<'s, R, F>(dir: PathBuf, scope: &rayon::Scope<'s>, shared: &'s Shared<'s, R, F>)
+fn visit<'s, R, F>(dir: PathBuf, is_root: bool, scope: &rayon::Scope<'s>, shared: &'s Shared<'s, R, F>)
 where
     R: Send,
-    F: Fn(&Path, &[Entry]) -> Option<R> + Sync,
+    F: Fn(&Listing) -> Option<R> + Sync,
 {
-    let entries = match list(&dir) {
-        Ok(entries) => entries,
+    let listing = match list(dir, is_root) {
+        Ok(listing) => listing,
         Err(e) => {
             shared.errors.lock().unwrap_or_else(|e| e.into_inner()).push(e);
             return;
         }
     };
-    for entry in &entries {
-        if entry.file_type.is_dir() {
-            let sub = dir.join(&entry.name);
-            scope.spawn(move |scope| visit(sub, scope, shared));
+    for entry in &listing.entries {
+        if entry.file_type == FileType::Directory {
+            let sub = listing.join(entry);
+            scope.spawn(move |scope| visit(sub, false, scope, shared));
         }
     }
-    if let Some(result) = (shared.visitor)(&dir, &entries) {
-        shared.results.lock().unwrap_or_else(|e| e.into_inner()).push((dir, result));
+    if let Some(result) = (shared.visitor)(&listing) {
+        shared.results.lock().unwrap_or_else(|e| e.into_inner()).push((listing.path, result));
     }
 }
 
-fn list(dir: &Path) -> Result<Vec<Entry>, Error> {
-    let mut entries = Vec::new();
-    for entry in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
-        let entry = entry.map_err(|e| Error::io(dir, e))?;
-        // From d_type; std falls back to lstat only where the filesystem gives no type.
-        let file_type = entry.file_type().map_err(|e| Error::io(&entry.path(), e))?;
-        entries.push(Entry { name: entry.file_name(), file_type });
+/// Opens and lists one directory. Below a root, the directory is opened with O_NOFOLLOW: if
+/// it was replaced by a symlink since its parent was listed, it is not followed.
+fn list(path: PathBuf, is_root: bool) -> Result<Listing, Error> {
+    let mut flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+    if !is_root {
+        flags |= OFlags::NOFOLLOW;
     }
-    Ok(entries)
+    let fd = rustix::fs::open(&path, flags, Mode::empty()).map_err(|e| Error::io(&path, e.into()))?;
+    let mut dir = rustix::fs::Dir::new(fd).map_err(|e| Error::io(&path, e.into()))?;
+    let mut entries = Vec::new();
+    while let Some(entry) = dir.read() {
+        let entry = entry.map_err(|e| Error::io(&path, e.into()))?;
+        let name = entry.file_name();
+        if name != c"." && name != c".." {
+            entries.push(Entry { name: name.to_owned(), file_type: entry.file_type() });
+        }
+    }
+    // Some filesystems give no type in the listing: ask for those.
+    for entry in entries.iter_mut().filter(|e| e.file_type == FileType::Unknown) {
+        let fd = dir.fd().map_err(|e| Error::io(&path, e.into()))?;
+        let stat = rustix::fs::statat(fd, &entry.name, AtFlags::SYMLINK_NOFOLLOW)
+            .map_err(|e| Error::io(&path.join(entry.name_os()), e.into()))?;
+        entry.file_type = FileType::from_raw_mode(stat.st_mode as _);
+    }
+    Ok(Listing { path, dir, entries })
 }
 
 #[cfg(test)]
@@ -126,7 +175,7 @@ mod tests {
         }
         std::fs::write(dir.path().join("b/f"), b"").unwrap();
         std::os::unix::fs::symlink(dir.path().join("b"), dir.path().join("a/link")).unwrap();
-        let walk = visit_dirs(&[dir.path().to_path_buf()], |_, entries| Some(entries.len()));
+        let walk = visit_dirs(&[dir.path().to_path_buf()], |listing| Some(listing.entries.len()));
         let seen: Vec<(String, usize)> = walk
             .dirs
             .iter()

@@ -1,6 +1,10 @@
 //! `brp-pyc link`: walk, classify, group, plan and apply, one module at a time in parallel.
 
-use std::path::{Path, PathBuf};
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
+use std::path::PathBuf;
+
+use rustix::fs::{AtFlags, FileType};
 
 use std::io::Write;
 
@@ -14,7 +18,7 @@ use crate::layout::Layout;
 use crate::plan::{bytes_freed, plan_module, ModulePlan};
 use crate::exit_codes::ExitCode;
 use crate::render::{quote, units::human_bytes};
-use crate::walk::{check_roots, visit_dirs};
+use crate::walk::{check_roots, visit_dirs, Listing};
 
 #[derive(Clone, Debug, Default)]
 pub struct LinkOptions {
@@ -58,9 +62,9 @@ pub enum Event {
 
 /// Runs `link` and hands every event to `on_event` in path order.
 pub fn link(options: &LinkOptions, mut on_event: impl FnMut(&Event)) -> LinkReport {
-    let walk = visit_dirs(&options.roots, |dir, entries| {
-        let found = group_dir(dir, entries);
-        (!found.is_empty()).then(|| process_dir(dir, &found, options))
+    let walk = visit_dirs(&options.roots, |listing| {
+        let found = group_dir(listing);
+        (!found.is_empty()).then(|| process_dir(listing, &found, options))
     });
     let mut report = LinkReport { dry_run: options.dry_run, ..LinkReport::default() };
     for error in walk.errors {
@@ -100,40 +104,39 @@ struct DirOutcome {
     events: Vec<Event>,
 }
 
-fn process_dir(dir: &Path, found: &DirCaches, options: &LinkOptions) -> DirOutcome {
+fn process_dir(listing: &Listing, found: &DirCaches, options: &LinkOptions) -> DirOutcome {
     let mut outcome = DirOutcome {
         scanned: found.cache_count() as u64,
         groups: found.modules.len() as u64,
         non_regular: found.non_regular.len() as u64,
         ..DirOutcome::default()
     };
-    for name in &found.non_regular {
-        log::debug!("{}: not a regular file; left as it is", quote(&dir.join(name)));
+    for path in &found.non_regular {
+        log::debug!("{}: not a regular file; left as it is", quote(path));
     }
     if !options.dry_run {
-        for name in &found.stale_temps {
-            let path = dir.join(name);
-            match remove_stale_temp(&path) {
+        for path in &found.stale_temps {
+            match remove_stale_temp(path) {
                 Ok(true) => {
                     outcome.stale_temps_removed += 1;
-                    outcome.events.push(Event::StaleTempRemoved(path));
+                    outcome.events.push(Event::StaleTempRemoved(path.clone()));
                 }
-                Ok(false) => log::info!("{}: named like a temporary link but not one; left alone", quote(&path)),
+                Ok(false) => log::info!("{}: named like a temporary link but not one; left alone", quote(path)),
                 Err(e) => outcome.events.push(Event::Warning(e)),
             }
         }
     }
     for module in &found.modules {
-        process_module(dir, module, options, &mut outcome);
+        process_module(listing, module, options, &mut outcome);
     }
     outcome
 }
 
-fn process_module(dir: &Path, module: &Module, options: &LinkOptions, outcome: &mut DirOutcome) {
+fn process_module(listing: &Listing, module: &Module, options: &LinkOptions, outcome: &mut DirOutcome) {
     if module.caches.len() < 2 {
         return; // nothing to link with, and no need to stat it
     }
-    let plan = match inspect(dir, module).and_then(|caches| plan_module(caches, &options.layout, |a, b| same_bytes(&a.path, &b.path))) {
+    let plan = match inspect(listing, module).and_then(|caches| plan_module(caches, &options.layout, |a, b| same_bytes(&a.path, &b.path))) {
         Ok(plan) => plan,
         Err(e) => {
             outcome.events.push(Event::Warning(e));
@@ -172,14 +175,16 @@ fn apply_plan(plan: &ModulePlan, events: &mut Vec<Event>) -> usize {
     plan.links.len()
 }
 
-/// `lstat`s the caches of a module. A name that is no longer a regular file is dropped.
-fn inspect(dir: &Path, module: &Module) -> Result<Vec<InspectedCache>, Error> {
+/// `lstat`s the caches of a module, relative to the open directory. A name that is no longer a
+/// regular file is dropped.
+fn inspect(listing: &Listing, module: &Module) -> Result<Vec<InspectedCache>, Error> {
     let mut caches = Vec::with_capacity(module.caches.len());
     for cache in &module.caches {
-        let path = dir.join(&cache.name);
-        let meta = std::fs::symlink_metadata(&path).map_err(|e| Error::io(&path, e))?;
-        if meta.is_file() {
-            caches.push(InspectedCache { path, level: cache.level.clone(), id: Identity::of(&meta) });
+        let path = listing.path.join(OsStr::from_bytes(cache.name.to_bytes()));
+        let stat = rustix::fs::statat(listing.fd(), &cache.name, AtFlags::SYMLINK_NOFOLLOW)
+            .map_err(|e| Error::io(&path, e.into()))?;
+        if FileType::from_raw_mode(stat.st_mode as _) == FileType::RegularFile {
+            caches.push(InspectedCache { path, level: cache.level.clone(), id: Identity::of_stat(&stat) });
         }
     }
     Ok(caches)
