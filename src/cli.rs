@@ -31,6 +31,24 @@ pub enum Command {
     /// of one module and cache tag that hold the same bytes become links to the lowest level.
     /// Per-file problems are warnings naming the path; the files concerned stay as they were.
     Link(LinkArgs),
+
+    /// Write %files fragments that ship each level's caches in optional subpackages.
+    ///
+    /// bytecode-ghost.files lists every __pycache__ as %dir and the caches of every level of
+    /// every module as %ghost, for the main package; bytecode-opt-<levels>.files lists the real
+    /// caches of each layout group, for its subpackage.
+    Split(crate::commands::split::SplitArgs),
+
+    /// Byte-compile Python sources with the target interpreter, then link identical levels.
+    ///
+    /// The backend of %py_byte_compile and brp-python-bytecompile, for any Python version.
+    Compile(crate::commands::compile::CompileArgs),
+
+    /// Report the bytes at stake in a tree or in built .rpm packages.
+    Stats(crate::commands::stats::StatsArgs),
+
+    /// Exit 1 when a tree or package leaves bytes on the table or ships broken caches.
+    Check(crate::commands::check::CheckArgs),
 }
 
 #[derive(Debug, Args)]
@@ -100,5 +118,9 @@ pub fn init_logging(verbose: u8) {
 pub fn run(cli: Cli) -> Result<ExitCode, Error> {
     match cli.command {
         Command::Link(args) => crate::commands::link::run(&args),
+        Command::Split(args) => crate::commands::split::run(&args),
+        Command::Compile(args) => crate::commands::compile::run(&args),
+        Command::Stats(args) => crate::commands::stats::run(&args),
+        Command::Check(args) => crate::commands::check::run(&args),
     }
 }

@@ -18,6 +18,9 @@ pub enum Error {
     #[error("{}: changed since it was inspected; left as it was", quote(.0))]
     Changed(PathBuf),
 
+    #[error("{0}")]
+    Unsupported(&'static str),
+
     #[error("invalid layout {0:?}: {1}")]
     Layout(String, &'static str),
 }
