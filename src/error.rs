@@ -21,8 +21,30 @@ pub enum Error {
     #[error("{0}")]
     Unsupported(&'static str),
 
+    #[error("{}: cannot be listed for {rpm}: {why}", quote(path))]
+    Unlistable { path: PathBuf, rpm: &'static str, why: String },
+
+    #[error("{}: not below the build root {}", quote(path), quote(root))]
+    OutsideBuildRoot { path: PathBuf, root: PathBuf },
+
+    #[error("invalid glob {0:?}: {1}")]
+    Glob(String, String),
+
     #[error("invalid layout {0:?}: {1}")]
     Layout(String, &'static str),
+
+    /// A file named as a package that cannot be read as one (not rpm, truncated, corrupt).
+    #[error("{}: {reason}", quote(path))]
+    Package { path: PathBuf, reason: String },
+
+    #[error("{}: {reason}", quote(path))]
+    Interpreter { path: PathBuf, reason: String },
+
+    #[error("{}: {count} source file(s) not byte-compiled (the interpreter's messages are above)", quote(path))]
+    CompileFailed { path: PathBuf, count: usize },
+
+    #[error("{}: --python INTERPRETER is required to compile it", quote(.0))]
+    NoInterpreter(PathBuf),
 }
 
 impl Error {

@@ -20,6 +20,12 @@ pub struct CacheEntry {
     pub level: Level,
 }
 
+impl CacheEntry {
+    pub fn name_os(&self) -> &OsStr {
+        OsStr::from_bytes(self.name.to_bytes())
+    }
+}
+
 /// The caches of one module: same directory, same stem, same tag. Caches of different tags
 /// (interpreters) never match, so they are different modules here.
 #[derive(Debug)]

@@ -16,6 +16,7 @@ pub mod group;
 pub mod layout;
 pub mod plan;
 pub mod render;
+pub mod split;
 pub mod walk;
 
 pub use error::{Error, Result};

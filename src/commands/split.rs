@@ -1,11 +1,94 @@
-//! `brp-pyc split`: placeholder until the split issue lands; every call is refused.
+//! `brp-pyc split`: write the `%files` fragments of split bytecode subpackages.
+
+use std::path::PathBuf;
 
 use crate::error::Error;
 use crate::exit_codes::ExitCode;
+use crate::layout::Layout;
+use crate::render::rpm_files::{EscapeChoice, RpmSyntax};
+use crate::split::{plan_lists, render_lists, write_lists, PathFilter, SplitOptions};
+use crate::walk::check_roots;
 
 #[derive(Debug, clap::Args)]
-pub struct SplitArgs {}
+pub struct SplitArgs {
+    /// Where to write bytecode-ghost.files and the bytecode-opt-<levels>.files lists.
+    #[arg(long, value_name = "DIR")]
+    pub output_dir: PathBuf,
 
-pub fn run(_args: &SplitArgs) -> Result<ExitCode, Error> {
-    Err(Error::Unsupported("brp-pyc split is not built yet"))
+    /// Which levels ship together, one subpackage per group: 0,1,2 (default), 0,12 or 012.
+    #[arg(long, value_name = "L", default_value = "0,1,2")]
+    pub layout: Layout,
+
+    /// The %files syntax to write: of the installed rpm (auto), of rpm 4.19 and later, or of
+    /// older rpm (legacy). A name the chosen rpm cannot hold is an error naming it.
+    #[arg(long, value_name = "SYNTAX", default_value = "auto")]
+    pub rpm_escape: EscapeChoice,
+
+    /// Only paths (as installed) matching this glob, or below a directory matching it.
+    #[arg(long, value_name = "GLOB")]
+    pub include: Vec<String>,
+
+    /// Leave out paths matching this glob, or below a directory matching it.
+    #[arg(long, value_name = "GLOB")]
+    pub exclude: Vec<String>,
+
+    /// all: the main package owns every cache of every level as %ghost; none: only the
+    /// __pycache__ directories (then erasing a subpackage removes its caches; see README).
+    #[arg(long, value_name = "WHICH", default_value = "all", value_parser = ["all", "none"])]
+    pub ghost: String,
+
+    /// The prefix to remove from paths. Default: $RPM_BUILD_ROOT, else each PATH itself.
+    #[arg(long, value_name = "DIR")]
+    pub build_root: Option<PathBuf>,
+
+    /// Directories to scan. Default: $RPM_BUILD_ROOT; when that is unset or /, do nothing.
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+}
+
+pub fn run(args: &SplitArgs) -> Result<ExitCode, Error> {
+    let Some(paths) = crate::cli::roots_or_build_root(&args.paths) else {
+        log::info!("RPM_BUILD_ROOT is unset or /: nothing to do");
+        return Ok(ExitCode::Success);
+    };
+    let roots = check_roots(&paths)?;
+    let build_root = args.build_root.clone().or_else(|| {
+        let env = std::env::var_os("RPM_BUILD_ROOT").map(PathBuf::from)?;
+        roots.iter().all(|r| r.starts_with(&env)).then_some(env)
+    });
+    let options = SplitOptions {
+        build_root: build_root.clone(),
+        layout: args.layout.clone(),
+        ghosts: args.ghost == "all",
+        filter: PathFilter::new(&args.include, &args.exclude)?,
+        roots,
+    };
+    let syntax = match args.rpm_escape {
+        EscapeChoice::Fixed(syntax) => syntax,
+        EscapeChoice::Auto => installed_rpm_syntax()?,
+    };
+    let lists = plan_lists(&options)?;
+    if !lists.unassigned.is_empty() {
+        log::warn!(
+            "{} caches have levels that layout {} does not name; they are listed only as %ghost",
+            lists.unassigned.len(),
+            options.layout
+        );
+    }
+    let real_root = build_root.unwrap_or_else(|| options.roots[0].clone());
+    let rendered = render_lists(&lists, syntax, &real_root)?;
+    write_lists(&args.output_dir, &rendered)?;
+    for list in &rendered {
+        log::info!("{}: {} lines", list.file_name, list.text.lines().count());
+    }
+    Ok(ExitCode::Success)
+}
+
+/// Asks the installed rpm for its version, as `--rpm-escape auto` does.
+fn installed_rpm_syntax() -> Result<RpmSyntax, Error> {
+    let rpm = std::path::Path::new("rpm");
+    let out = std::process::Command::new(rpm).arg("--version").output().map_err(|e| Error::io(rpm, e))?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    RpmSyntax::for_version(&text)
+        .ok_or_else(|| Error::io(rpm, std::io::Error::other(format!("unexpected version output {text:?}"))))
 }

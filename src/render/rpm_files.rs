@@ -1,0 +1,158 @@
+//! Write a path into a `%files` list so that the rpm reading the list finds exactly that file.
+//!
+//! `%files` entries are globs after one macro expansion. rpm 4.19 and later take backslash
+//! escapes; older rpm takes white space only inside double quotes, globs quoted names too, and
+//! has no escape for a glob character at all. What an rpm cannot hold is an error naming the
+//! path, never a silently wrong list: a wrong list ships the wrong files or fails a build late.
+
+use std::fmt;
+use std::str::FromStr;
+
+/// The `%files` syntax of the rpm that will read the list.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RpmSyntax {
+    /// rpm 4.19 and later: backslash escapes for white space and glob characters.
+    V419,
+    /// rpm before 4.19: double quotes around white space; glob characters cannot be escaped.
+    Legacy,
+}
+
+impl RpmSyntax {
+    /// The syntax of an rpm with this `rpm --version` output (`RPM version 4.18.0`).
+    pub fn for_version(version_output: &str) -> Option<RpmSyntax> {
+        let version = version_output.split_whitespace().last()?;
+        let mut parts = version.split(|c: char| !c.is_ascii_digit()).map(|p| p.parse::<u32>().unwrap_or(0));
+        let (major, minor) = (parts.next()?, parts.next().unwrap_or(0));
+        Some(if (major, minor) >= (4, 19) { RpmSyntax::V419 } else { RpmSyntax::Legacy })
+    }
+}
+
+/// What to escape for: a given rpm, or the one installed (`auto`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EscapeChoice {
+    Auto,
+    Fixed(RpmSyntax),
+}
+
+impl FromStr for EscapeChoice {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "auto" => Ok(EscapeChoice::Auto),
+            "4.19" => Ok(EscapeChoice::Fixed(RpmSyntax::V419)),
+            "legacy" => Ok(EscapeChoice::Fixed(RpmSyntax::Legacy)),
+            _ => Err("expected auto, 4.19 or legacy".into()),
+        }
+    }
+}
+
+/// Why a path cannot be written for the chosen rpm.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Unlistable(pub &'static str);
+
+impl fmt::Display for Unlistable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+/// The characters that make a name a glob for rpm (`{` only with a matching `}`, but a stray
+/// one is treated as a glob too, which errs on the safe side).
+pub fn has_glob_chars(name: &[u8]) -> bool {
+    name.iter().any(|b| b"*?[]{}".contains(b))
+}
+
+/// Writes `path` (installed, absolute) as one `%files` entry for `syntax`.
+///
+/// For [`RpmSyntax::Legacy`] a path with glob characters is written as it is, which is right
+/// only if the glob matches nothing but the file itself: the caller checks that against the
+/// build root (see `split`).
+pub fn escape_path(path: &[u8], syntax: RpmSyntax) -> Result<String, Unlistable> {
+    let text = std::str::from_utf8(path).map_err(|_| Unlistable("not UTF-8; rpm refuses such file names"))?;
+    match syntax {
+        RpmSyntax::V419 => {
+            if text.chars().any(|c| c.is_control() && c != '\t' && c != '\n') {
+                return Err(Unlistable("a control character; rpm refuses such file names"));
+            }
+            let mut out = String::with_capacity(text.len() + 8);
+            for c in text.chars() {
+                match c {
+                    '%' => out.push_str("%%"),
+                    ' ' | '\t' | '\n' | '[' | ']' | '{' | '}' | '*' | '?' | '!' | '"' | '\\' => {
+                        out.push('\\');
+                        out.push(c);
+                    }
+                    c => out.push(c),
+                }
+            }
+            Ok(out)
+        }
+        RpmSyntax::Legacy => {
+            if text.contains(['\t', '\n']) {
+                return Err(Unlistable("a tab or newline, which rpm before 4.19 cannot list"));
+            }
+            if text.chars().any(char::is_control) {
+                return Err(Unlistable("a control character; rpm refuses such file names"));
+            }
+            let spaced = text.contains(' ');
+            if spaced && text.contains('"') {
+                return Err(Unlistable("a double quote with white space, which rpm before 4.19 cannot list"));
+            }
+            if spaced && text.contains(['[', ']']) {
+                return Err(Unlistable("square brackets with white space, which rpm before 4.19 cannot list"));
+            }
+            if text.contains('\\') && has_glob_chars(path) {
+                return Err(Unlistable("a backslash with glob characters, which rpm before 4.19 cannot list"));
+            }
+            let escaped = text.replace('%', "%%");
+            Ok(if spaced { format!("\"{escaped}\"") } else { escaped })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use RpmSyntax::*;
+
+    #[test]
+    fn rpm_versions() {
+        assert_eq!(RpmSyntax::for_version("RPM version 4.18.0"), Some(Legacy));
+        assert_eq!(RpmSyntax::for_version("RPM version 4.19.1.1"), Some(V419));
+        assert_eq!(RpmSyntax::for_version("RPM version 4.20.0"), Some(V419));
+        assert_eq!(RpmSyntax::for_version("RPM version 6.0.0"), Some(V419));
+        assert_eq!(RpmSyntax::for_version("RPM version 4.16.1.3"), Some(Legacy));
+        assert_eq!(RpmSyntax::for_version(""), None);
+    }
+
+    /// rpm 4.19's documented rules: backslash before white space and `[]{}*?!"\`, `%%` for `%`.
+    #[test]
+    fn v419_escapes() {
+        let e = |p: &[u8]| escape_path(p, V419);
+        assert_eq!(e(b"/usr/lib/a.pyc").unwrap(), "/usr/lib/a.pyc");
+        assert_eq!(e(b"/a b/c\td\ne").unwrap(), "/a\\ b/c\\\td\\\ne");
+        assert_eq!(e(b"/[br]*?{x}!").unwrap(), r"/\[br\]\*\?\{x\}\!");
+        assert_eq!(e(b"/quo\"te\\s").unwrap(), r#"/quo\"te\\s"#);
+        assert_eq!(e(b"/100%").unwrap(), "/100%%");
+        assert_eq!(e(b"/-dash.a.b").unwrap(), "/-dash.a.b");
+        assert!(e(b"/caf\xe9").is_err());
+        assert!(e(b"/bell\x07").is_err());
+    }
+
+    /// Checked against rpm 4.18 by building packages (see tests/split_rpmbuild.rs).
+    #[test]
+    fn legacy_escapes() {
+        let e = |p: &[u8]| escape_path(p, Legacy);
+        assert_eq!(e(b"/a b").unwrap(), "\"/a b\"");
+        assert_eq!(e(b"/sp %x").unwrap(), "\"/sp %%x\"");
+        assert_eq!(e(b"/per%cent").unwrap(), "/per%%cent");
+        assert_eq!(e(b"/quo\"te").unwrap(), "/quo\"te");
+        assert_eq!(e(b"/back\\slash").unwrap(), "/back\\slash");
+        assert_eq!(e(b"/[br]*?{x}").unwrap(), "/[br]*?{x}");
+        assert_eq!(e(b"/sp*x y").unwrap(), "\"/sp*x y\"");
+        for bad in [&b"/a\tb"[..], b"/a\nb", b"/a \"b\"", b"/a [b]", b"/a\\*", b"/caf\xe9"] {
+            assert!(e(bad).is_err(), "{:?}", String::from_utf8_lossy(bad));
+        }
+    }
+}

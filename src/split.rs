@@ -1,0 +1,367 @@
+//! Split: decide which installed cache paths go to which `%files` list, so that each layout
+//! group's caches ship in a subpackage of their own while the main package owns every cache of
+//! every level as `%ghost` (Fedora's "Optional Bytecode Cache").
+//!
+//! The lists are computed from the build root as it is (the caches that exist) and from the
+//! sources (the caches Python may write at run time), then rendered by [`crate::render`].
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::ffi::OsStr;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::path::{Path, PathBuf};
+
+use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
+
+use crate::classify::{cache_file_name, Level, Scheme, PYCACHE};
+use crate::error::Error;
+use crate::group::{group_dir, DirCaches};
+use crate::layout::Layout;
+use crate::render::rpm_files::{escape_path, has_glob_chars, RpmSyntax};
+use crate::walk::visit_dirs;
+
+/// The levels every module gets `%ghost` entries for: the ones CPython writes.
+const GHOST_LEVELS: [Level; 3] = [Level::Zero, Level::One, Level::Two];
+
+#[derive(Clone, Debug)]
+pub struct SplitOptions {
+    /// Directories to scan, already checked by [`crate::walk::check_roots`].
+    pub roots: Vec<PathBuf>,
+    /// The prefix removed to get installed paths; `None`: each root is its own build root.
+    pub build_root: Option<PathBuf>,
+    pub layout: Layout,
+    /// Whether the main package lists caches as `%ghost` (`--ghost all`).
+    pub ghosts: bool,
+    pub filter: PathFilter,
+}
+
+/// `--include`/`--exclude`: globs on installed paths. A glob that matches a directory covers
+/// everything below it; with no include every path is included; an exclude always wins.
+#[derive(Clone, Debug, Default)]
+pub struct PathFilter {
+    include: Option<GlobSet>,
+    exclude: Option<GlobSet>,
+}
+
+impl PathFilter {
+    pub fn new(include: &[String], exclude: &[String]) -> Result<PathFilter, Error> {
+        Ok(PathFilter { include: glob_set(include)?, exclude: glob_set(exclude)? })
+    }
+
+    pub fn accepts(&self, installed: &Path) -> bool {
+        let hit = |set: &GlobSet| installed.ancestors().any(|p| set.is_match(p));
+        self.include.as_ref().is_none_or(hit) && !self.exclude.as_ref().is_some_and(hit)
+    }
+}
+
+fn glob_set(globs: &[String]) -> Result<Option<GlobSet>, Error> {
+    if globs.is_empty() {
+        return Ok(None);
+    }
+    let mut set = GlobSetBuilder::new();
+    for glob in globs {
+        let glob = GlobBuilder::new(glob).literal_separator(true).build().map_err(|e| Error::Glob(glob.clone(), e.to_string()))?;
+        set.add(glob);
+    }
+    set.build().map(Some).map_err(|e| Error::Glob(globs.join(" "), e.to_string()))
+}
+
+/// The content of the lists, as installed paths (bytes, so any name survives until rendering).
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct FileLists {
+    /// `__pycache__` directories, owned by the main package.
+    pub dirs: BTreeSet<Vec<u8>>,
+    /// Every cache of every level of every module with a source, and every real cache.
+    pub ghosts: BTreeSet<Vec<u8>>,
+    /// Real caches per layout group, in layout order, labelled `0`, `1-2`, `0-1-2`, ...
+    pub groups: Vec<(String, BTreeSet<Vec<u8>>)>,
+    /// Real caches of levels that no layout group names: owned only as `%ghost`.
+    pub unassigned: BTreeSet<Vec<u8>>,
+}
+
+/// What one directory contributes: its Python sources and its caches.
+struct DirScan {
+    sources: Vec<Box<[u8]>>,
+    caches: DirCaches,
+}
+
+/// Computes the lists for the trees in `options`.
+pub fn plan_lists(options: &SplitOptions) -> Result<FileLists, Error> {
+    let walk = visit_dirs(&options.roots, |listing| {
+        let sources: Vec<Box<[u8]>> = listing
+            .entries
+            .iter()
+            .filter(|e| e.file_type == rustix::fs::FileType::RegularFile)
+            .filter_map(|e| e.name_bytes().strip_suffix(b".py").filter(|s| !s.is_empty()).map(Box::from))
+            .collect();
+        let caches = group_dir(listing);
+        (!sources.is_empty() || !caches.modules.is_empty()).then_some(DirScan { sources, caches })
+    });
+    if let Some(error) = walk.errors.into_iter().next() {
+        return Err(error); // a list that silently misses a directory would ship a broken package
+    }
+    let by_path: HashMap<&Path, &DirScan> = walk.dirs.iter().map(|(p, s)| (p.as_path(), s)).collect();
+    let mut lists = FileLists {
+        groups: options.layout.groups().iter().map(|g| (group_label(g), BTreeSet::new())).collect(),
+        ..FileLists::default()
+    };
+    for (dir, scan) in &walk.dirs {
+        if scan.caches.modules.is_empty() {
+            continue;
+        }
+        let installed_dir = installed(dir, options)?;
+        let in_pycache = dir.file_name().is_some_and(|n| n.as_bytes() == PYCACHE);
+        let sources: &[Box<[u8]>] = if in_pycache {
+            dir.parent().and_then(|parent| by_path.get(parent)).map_or(&[], |s| &s.sources)
+        } else {
+            &scan.sources
+        };
+        let mut listed_here = false;
+        let mut tags = BTreeSet::new();
+        for module in &scan.caches.modules {
+            tags.insert((module.scheme, module.tag.clone()));
+            for cache in &module.caches {
+                let path = installed_dir.join(&cache.name_os());
+                if !options.filter.accepts(&path) {
+                    continue;
+                }
+                listed_here = true;
+                let bytes = path.into_os_string().into_vec();
+                if options.ghosts {
+                    lists.ghosts.insert(bytes.clone());
+                }
+                match options.layout.group_of(&cache.level) {
+                    Some(g) => lists.groups[g].1.insert(bytes),
+                    None => lists.unassigned.insert(bytes),
+                };
+            }
+        }
+        // The caches Python may write at run time: every level of every source, per tag seen.
+        if options.ghosts {
+            for (scheme, tag) in &tags {
+                for stem in sources {
+                    for level in levels_of(*scheme) {
+                        let name = cache_file_name(*scheme, stem, tag, level);
+                        let path = installed_dir.join(OsStr::from_bytes(&name));
+                        if options.filter.accepts(&path) {
+                            listed_here = true;
+                            lists.ghosts.insert(path.into_os_string().into_vec());
+                        }
+                    }
+                }
+            }
+        }
+        if in_pycache && listed_here {
+            lists.dirs.insert(installed_dir.into_os_string().into_vec());
+        }
+    }
+    Ok(lists)
+}
+
+fn levels_of(scheme: Scheme) -> &'static [Level] {
+    match scheme {
+        Scheme::Pep3147 => &GHOST_LEVELS,
+        Scheme::Legacy => &GHOST_LEVELS[..2], // .pyc and .pyo
+    }
+}
+
+/// `0`, `1-2`, `0-1-2`: the part of a list's file name that names its levels.
+pub fn group_label(levels: &[u8]) -> String {
+    levels.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("-")
+}
+
+/// The installed path of a directory: the build root removed, `/` in front.
+fn installed(dir: &Path, options: &SplitOptions) -> Result<PathBuf, Error> {
+    let root = match &options.build_root {
+        Some(root) => root.as_path(),
+        None => options.roots.iter().filter(|r| dir.starts_with(r)).max_by_key(|r| r.as_os_str().len()).map_or(dir, |r| r),
+    };
+    let rel = dir.strip_prefix(root).map_err(|_| Error::OutsideBuildRoot { path: dir.to_path_buf(), root: root.to_path_buf() })?;
+    Ok(Path::new("/").join(rel))
+}
+
+/// One rendered list: its file name and its lines.
+#[derive(Debug, PartialEq, Eq)]
+pub struct RenderedList {
+    pub file_name: String,
+    pub text: String,
+}
+
+/// Renders the lists for `syntax`. `real_root` is the build root on disk, for the check that a
+/// legacy glob matches only its own file. Fails on the first path the rpm cannot hold.
+pub fn render_lists(lists: &FileLists, syntax: RpmSyntax, real_root: &Path) -> Result<Vec<RenderedList>, Error> {
+    let mut checker = LegacyGlobCheck { root: real_root, listings: HashMap::new() };
+    let mut line = |directive: &str, path: &[u8]| -> Result<String, Error> {
+        let rpm = match syntax {
+            RpmSyntax::V419 => "rpm 4.19 and later",
+            RpmSyntax::Legacy => "rpm before 4.19",
+        };
+        let unlistable = |why: String| Error::Unlistable { path: PathBuf::from(OsStr::from_bytes(path)), rpm, why };
+        let escaped = escape_path(path, syntax).map_err(|e| unlistable(e.to_string()))?;
+        if syntax == RpmSyntax::Legacy && has_glob_chars(path) {
+            checker.check(path).map_err(unlistable)?;
+        }
+        Ok(format!("{directive}{escaped}\n"))
+    };
+    let mut ghost = String::new();
+    let mut entries: BTreeMap<&[u8], &str> = BTreeMap::new();
+    for dir in &lists.dirs {
+        entries.insert(dir, "%dir ");
+    }
+    for path in lists.ghosts.iter().chain(&lists.unassigned) {
+        entries.insert(path, "%ghost ");
+    }
+    for (path, directive) in entries {
+        ghost.push_str(&line(directive, path)?);
+    }
+    let mut rendered = vec![RenderedList { file_name: "bytecode-ghost.files".into(), text: ghost }];
+    for (label, paths) in &lists.groups {
+        let mut text = String::new();
+        for path in paths {
+            text.push_str(&line("", path)?);
+        }
+        rendered.push(RenderedList { file_name: format!("bytecode-opt-{label}.files"), text });
+    }
+    Ok(rendered)
+}
+
+/// rpm before 4.19 globs every entry, quoted or not, and has no escape: a name with glob
+/// characters is right only if, in each directory along its path, its pattern matches no other
+/// entry (checked against the build root, as rpm will see it).
+struct LegacyGlobCheck<'a> {
+    root: &'a Path,
+    listings: HashMap<PathBuf, Vec<Vec<u8>>>,
+}
+
+impl LegacyGlobCheck<'_> {
+    fn check(&mut self, installed: &[u8]) -> Result<(), String> {
+        let mut dir = self.root.to_path_buf();
+        for component in Path::new(OsStr::from_bytes(installed)).components().skip(1) {
+            let name = component.as_os_str().as_bytes();
+            if has_glob_chars(name) {
+                let pattern = std::str::from_utf8(name).map_err(|_| "not UTF-8".to_string())?;
+                let glob = GlobBuilder::new(pattern)
+                    .literal_separator(true)
+                    .backslash_escape(true)
+                    .build()
+                    .map_err(|_| "glob characters rpm before 4.19 would misread".to_string())?
+                    .compile_matcher();
+                let siblings = self.listings.entry(dir.clone()).or_insert_with(|| list_names(&dir));
+                if let Some(other) = siblings.iter().find(|s| s.as_slice() != name && glob.is_match(OsStr::from_bytes(s))) {
+                    return Err(format!(
+                        "glob characters; rpm before 4.19 would also take {}",
+                        String::from_utf8_lossy(other)
+                    ));
+                }
+            }
+            dir.push(component);
+        }
+        Ok(())
+    }
+}
+
+fn list_names(dir: &Path) -> Vec<Vec<u8>> {
+    std::fs::read_dir(dir)
+        .map(|rd| rd.filter_map(Result::ok).map(|e| e.file_name().into_vec()).collect())
+        .unwrap_or_default()
+}
+
+/// Writes the lists into `output_dir`, each through a temporary file renamed into place, so a
+/// reader never sees half a list.
+pub fn write_lists(output_dir: &Path, lists: &[RenderedList]) -> Result<(), Error> {
+    std::fs::create_dir_all(output_dir).map_err(|e| Error::io(output_dir, e))?;
+    for list in lists {
+        let path = output_dir.join(&list.file_name);
+        let temp = output_dir.join(format!(".{}.tmp", list.file_name));
+        std::fs::write(&temp, &list.text).map_err(|e| Error::io(&temp, e))?;
+        std::fs::rename(&temp, &path).map_err(|e| Error::io(&path, e))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tree(files: &[&[u8]]) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        for f in files {
+            let path = dir.path().join(OsStr::from_bytes(f));
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, b"").unwrap();
+        }
+        dir
+    }
+
+    fn options(root: &Path, layout: &str) -> SplitOptions {
+        SplitOptions {
+            roots: vec![root.to_path_buf()],
+            build_root: None,
+            layout: layout.parse().unwrap(),
+            ghosts: true,
+            filter: PathFilter::default(),
+        }
+    }
+
+    fn strings(set: &BTreeSet<Vec<u8>>) -> Vec<String> {
+        set.iter().map(|p| String::from_utf8_lossy(p).into_owned()).collect()
+    }
+
+    #[test]
+    fn ghosts_every_level_of_every_source_and_groups_real_caches() {
+        let root = tree(&[
+            b"p/a.py",
+            b"p/b.py",
+            b"p/__pycache__/a.cpython-311.pyc",
+            b"p/__pycache__/a.cpython-311.opt-2.pyc",
+            b"p/__pycache__/orphan.cpython-311.pyc",
+            b"q/nocache.py",
+        ]);
+        let lists = plan_lists(&options(root.path(), "0,12")).unwrap();
+        assert_eq!(strings(&lists.dirs), ["/p/__pycache__"]);
+        let ghosts = strings(&lists.ghosts);
+        assert_eq!(ghosts.len(), 7, "{ghosts:?}");
+        assert!(ghosts.contains(&"/p/__pycache__/b.cpython-311.opt-1.pyc".to_string()), "not compiled, still owned");
+        assert!(ghosts.contains(&"/p/__pycache__/orphan.cpython-311.pyc".to_string()), "every real cache is owned");
+        assert_eq!(lists.groups[0].0, "0");
+        assert_eq!(strings(&lists.groups[0].1), ["/p/__pycache__/a.cpython-311.pyc", "/p/__pycache__/orphan.cpython-311.pyc"]);
+        assert_eq!(lists.groups[1].0, "1-2");
+        assert_eq!(strings(&lists.groups[1].1), ["/p/__pycache__/a.cpython-311.opt-2.pyc"]);
+    }
+
+    #[test]
+    fn python2_caches_beside_sources() {
+        let root = tree(&[b"lib/m.py", b"lib/m.pyc", b"lib/n.py"]);
+        let lists = plan_lists(&options(root.path(), "0,1")).unwrap();
+        assert!(lists.dirs.is_empty());
+        assert_eq!(strings(&lists.ghosts), ["/lib/m.pyc", "/lib/m.pyo", "/lib/n.pyc", "/lib/n.pyo"]);
+        assert_eq!(strings(&lists.groups[0].1), ["/lib/m.pyc"]);
+    }
+
+    #[test]
+    fn filters_and_ghost_none() {
+        let root = tree(&[b"a/x.py", b"a/__pycache__/x.cpython-311.pyc", b"b/y.py", b"b/__pycache__/y.cpython-311.pyc"]);
+        let mut opts = options(root.path(), "012");
+        opts.filter = PathFilter::new(&["/a".into()], &[]).unwrap();
+        let lists = plan_lists(&opts).unwrap();
+        assert_eq!(strings(&lists.dirs), ["/a/__pycache__"]);
+        assert!(strings(&lists.ghosts).iter().all(|p| p.starts_with("/a/")));
+        opts.filter = PathFilter::new(&[], &["/a/**".into()]).unwrap();
+        opts.ghosts = false;
+        let lists = plan_lists(&opts).unwrap();
+        assert!(lists.ghosts.is_empty());
+        assert_eq!(strings(&lists.groups[0].1), ["/b/__pycache__/y.cpython-311.pyc"]);
+    }
+
+    #[test]
+    fn legacy_glob_that_would_match_a_sibling_is_refused() {
+        let root = tree(&[b"p/m*.py", b"p/mod.py", b"p/__pycache__/m*.cpython-311.pyc", b"p/__pycache__/mod.cpython-311.pyc"]);
+        let lists = plan_lists(&options(root.path(), "0,1,2")).unwrap();
+        let err = render_lists(&lists, RpmSyntax::Legacy, root.path()).unwrap_err();
+        assert!(err.to_string().contains("m*.cpython-311"), "{err}");
+        assert!(render_lists(&lists, RpmSyntax::V419, root.path()).is_ok());
+        let alone = tree(&[b"p/[x]*.py", b"p/__pycache__/[x]*.cpython-311.pyc"]);
+        let lists = plan_lists(&options(alone.path(), "0,1,2")).unwrap();
+        let rendered = render_lists(&lists, RpmSyntax::Legacy, alone.path()).unwrap();
+        assert!(rendered[1].text.contains("/p/__pycache__/[x]*.cpython-311.pyc\n"));
+    }
+}
