@@ -10,6 +10,7 @@ pub mod classify;
 pub mod cli;
 pub mod commands;
 pub mod compare;
+pub mod compile;
 pub mod error;
 pub mod exit_codes;
 pub mod group;
