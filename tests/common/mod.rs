@@ -164,3 +164,25 @@ pub fn assert_linked_iff_identical(paths: &[PathBuf]) {
         }
     }
 }
+
+/// Sets the modification time of `path` to `secs` since the epoch.
+pub fn set_mtime(path: &Path, secs: u64) {
+    let time = std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs);
+    std::fs::File::options().write(true).open(path).and_then(|f| f.set_modified(time)).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+}
+
+/// The link structure of a tree: for each regular file with more than one name below `root`,
+/// the set of its names relative to `root`. Inode numbers differ between trees; this does not.
+pub fn link_sets(root: &Path) -> std::collections::BTreeSet<Vec<PathBuf>> {
+    let mut by_inode: BTreeMap<u64, Vec<PathBuf>> = BTreeMap::new();
+    for path in files_below(root) {
+        by_inode.entry(inode(&path)).or_default().push(path.strip_prefix(root).unwrap().to_path_buf());
+    }
+    by_inode.into_values().filter(|names| names.len() > 1).collect()
+}
+
+/// Every regular file below `root`, by path relative to `root`, with its bytes: for comparing
+/// two trees at different places.
+pub fn relative_contents(root: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    files_below(root).into_iter().map(|p| (p.strip_prefix(root).unwrap().to_path_buf(), std::fs::read(&p).unwrap())).collect()
+}
