@@ -1,0 +1,366 @@
+//! `split` and the macros against the real thing: the example specs built with rpmbuild, the
+//! packages read back with rpm, installed into a scratch root, loaded by python3 -O, erased.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::*;
+
+const MACROS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/macros/macros.brp-pyc");
+
+fn example(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("examples").join(name)
+}
+
+/// The interpreter the tests compile with and load with, so the cache tags agree.
+fn python() -> String {
+    let out = run_ok(Command::new("python3").args(["-c", "import sys; print(sys.executable)"]));
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+/// Builds `spec` with rpmbuild, loading the project's macro file and using the test binary,
+/// and returns the built packages by name.
+fn rpmbuild(spec: &Path, topdir: &Path, defines: &[(&str, &str)]) -> BTreeMap<String, PathBuf> {
+    let mut cmd = Command::new("rpmbuild");
+    // --noclean keeps the build root, where the tests check which files share an inode.
+    cmd.arg("-bb").arg("--noclean").arg("--load").arg(MACROS);
+    let mut all = vec![
+        ("_topdir", topdir.to_str().unwrap().to_string()),
+        ("__brp_pyc", env!("CARGO_BIN_EXE_brp-pyc").to_string()),
+        ("__python3", python()),
+        // Debian's rpm has no debuginfo tooling for noarch Python; and its brp scripts would
+        // only add time: the bytecode step under test runs inside %install.
+        ("debug_package", "%{nil}".to_string()),
+        ("__os_install_post", "%{nil}".to_string()),
+    ];
+    all.extend(defines.iter().map(|(k, v)| (*k, v.to_string())));
+    for (name, value) in &all {
+        cmd.arg("--define").arg(format!("{name} {value}"));
+    }
+    cmd.arg(spec).env_remove("RPM_BUILD_ROOT");
+    let out = cmd.output().unwrap();
+    assert!(out.status.success(), "rpmbuild failed:\n{}", String::from_utf8_lossy(&out.stderr));
+    let mut packages = BTreeMap::new();
+    for entry in std::fs::read_dir(topdir.join("RPMS/noarch")).unwrap() {
+        let path = entry.unwrap().path();
+        let out = run_ok(Command::new("rpm").args(["-qp", "--qf", "%{NAME}"]).arg(&path));
+        packages.insert(String::from_utf8(out.stdout).unwrap(), path);
+    }
+    packages
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct PackagedFile {
+    name: String,
+    ghost: bool,
+    dir: bool,
+    inode: u64,
+}
+
+/// What rpm recorded about each file of a package.
+fn files_of(package: &Path) -> Vec<PackagedFile> {
+    let qf = "[%{FILENAMES}\\t%{FILEFLAGS:fflags}\\t%{FILEINODES}\\t%{FILEMODES:perms}\\n]";
+    let out = run_ok(Command::new("rpm").args(["-qp", "--qf", qf]).arg(package));
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|line| {
+            let f: Vec<&str> = line.split('\t').collect();
+            PackagedFile {
+                name: f[0].to_string(),
+                ghost: f[1].contains('g'),
+                inode: f[2].parse().unwrap(),
+                dir: f[3].starts_with('d'),
+            }
+        })
+        .collect()
+}
+
+/// The level of a cache path: 0, 1, 2, or None for anything else.
+fn level(name: &str) -> Option<u8> {
+    let file = name.rsplit('/').next()?;
+    let stem = file.strip_suffix(".pyc")?;
+    Some(if stem.ends_with(".opt-1") {
+        1
+    } else if stem.ends_with(".opt-2") {
+        2
+    } else {
+        0
+    })
+}
+
+/// Unpacks a package's payload into `dir`.
+fn extract(package: &Path, dir: &Path) {
+    std::fs::create_dir_all(dir).unwrap();
+    let script = format!("rpm2cpio '{}' | cpio -idm --quiet", package.display());
+    run_ok(Command::new("sh").arg("-c").arg(script).current_dir(dir));
+}
+
+/// Checks one layout's packages: the main package owns each __pycache__ and every cache of
+/// every level of every source as %ghost and ships none; each subpackage ships exactly its
+/// levels; inside a subpackage identical caches are one hardlink set, different ones are not;
+/// in the build root, no two files of different packages share an inode.
+fn check_layout(packages: &BTreeMap<String, PathBuf>, topdir: &Path, main: &str, groups: &[(&str, &[u8])]) {
+    let main_files = files_of(&packages[main]);
+    let sources: Vec<&PackagedFile> = main_files.iter().filter(|f| f.name.ends_with(".py")).collect();
+    assert!(sources.len() >= 4);
+    let tag = cache_tag("python3");
+    for source in &sources {
+        let (dir, file) = source.name.rsplit_once('/').unwrap();
+        let stem = file.strip_suffix(".py").unwrap();
+        let pycache = format!("{dir}/__pycache__");
+        assert!(main_files.iter().any(|f| f.name == pycache && f.dir && !f.ghost), "{pycache} is owned as a directory");
+        for suffix in [".pyc", ".opt-1.pyc", ".opt-2.pyc"] {
+            let cache = format!("{pycache}/{stem}.{tag}{suffix}");
+            assert!(main_files.iter().any(|f| f.name == cache && f.ghost), "{cache} is a %ghost of the main package");
+        }
+    }
+    assert!(main_files.iter().filter(|f| level(&f.name).is_some()).all(|f| f.ghost), "the main package ships no cache");
+
+    let scratch = tempfile::tempdir().unwrap();
+    let build_root = std::fs::read_dir(topdir.join("BUILDROOT")).unwrap().next().unwrap().unwrap().path();
+    let mut owner_of_inode: BTreeMap<u64, &str> = BTreeMap::new();
+    let mut shipped = BTreeSet::new();
+    for (sub, levels) in groups {
+        let package = &packages[&format!("{main}-{sub}")];
+        let files = files_of(package);
+        assert!(!files.is_empty());
+        for f in &files {
+            assert!(!f.ghost && levels.contains(&level(&f.name).unwrap()), "{sub} ships {}", f.name);
+            assert!(shipped.insert(f.name.clone()), "{} is shipped twice", f.name);
+        }
+        for f in &files {
+            let owner = *owner_of_inode.entry(inode(&build_root.join(&f.name[1..]))).or_insert(sub);
+            assert_eq!(owner, *sub, "{}: a hardlink set crosses packages", f.name);
+        }
+        let root = scratch.path().join(sub);
+        extract(package, &root);
+        for (i, a) in files.iter().enumerate() {
+            for b in &files[i + 1..] {
+                let same = std::fs::read(root.join(&a.name[1..])).unwrap() == std::fs::read(root.join(&b.name[1..])).unwrap();
+                assert_eq!(a.inode == b.inode, same, "{sub}: {} and {}: one inode exactly when identical", a.name, b.name);
+            }
+        }
+    }
+    let every_cache: BTreeSet<String> =
+        main_files.iter().filter(|f| f.ghost && level(&f.name).is_some()).map(|f| f.name.clone()).collect();
+    assert_eq!(shipped, every_cache, "every level of every module is shipped by exactly one subpackage");
+}
+
+#[test]
+fn example_with_one_subpackage_per_level() {
+    if !have("rpmbuild") || !have("python3") {
+        return;
+    }
+    let top = tempfile::tempdir().unwrap();
+    let packages = rpmbuild(&example("python-example-split.spec"), top.path(), &[]);
+    assert_eq!(packages.len(), 4, "{packages:?}");
+    check_layout(&packages, top.path(), "python-example-split", &[("bytecode-opt-0", &[0]), ("bytecode-opt-1", &[1]), ("bytecode-opt-2", &[2])]);
+}
+
+#[test]
+fn example_with_levels_1_and_2_together_keeps_their_links() {
+    if !have("rpmbuild") || !have("python3") {
+        return;
+    }
+    let top = tempfile::tempdir().unwrap();
+    let packages = rpmbuild(&example("python-example-0-12.spec"), top.path(), &[]);
+    assert_eq!(packages.len(), 3, "{packages:?}");
+    check_layout(&packages, top.path(), "python-example-0-12", &[("bytecode-opt-0", &[0]), ("bytecode-opt-1-2", &[1, 2])]);
+    let files = files_of(&packages["python-example-0-12-bytecode-opt-1-2"]);
+    let inodes: BTreeSet<u64> = files.iter().map(|f| f.inode).collect();
+    assert!(inodes.len() < files.len(), "identical opt-1/opt-2 pairs are one hardlink set in the subpackage");
+}
+
+/// A spec that installs the given module files (exact bytes of their names) and splits them.
+fn odd_names_spec(dir: &Path, sources: &Path, ghost: &str) -> PathBuf {
+    let spec = format!(
+        r#"%global python3_sitelib /usr/lib/python3/site-packages
+Name: odd-names
+Version: 1
+Release: 1
+Summary: Modules with names rpm finds hard
+License: MIT
+BuildArch: noarch
+%description
+Modules with odd names.
+%package bytecode-opt-0
+Summary: level 0
+%description bytecode-opt-0
+level 0
+%package bytecode-opt-1
+Summary: level 1
+%description bytecode-opt-1
+level 1
+%package bytecode-opt-2
+Summary: level 2
+%description bytecode-opt-2
+level 2
+%install
+mkdir -p %{{buildroot}}%{{python3_sitelib}}/odd
+cp -a {sources}/. %{{buildroot}}%{{python3_sitelib}}/odd/
+%{{__python3}} -m compileall -q -o 0 -o 1 -o 2 -s %{{buildroot}} -p / %{{buildroot}}%{{python3_sitelib}}/odd
+%py_bytecode_split -e legacy -g {ghost}
+%files -f %{{py_bytecode_ghost_files}}
+%dir %{{python3_sitelib}}/odd
+%{{python3_sitelib}}/odd/*.py
+%files bytecode-opt-0 -f %py_bytecode_files 0
+%files bytecode-opt-1 -f %py_bytecode_files 1
+%files bytecode-opt-2 -f %py_bytecode_files 2
+"#,
+        sources = sources.display()
+    );
+    let path = dir.join("odd-names.spec");
+    std::fs::write(&path, spec).unwrap();
+    path
+}
+
+const ODD_STEMS: [&str; 9] = ["we ird", "per%cent", "[x]*?{y}", "bang!", "quo\"te", "back\\slash", "a.b.c", "-dash", "sp %ace"];
+
+#[test]
+fn odd_module_names_survive_the_round_trip_with_legacy_escaping() {
+    if !have("rpmbuild") || !have("python3") {
+        return;
+    }
+    let work = tempfile::tempdir().unwrap();
+    let sources = work.path().join("src");
+    std::fs::create_dir(&sources).unwrap();
+    for stem in ODD_STEMS {
+        std::fs::write(sources.join(format!("{stem}.py")), format!("NAME = {stem:?}\n")).unwrap();
+    }
+    let spec = odd_names_spec(work.path(), &sources, "all");
+    let packages = rpmbuild(&spec, &work.path().join("top"), &[]);
+    let tag = cache_tag("python3");
+    let base = "/usr/lib/python3/site-packages/odd";
+    let main = files_of(&packages["odd-names"]);
+    for stem in ODD_STEMS {
+        assert!(main.iter().any(|f| f.name == format!("{base}/{stem}.py")), "{stem}.py");
+        for (n, suffix) in [".pyc", ".opt-1.pyc", ".opt-2.pyc"].iter().enumerate() {
+            let cache = format!("{base}/__pycache__/{stem}.{tag}{suffix}");
+            assert!(main.iter().any(|f| f.name == cache && f.ghost), "ghost {cache}");
+            let sub = files_of(&packages[&format!("odd-names-bytecode-opt-{n}")]);
+            assert!(sub.iter().any(|f| f.name == cache && !f.ghost), "shipped {cache}");
+        }
+    }
+    for n in 0..3 {
+        let sub = files_of(&packages[&format!("odd-names-bytecode-opt-{n}")]);
+        assert_eq!(sub.len(), ODD_STEMS.len(), "nothing more, nothing less in opt-{n}");
+    }
+}
+
+#[test]
+fn names_legacy_rpm_cannot_hold_are_an_error_naming_the_path() {
+    let tree = Tree::new();
+    for name in ["ok.py", "m*.py", "mod.py"] {
+        tree.write(format!("p/{name}"), "x = 1\n");
+    }
+    for name in ["m*.cpython-311.pyc", "mod.cpython-311.pyc"] {
+        tree.write(format!("p/__pycache__/{name}"), "cache");
+    }
+    let out_dir = tree.path("lists");
+    let run = |escape: &str| {
+        brp_pyc()
+            .args(["split", "--rpm-escape", escape, "--output-dir"])
+            .arg(&out_dir)
+            .arg(tree.path("p").parent().unwrap().join("p"))
+            .output()
+            .unwrap()
+    };
+    let out = run("legacy");
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("m*.cpython-311") && stderr.contains("mod.cpython-311.pyc"), "{stderr}");
+    assert!(!out_dir.exists(), "no list is written when one path cannot be");
+    let out = run("4.19");
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let opt0 = std::fs::read_to_string(out_dir.join("bytecode-opt-0.files")).unwrap();
+    assert_eq!(opt0, "/__pycache__/m\\*.cpython-311.pyc\n/__pycache__/mod.cpython-311.pyc\n");
+}
+
+/// Installs packages into a scratch root with their own rpm database.
+struct ScratchRoot {
+    dir: tempfile::TempDir,
+}
+
+impl ScratchRoot {
+    fn new() -> ScratchRoot {
+        let dir = tempfile::tempdir().unwrap();
+        run_ok(Command::new("rpm").arg("--root").arg(dir.path()).arg("--initdb"));
+        ScratchRoot { dir }
+    }
+
+    fn rpm(&self, args: &[&str], packages: &[&Path]) {
+        run_ok(Command::new("rpm").arg("--root").arg(self.dir.path()).args(["--nodeps", "--noscripts"]).args(args).args(packages));
+    }
+
+    fn path(&self, installed: &str) -> PathBuf {
+        self.dir.path().join(&installed[1..])
+    }
+}
+
+#[test]
+fn install_load_with_dash_o_and_erase_a_subpackage() {
+    if !have("rpmbuild") || !have("python3") {
+        return;
+    }
+    let top = tempfile::tempdir().unwrap();
+    let packages = rpmbuild(&example("python-example-split.spec"), top.path(), &[]);
+    let sitelib = files_of(&packages["python-example-split"])
+        .into_iter()
+        .find(|f| f.name.ends_with("/example/plain.py"))
+        .map(|f| f.name.trim_end_matches("/example/plain.py").to_string())
+        .unwrap();
+    let tag = cache_tag("python3");
+    let opt1 = format!("{sitelib}/example/__pycache__/plain.{tag}.opt-1.pyc");
+    let opt0 = format!("{sitelib}/example/__pycache__/plain.{tag}.pyc");
+
+    let root = ScratchRoot::new();
+    root.rpm(&["-i"], &[&packages["python-example-split"]]);
+    assert!(root.path(&format!("{sitelib}/example/plain.py")).exists());
+    assert!(!root.path(&opt1).exists(), "the main package alone installs no cache");
+    assert!(root.path(&format!("{sitelib}/example/__pycache__")).is_dir(), "but owns __pycache__");
+
+    root.rpm(&["-i"], &[&packages["python-example-split-bytecode-opt-1"]]);
+    assert!(root.path(&opt1).is_file() && !root.path(&opt0).exists());
+    // python3 -O loads the installed opt-1 cache (it is valid: rpm kept the sources' mtimes).
+    let out = run_ok(
+        Command::new(python())
+            .args(["-O", "-v", "-c", "import example.plain"])
+            .env("PYTHONPATH", root.path(&sitelib))
+            .env("PYTHONDONTWRITEBYTECODE", "1"),
+    );
+    let log = String::from_utf8_lossy(&out.stderr);
+    let loaded = format!("code object from '{}'", root.path(&opt1).display());
+    assert!(log.contains(&loaded), "python3 -O did not load {opt1}:\n{log}");
+
+    // Erase the subpackage while the main package owns its files as %ghost: rpm 4.18 keeps
+    // them on disk, as it keeps every file another installed package still owns.
+    root.rpm(&["-e"], &[Path::new("python-example-split-bytecode-opt-1")]);
+    assert!(root.path(&opt1).exists(), "rpm 4.18 leaves a file that the main package owns as %ghost");
+}
+
+#[test]
+fn without_ghosts_erasing_a_subpackage_removes_its_caches() {
+    if !have("rpmbuild") || !have("python3") {
+        return;
+    }
+    let work = tempfile::tempdir().unwrap();
+    let sources = work.path().join("src");
+    std::fs::create_dir(&sources).unwrap();
+    std::fs::write(sources.join("plain.py"), "x = 1\n").unwrap();
+    let spec = odd_names_spec(work.path(), &sources, "none");
+    let packages = rpmbuild(&spec, &work.path().join("top"), &[]);
+    let main = files_of(&packages["odd-names"]);
+    assert!(main.iter().all(|f| !f.ghost), "--ghost none: no %ghost entries");
+    assert!(main.iter().any(|f| f.name.ends_with("/odd/__pycache__") && f.dir), "the directory is still owned");
+    let root = ScratchRoot::new();
+    root.rpm(&["-i"], &[&packages["odd-names"], &packages["odd-names-bytecode-opt-1"]]);
+    let opt1 = format!("/usr/lib/python3/site-packages/odd/__pycache__/plain.{}.opt-1.pyc", cache_tag("python3"));
+    assert!(root.path(&opt1).is_file());
+    root.rpm(&["-e"], &[Path::new("odd-names-bytecode-opt-1")]);
+    assert!(!root.path(&opt1).exists(), "without the %ghost, erasing the subpackage removes the cache");
+}
