@@ -6,6 +6,7 @@
 //! [`commands`] wires these into the subcommands that [`cli`] parses.
 
 pub mod apply;
+pub mod audit;
 pub mod classify;
 pub mod cli;
 pub mod commands;

@@ -1,11 +1,65 @@
-//! `brp-pyc stats`: placeholder until the stats issue lands; every call is refused.
+//! `brp-pyc stats`: what a tree or a set of built packages spends on bytecode caches.
 
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+
+use crate::audit::analysis::{analyse, Stats};
+use crate::audit::report::{error_rows, stats_text, ItemRow, StatsReport};
+use crate::audit::{load_for_command, Loaded};
 use crate::error::Error;
 use crate::exit_codes::ExitCode;
 
 #[derive(Debug, clap::Args)]
-pub struct StatsArgs {}
+pub struct StatsArgs {
+    /// Print one JSON object: the totals (caches, cache_bytes, linked_bytes, linkable_bytes,
+    /// bytes, identical, layouts, ...) and one row per item under "items".
+    #[arg(long)]
+    pub json: bool,
 
-pub fn run(_args: &StatsArgs) -> Result<ExitCode, Error> {
-    Err(Error::Unsupported("brp-pyc stats is not built yet"))
+    #[command(flatten)]
+    pub inputs: AuditInputs,
+}
+
+/// What `stats` and `check` read.
+#[derive(Debug, clap::Args)]
+pub struct AuditInputs {
+    /// Report an item that cannot be read as an error row and go on with the others (the exit
+    /// status is still 2).
+    #[arg(long)]
+    pub keep_going: bool,
+
+    /// Directories (walked as a build root; `.rpm` files inside are read as packages) and
+    /// `.rpm` packages. Give all the subpackages of one build together.
+    #[arg(value_name = "PATH|PACKAGE.rpm", required = true)]
+    pub paths: Vec<PathBuf>,
+}
+
+pub fn run(args: &StatsArgs) -> Result<ExitCode, Error> {
+    let keep_going = args.inputs.keep_going;
+    let Loaded { inventories, mut errors } = load_for_command(&args.inputs.paths, keep_going)?;
+    let analyses: Vec<_> = inventories.par_iter().map(analyse).collect();
+    let mut total = Stats::default();
+    let mut items = Vec::with_capacity(inventories.len());
+    for (inventory, analysis) in inventories.iter().zip(analyses) {
+        if !keep_going {
+            if let Some(first) = analysis.errors.into_iter().next() {
+                return Err(first);
+            }
+        } else {
+            errors.extend(analysis.errors);
+        }
+        total += &analysis.stats;
+        items.push(ItemRow::new(inventory, analysis.stats));
+    }
+    let report = StatsReport { total, items, errors: error_rows(&errors) };
+    let mut out = std::io::stdout().lock();
+    let written = if args.json {
+        serde_json::to_writer(&mut out, &report).map_err(std::io::Error::from).and_then(|()| writeln!(out))
+    } else {
+        out.write_all(stats_text(&report).as_bytes())
+    };
+    written.map_err(|e| Error::io(Path::new("<stdout>"), e))?;
+    Ok(if errors.is_empty() { ExitCode::Success } else { ExitCode::Fatal })
 }

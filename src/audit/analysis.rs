@@ -1,0 +1,338 @@
+//! Analysis: from an inventory to the figures of `stats` and the unlinked duplicates that
+//! `check` reports, written once for trees and packages.
+
+use std::collections::{BTreeMap, HashSet};
+
+use rayon::prelude::*;
+use serde::Serialize;
+
+use super::model::{Content, FileRecord, Inventory, Storage};
+use crate::classify::{classify, Level, Scheme};
+use crate::compare::same_bytes;
+use crate::error::Error;
+
+/// The installed caches of one module (directory, scheme, stem, tag) in one inventory.
+#[derive(Debug)]
+pub struct ModuleCaches<'a> {
+    /// The directory holding the caches, as installed.
+    pub dir: &'a [u8],
+    pub scheme: Scheme,
+    pub stem: &'a [u8],
+    pub tag: &'a [u8],
+    /// (level, index into the inventory's files), lowest level first.
+    pub caches: Vec<(Level, usize)>,
+}
+
+impl ModuleCaches<'_> {
+    /// Where the module's source is installed: `../stem.py` for `__pycache__`, `stem.py`
+    /// beside a Python 2 cache.
+    pub fn source_path(&self) -> Vec<u8> {
+        let dir = match self.scheme {
+            Scheme::Pep3147 => super::model::split_path(self.dir).0,
+            Scheme::Legacy => self.dir,
+        };
+        let mut path = dir.to_vec();
+        path.push(b'/');
+        path.extend_from_slice(self.stem);
+        path.extend_from_slice(b".py");
+        path
+    }
+}
+
+/// Gathers the installed regular caches of an inventory into modules, in path order.
+pub fn modules(inventory: &Inventory) -> Vec<ModuleCaches<'_>> {
+    let mut by_key: BTreeMap<(&[u8], Scheme, &[u8], &[u8]), Vec<(Level, usize)>> = BTreeMap::new();
+    for (index, file) in inventory.files.iter().enumerate() {
+        if !file.is_installed_regular() {
+            continue;
+        }
+        let (dir, name) = file.split();
+        let parent = super::model::split_path(dir).1;
+        if let Some(class) = classify(parent, name) {
+            let key = (dir, class.scheme, class.stem(name), class.tag(name));
+            by_key.entry(key).or_default().push((class.level, index));
+        }
+    }
+    by_key
+        .into_iter()
+        .map(|((dir, scheme, stem, tag), mut caches)| {
+            caches.sort();
+            ModuleCaches { dir, scheme, stem, tag, caches }
+        })
+        .collect()
+}
+
+/// Whether two files hold the same bytes: one stored copy, or equal size and then equal
+/// digest (package) or equal bytes on disk (tree).
+pub fn same_content(a: &FileRecord, b: &FileRecord) -> Result<bool, Error> {
+    if a.storage == b.storage {
+        return Ok(true);
+    }
+    if a.size != b.size {
+        return Ok(false);
+    }
+    match (&a.content, &b.content) {
+        (Content::Digest(x), Content::Digest(y)) => Ok(!x.is_empty() && x == y),
+        (Content::OnDisk(x), Content::OnDisk(y)) => same_bytes(x, y),
+        _ => Ok(false),
+    }
+}
+
+/// A cache that holds the same bytes as a lower level of its module, with the same mode and
+/// owner, in a separate stored copy: linking it would save `bytes`.
+#[derive(Clone, Debug)]
+pub struct Unlinked {
+    /// Indexes into the inventory's files: the file to keep (lowest level) and the duplicate.
+    pub keep: usize,
+    pub duplicate: usize,
+    pub bytes: u64,
+}
+
+/// Bytes per kind of file, each path counted in full (as if nothing were linked).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Bytes {
+    pub sources: u64,
+    pub level_0: u64,
+    pub level_1: u64,
+    pub level_2: u64,
+    /// Caches with another `opt-` suffix.
+    pub other_levels: u64,
+    pub other_files: u64,
+}
+
+/// Modules whose caches at two (or all three) levels hold the same bytes. A triple also
+/// counts as each of its three pairs.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Identical {
+    pub pairs_0_1: u64,
+    pub pairs_1_2: u64,
+    pub pairs_0_2: u64,
+    pub triples: u64,
+}
+
+/// Installed size (regular files, each stored copy once) under each way of shipping caches.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Layouts {
+    /// As the tree or package is now.
+    pub shipped: u64,
+    /// One package, every identical set of caches of a module linked.
+    pub all_linked: u64,
+    /// Only level 0 caches.
+    pub opt_0_only: u64,
+    /// Levels 0 and 1 in one package, their identical pairs linked.
+    pub levels_0_1: u64,
+    /// Levels 0, 1 and 2 in three subpackages: nothing links across, every cache in full.
+    pub split_0_1_2: u64,
+    /// No caches at all.
+    pub no_caches: u64,
+}
+
+/// The figures of `stats` for one inventory, or summed over several.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Stats {
+    /// Installed cache paths.
+    pub caches: u64,
+    /// Bytes of the installed caches, each stored copy once.
+    pub cache_bytes: u64,
+    /// Bytes that links between caches already save.
+    pub linked_bytes: u64,
+    /// Bytes that linking identical caches of each module (inside the package) would save.
+    pub linkable_bytes: u64,
+    pub modules: u64,
+    /// `.py` files installed.
+    pub sources: u64,
+    /// Caches listed as `%ghost`: owned, not shipped, not counted above.
+    pub ghost_caches: u64,
+    pub bytes: Bytes,
+    pub identical: Identical,
+    pub layouts: Layouts,
+}
+
+impl std::ops::AddAssign<&Stats> for Stats {
+    fn add_assign(&mut self, o: &Stats) {
+        self.caches += o.caches;
+        self.cache_bytes += o.cache_bytes;
+        self.linked_bytes += o.linked_bytes;
+        self.linkable_bytes += o.linkable_bytes;
+        self.modules += o.modules;
+        self.sources += o.sources;
+        self.ghost_caches += o.ghost_caches;
+        let (b, ob) = (&mut self.bytes, &o.bytes);
+        b.sources += ob.sources;
+        b.level_0 += ob.level_0;
+        b.level_1 += ob.level_1;
+        b.level_2 += ob.level_2;
+        b.other_levels += ob.other_levels;
+        b.other_files += ob.other_files;
+        let (i, oi) = (&mut self.identical, &o.identical);
+        i.pairs_0_1 += oi.pairs_0_1;
+        i.pairs_1_2 += oi.pairs_1_2;
+        i.pairs_0_2 += oi.pairs_0_2;
+        i.triples += oi.triples;
+        let (l, ol) = (&mut self.layouts, &o.layouts);
+        l.shipped += ol.shipped;
+        l.all_linked += ol.all_linked;
+        l.opt_0_only += ol.opt_0_only;
+        l.levels_0_1 += ol.levels_0_1;
+        l.split_0_1_2 += ol.split_0_1_2;
+        l.no_caches += ol.no_caches;
+    }
+}
+
+/// Everything the analysis of one inventory found.
+#[derive(Debug, Default)]
+pub struct Analysis {
+    pub stats: Stats,
+    pub unlinked: Vec<Unlinked>,
+    /// Files that could not be compared (trees only: a file vanished or is unreadable).
+    pub errors: Vec<Error>,
+}
+
+/// What one module contributes.
+#[derive(Default)]
+struct ModuleFigures {
+    identical: Identical,
+    linkable_bytes: u64,
+    opt_0: u64,
+    levels_0_1: u64,
+    split: u64,
+    unlinked: Vec<Unlinked>,
+    error: Option<Error>,
+}
+
+/// Computes the figures of one inventory. Modules are compared in parallel: for a tree that
+/// is where the time goes (reading files).
+pub fn analyse(inventory: &Inventory) -> Analysis {
+    let files = &inventory.files;
+    let modules = modules(inventory);
+    let per_module: Vec<ModuleFigures> = modules.par_iter().map(|m| module_figures(files, m)).collect();
+    let mut analysis = Analysis::default();
+    let stats = &mut analysis.stats;
+    stats.modules = modules.len() as u64;
+
+    let mut is_cache = vec![false; files.len()];
+    for module in &modules {
+        for (level, index) in &module.caches {
+            is_cache[*index] = true;
+            let size = files[*index].size;
+            match level {
+                Level::Zero => stats.bytes.level_0 += size,
+                Level::One => stats.bytes.level_1 += size,
+                Level::Two => stats.bytes.level_2 += size,
+                Level::Other(_) => stats.bytes.other_levels += size,
+            }
+        }
+    }
+    let mut all_storage = HashSet::new();
+    let mut cache_storage: HashSet<Storage> = HashSet::new();
+    let mut other_storage = HashSet::new();
+    let mut cache_path_bytes = 0;
+    for (index, file) in files.iter().enumerate() {
+        if file.ghost && is_cache_name(file) {
+            stats.ghost_caches += 1;
+        }
+        if !file.is_installed_regular() {
+            continue;
+        }
+        if all_storage.insert(file.storage) {
+            stats.layouts.shipped += file.size;
+        }
+        if is_cache[index] {
+            stats.caches += 1;
+            cache_path_bytes += file.size;
+            if cache_storage.insert(file.storage) {
+                stats.cache_bytes += file.size;
+            }
+        } else {
+            if file.path.ends_with(b".py") {
+                stats.sources += 1;
+                stats.bytes.sources += file.size;
+            } else {
+                stats.bytes.other_files += file.size;
+            }
+            if other_storage.insert(file.storage) {
+                stats.layouts.no_caches += file.size;
+            }
+        }
+    }
+    stats.linked_bytes = cache_path_bytes - stats.cache_bytes;
+
+    let no_caches = stats.layouts.no_caches;
+    stats.layouts.opt_0_only = no_caches;
+    stats.layouts.levels_0_1 = no_caches;
+    stats.layouts.split_0_1_2 = no_caches;
+    for figures in per_module {
+        let stats = &mut analysis.stats;
+        stats.linkable_bytes += figures.linkable_bytes;
+        stats.identical.pairs_0_1 += figures.identical.pairs_0_1;
+        stats.identical.pairs_1_2 += figures.identical.pairs_1_2;
+        stats.identical.pairs_0_2 += figures.identical.pairs_0_2;
+        stats.identical.triples += figures.identical.triples;
+        stats.layouts.opt_0_only += figures.opt_0;
+        stats.layouts.levels_0_1 += figures.levels_0_1;
+        stats.layouts.split_0_1_2 += figures.split;
+        analysis.unlinked.extend(figures.unlinked);
+        analysis.errors.extend(figures.error);
+    }
+    analysis.stats.layouts.all_linked = analysis.stats.layouts.shipped - analysis.stats.linkable_bytes;
+    analysis
+}
+
+fn is_cache_name(file: &FileRecord) -> bool {
+    let (dir, name) = file.split();
+    classify(super::model::split_path(dir).1, name).is_some()
+}
+
+fn module_figures(files: &[FileRecord], module: &ModuleCaches<'_>) -> ModuleFigures {
+    let mut figures = ModuleFigures::default();
+    let caches: Vec<(&Level, &FileRecord, usize)> = module.caches.iter().map(|(l, i)| (l, &files[*i], *i)).collect();
+    let n = caches.len();
+    // Which caches hold the same bytes: at most a handful per module, so all pairs.
+    let mut identical = vec![vec![false; n]; n];
+    for i in 0..n {
+        identical[i][i] = true;
+        for j in i + 1..n {
+            match same_content(caches[i].1, caches[j].1) {
+                Ok(same) => (identical[i][j], identical[j][i]) = (same, same),
+                Err(e) => {
+                    figures.error = Some(e);
+                    return figures;
+                }
+            }
+        }
+    }
+    let linkable =
+        |i: usize, j: usize| identical[i][j] && caches[i].1.mode == caches[j].1.mode && caches[i].1.owner == caches[j].1.owner;
+    // Each cache's class: the first (lowest-level) cache it could be linked to.
+    let class: Vec<usize> = (0..n).map(|i| (0..=i).find(|&j| linkable(j, i)).unwrap_or(i)).collect();
+    let mut seen: HashSet<(usize, Storage)> = HashSet::new();
+    for i in 0..n {
+        let (_, file, index) = caches[i];
+        let first_copy_in_class = seen.insert((class[i], file.storage));
+        if first_copy_in_class && class[i] != i {
+            figures.linkable_bytes += file.size;
+            figures.unlinked.push(Unlinked { keep: caches[class[i]].2, duplicate: index, bytes: file.size });
+        }
+    }
+    let at = |level: &Level| caches.iter().position(|(l, _, _)| *l == level);
+    let (zero, one, two) = (at(&Level::Zero), at(&Level::One), at(&Level::Two));
+    let same = |a: Option<usize>, b: Option<usize>| matches!((a, b), (Some(a), Some(b)) if identical[a][b]);
+    figures.identical.pairs_0_1 = u64::from(same(zero, one));
+    figures.identical.pairs_1_2 = u64::from(same(one, two));
+    figures.identical.pairs_0_2 = u64::from(same(zero, two));
+    figures.identical.triples = u64::from(same(zero, one) && same(one, two));
+    // The size of a group of levels shipped together: one copy per class within the group.
+    let group_size = |in_group: &dyn Fn(&Level) -> bool| -> u64 {
+        let mut classes = HashSet::new();
+        caches
+            .iter()
+            .enumerate()
+            .filter(|(i, (level, _, _))| in_group(level) && classes.insert(class[*i]))
+            .map(|(_, (_, file, _))| file.size)
+            .sum()
+    };
+    figures.opt_0 = group_size(&|l| *l == Level::Zero);
+    figures.levels_0_1 = group_size(&|l| matches!(l, Level::Zero | Level::One));
+    figures.split = caches.iter().map(|(_, file, _)| file.size).sum();
+    figures
+}

@@ -1,0 +1,190 @@
+//! Inventory of a built `.rpm` from its headers alone, and (for `check`) selected file
+//! contents from its payload.
+//!
+//! The `rpm` crate parses; this module guards it: header sizes are checked against the file
+//! before the crate allocates for them, a panic inside the crate becomes an error naming the
+//! package, and a payload shorter than the signature header says is refused.
+
+use std::collections::HashSet;
+use std::fs::File;
+use std::io::{BufReader, Read};
+use std::os::unix::fs::FileExt;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::Path;
+
+use rpm::{FileFlags, FileType, IndexSignatureTag, IndexTag, PackageMetadata, PackageReader};
+
+use super::model::{Content, FileKind, FileRecord, Inventory, ItemKind};
+use crate::error::Error;
+
+const LEAD_LEN: u64 = 96;
+const HEADER_INTRO_LEN: u64 = 16;
+const HEADER_MAGIC: [u8; 3] = [0x8e, 0xad, 0xe8];
+/// rpm's own limits (`hdrchkTags`, `hdrchkData`): larger headers are corrupt by definition.
+const MAX_INDEX_ENTRIES: u64 = 0xffff;
+const MAX_DATA_LEN: u64 = 0x0fff_ffff;
+
+fn package_error(path: &Path, reason: impl Into<String>) -> Error {
+    Error::Package { path: path.to_path_buf(), reason: reason.into() }
+}
+
+/// Runs a parse step of the `rpm` crate, turning a panic on malformed input into an error.
+fn guarded<T>(path: &Path, step: impl FnOnce() -> Result<T, rpm::Error>) -> Result<T, Error> {
+    match catch_unwind(AssertUnwindSafe(step)) {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(e)) => Err(package_error(path, e.to_string())),
+        Err(_) => Err(package_error(path, "malformed package (the rpm reader gave up)")),
+    }
+}
+
+/// Checks the lead and the two header intros against the file's length, so that a corrupt
+/// count can neither overflow nor make the parser allocate gigabytes. Returns where the
+/// payload starts.
+fn check_layout(path: &Path, file: &File, file_len: u64) -> Result<u64, Error> {
+    let mut lead = [0u8; 4];
+    file.read_exact_at(&mut lead, 0).map_err(|_| package_error(path, "too short to be an rpm package"))?;
+    if lead != [0xed, 0xab, 0xee, 0xdb] {
+        return Err(package_error(path, "not an rpm package (no rpm lead)"));
+    }
+    let mut offset = LEAD_LEN;
+    for (which, pad) in [("signature header", true), ("header", false)] {
+        let mut intro = [0u8; HEADER_INTRO_LEN as usize];
+        file.read_exact_at(&mut intro, offset).map_err(|_| package_error(path, format!("truncated in the {which}")))?;
+        if intro[..3] != HEADER_MAGIC {
+            return Err(package_error(path, format!("corrupt {which} (bad magic)")));
+        }
+        let entries = u64::from(u32::from_be_bytes([intro[8], intro[9], intro[10], intro[11]]));
+        let data_len = u64::from(u32::from_be_bytes([intro[12], intro[13], intro[14], intro[15]]));
+        if entries == 0 || entries > MAX_INDEX_ENTRIES || data_len > MAX_DATA_LEN {
+            return Err(package_error(path, format!("corrupt {which} ({entries} entries, {data_len} bytes)")));
+        }
+        let mut end = offset + HEADER_INTRO_LEN + entries * 16 + data_len;
+        if pad {
+            end = end.next_multiple_of(8);
+        }
+        if end > file_len {
+            return Err(package_error(path, format!("truncated in the {which}")));
+        }
+        offset = end;
+    }
+    Ok(offset)
+}
+
+/// Reads the lead and headers of `path` (never the payload) into an inventory.
+pub fn inventory(path: &Path) -> Result<Inventory, Error> {
+    let file = File::open(path).map_err(|e| Error::io(path, e))?;
+    let file_len = file.metadata().map_err(|e| Error::io(path, e))?.len();
+    let payload_start = check_layout(path, &file, file_len)?;
+    let mut reader = BufReader::new(file);
+    let meta = guarded(path, || PackageMetadata::parse(&mut reader))?;
+    check_payload_length(path, &meta, payload_start, file_len)?;
+    let files = guarded(path, || file_records(&meta))?;
+    let name = path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
+    Ok(Inventory { kind: ItemKind::Package, location: path.to_path_buf(), name, files })
+}
+
+/// Refuses a package whose payload is missing or shorter than the signature header records
+/// (header plus payload size), which is how a truncated download or copy shows.
+fn check_payload_length(path: &Path, meta: &PackageMetadata, payload_start: u64, file_len: u64) -> Result<(), Error> {
+    let header_start = meta.get_package_segment_offsets().header;
+    let recorded = meta
+        .signature
+        .get_entry_data_as_u64(IndexSignatureTag::RPMSIGTAG_LONGSIZE)
+        .or_else(|_| meta.signature.get_entry_data_as_u32(IndexSignatureTag::RPMSIGTAG_SIZE).map(u64::from))
+        .ok();
+    match recorded {
+        Some(size) if header_start + size > file_len => Err(package_error(
+            path,
+            format!("truncated: {} bytes, the signature header records {}", file_len, header_start + size),
+        )),
+        None if file_len <= payload_start => Err(package_error(path, "no payload")),
+        _ => Ok(()),
+    }
+}
+
+fn file_records(meta: &PackageMetadata) -> Result<Vec<FileRecord>, rpm::Error> {
+    let entries = meta.get_file_entries()?;
+    if entries.is_empty() {
+        return Ok(Vec::new());
+    }
+    let inodes = meta.header.get_entry_data_as_u32_array(IndexTag::RPMTAG_FILEINODES)?;
+    // FILEDEVICES is 1 for every file of a modern package, but rpm keys hardlink sets on both.
+    let devices = meta
+        .header
+        .get_entry_data_as_u32_array(IndexTag::RPMTAG_FILEDEVICES)
+        .unwrap_or_else(|_| vec![0; entries.len()]);
+    if inodes.len() != entries.len() || devices.len() != entries.len() {
+        return Err(rpm::Error::InconsistentTagArrayLengths);
+    }
+    let mut files: Vec<FileRecord> = entries
+        .iter()
+        .enumerate()
+        .map(|(i, entry)| FileRecord {
+            path: entry_path(entry.dirname(), entry.basename()),
+            kind: match entry.file_type() {
+                FileType::Regular => FileKind::Regular,
+                FileType::Dir => FileKind::Directory,
+                FileType::SymbolicLink => FileKind::Symlink,
+                _ => FileKind::Other,
+            },
+            size: entry.size() as u64,
+            storage: (u64::from(devices[i]), u64::from(inodes[i])),
+            content: Content::Digest(entry.digest().map_or("", |d| d.as_hex()).into()),
+            mode: u32::from(entry.mode().raw_mode()),
+            owner: format!("{}:{}", entry.user(), entry.group()).into(),
+            mtime: i64::from(u32::from(entry.modified_at())),
+            ghost: entry.flags().contains(FileFlags::GHOST),
+        })
+        .collect();
+    files.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(files)
+}
+
+fn entry_path(dirname: &str, basename: &str) -> Vec<u8> {
+    let mut path = Vec::with_capacity(dirname.len() + basename.len() + 1);
+    path.extend_from_slice(dirname.as_bytes());
+    if !path.ends_with(b"/") {
+        path.push(b'/');
+    }
+    path.extend_from_slice(basename.as_bytes());
+    path
+}
+
+/// Streams the payload of the package at `location` and hands the content of every file
+/// whose installed path is in `wanted` (those that carry content: one member per hardlink
+/// set) to `on_file`. Reads the payload once, decompressing as it goes.
+pub fn read_payload_files(
+    location: &Path,
+    wanted: &HashSet<Vec<u8>>,
+    mut on_file: impl FnMut(&[u8], &[u8]),
+) -> Result<(), Error> {
+    if wanted.is_empty() {
+        return Ok(());
+    }
+    let file = File::open(location).map_err(|e| Error::io(location, e))?;
+    let file_len = file.metadata().map_err(|e| Error::io(location, e))?.len();
+    check_layout(location, &file, file_len)?;
+    let mut reader = guarded(location, || PackageReader::parse(BufReader::new(file)))?;
+    let mut content = Vec::new();
+    loop {
+        let step = catch_unwind(AssertUnwindSafe(|| -> Result<Option<Vec<u8>>, rpm::Error> {
+            let Some(mut file) = reader.next_file()? else { return Ok(None) };
+            let path = entry_path(file.metadata.dirname(), file.metadata.basename());
+            content.clear();
+            if file.has_payload() && wanted.contains(&path) {
+                file.read_to_end(&mut content)?;
+                file.finish()?;
+                return Ok(Some(path));
+            }
+            file.finish()?;
+            Ok(Some(Vec::new()))
+        }));
+        match step {
+            Ok(Ok(None)) => return Ok(()),
+            Ok(Ok(Some(path))) if !path.is_empty() => on_file(&path, &content),
+            Ok(Ok(Some(_))) => {}
+            Ok(Err(e)) => return Err(package_error(location, format!("payload: {e}"))),
+            Err(_) => return Err(package_error(location, "malformed payload (the rpm reader gave up)")),
+        }
+    }
+}
