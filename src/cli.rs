@@ -49,6 +49,13 @@ pub enum Command {
 
     /// Exit 1 when a tree or package leaves bytes on the table or ships broken caches.
     Check(crate::commands::check::CheckArgs),
+
+    /// Write the man pages (brp-pyc.1, brp-pyc-link.1, ...) into DIR; used by `make install`.
+    #[command(hide = true)]
+    Manpages {
+        #[arg(value_name = "DIR")]
+        dir: PathBuf,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -122,5 +129,6 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
         Command::Compile(args) => crate::commands::compile::run(&args),
         Command::Stats(args) => crate::commands::stats::run(&args),
         Command::Check(args) => crate::commands::check::run(&args),
+        Command::Manpages { dir } => crate::render::manpages::write_manpages(&dir).map(|()| ExitCode::Success),
     }
 }
