@@ -59,6 +59,14 @@ fn check_layout(path: &Path, file: &File, file_len: u64) -> Result<u64, Error> {
             return Err(package_error(path, format!("corrupt {which} ({entries} entries, {data_len} bytes)")));
         }
         let mut end = offset + HEADER_INTRO_LEN + entries * 16 + data_len;
+        if end > file_len {
+            return Err(package_error(path, format!("truncated in the {which}")));
+        }
+        let mut index = vec![0u8; (entries * 16) as usize];
+        file.read_exact_at(&mut index, offset + HEADER_INTRO_LEN).map_err(|e| Error::io(path, e))?;
+        if !index.chunks_exact(16).all(|entry| entry_in_bounds(entry, data_len)) {
+            return Err(package_error(path, format!("corrupt {which} (an entry points outside its data)")));
+        }
         if pad {
             end = end.next_multiple_of(8);
         }
@@ -68,6 +76,23 @@ fn check_layout(path: &Path, file: &File, file_len: u64) -> Result<u64, Error> {
         offset = end;
     }
     Ok(offset)
+}
+
+/// Whether one index entry (tag, type, offset, count; big-endian) stays inside the data
+/// section, as rpm's own `headerVerifyInfo` demands: the parser slices without checking.
+fn entry_in_bounds(entry: &[u8], data_len: u64) -> bool {
+    let word = |at: usize| u64::from(u32::from_be_bytes([entry[at], entry[at + 1], entry[at + 2], entry[at + 3]]));
+    let (kind, offset, count) = (word(4), word(8), word(12));
+    // Bytes per item of the fixed-size types; strings are at least one byte (their NUL) each.
+    let item_len = match kind {
+        0 => 0,
+        1 | 2 | 6 | 7 | 8 | 9 => 1,
+        3 => 2,
+        4 => 4,
+        5 => 8,
+        _ => return false,
+    };
+    offset <= data_len && offset + count * item_len <= data_len
 }
 
 /// Reads the lead and headers of `path` (never the payload) into an inventory.

@@ -186,3 +186,87 @@ pub fn link_sets(root: &Path) -> std::collections::BTreeSet<Vec<PathBuf>> {
 pub fn relative_contents(root: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
     files_below(root).into_iter().map(|p| (p.strip_prefix(root).unwrap().to_path_buf(), std::fs::read(&p).unwrap())).collect()
 }
+
+/// Writes one module of each kind CPython's levels tell apart into `dir` (relative to the
+/// tree): no asserts and no docstrings (levels 0, 1, 2 identical), docstrings only (0 = 1),
+/// asserts only (1 = 2), both (all differ). Returns their relative source paths.
+pub fn write_level_matrix(tree: &Tree, dir: &str) -> Vec<String> {
+    let modules = [
+        ("plain.py", "def f(x):\n    return x + 1\n"),
+        ("docs.py", "\"\"\"Module docs.\"\"\"\ndef f(x):\n    \"\"\"Function docs.\"\"\"\n    return x\n"),
+        ("asserts.py", "def f(x):\n    assert x > 0\n    return x\n"),
+        ("both.py", "\"\"\"Docs.\"\"\"\ndef f(x):\n    assert x\n    return x\n"),
+    ];
+    modules
+        .iter()
+        .map(|(name, text)| {
+            let rel = format!("{dir}/{name}");
+            tree.write(&rel, text);
+            rel
+        })
+        .collect()
+}
+
+/// Builds `spec` (its text) with `rpmbuild -bb` in a fresh `_topdir` below `topdir` and
+/// returns the binary packages it wrote.
+pub fn rpmbuild_spec(topdir: &Path, spec: &str) -> Vec<PathBuf> {
+    let spec_path = topdir.join("test.spec");
+    std::fs::create_dir_all(topdir).unwrap();
+    std::fs::write(&spec_path, spec).unwrap();
+    let mut cmd = Command::new("rpmbuild");
+    cmd.arg("-bb").arg("--define").arg(format!("_topdir {}", topdir.display()));
+    // Debian's rpm has no debuginfo tooling for a noarch package, and its brp scripts
+    // (%__os_install_post) would compress, strip or byte-compile behind the test's back: the
+    // test decides exactly which caches the package holds.
+    cmd.args(["--define", "debug_package %{nil}", "--define", "__os_install_post %{nil}"]);
+    run_ok(cmd.arg(&spec_path).env_remove("RPM_BUILD_ROOT"));
+    let mut packages: Vec<PathBuf> = files_below(&topdir.join("RPMS")).into_iter().filter(|p| p.extension().is_some_and(|e| e == "rpm")).collect();
+    packages.sort();
+    packages
+}
+
+/// Extracts the payload of `package` with rpm2cpio and cpio (hardlinks kept) into a new tree.
+pub fn extract_payload(package: &Path) -> Tree {
+    let tree = Tree::in_memory();
+    let script = format!("rpm2cpio '{}' | cpio -idm --quiet", package.display());
+    run_ok(Command::new("sh").arg("-c").arg(script).current_dir(tree.root()));
+    tree
+}
+
+/// Counted without brp-pyc: below `root`, the caches of one module (same directory, same name
+/// once the `.opt-N` part is dropped) that hold the same bytes but are separate inodes. Returns
+/// (bytes that linking would save, bytes that existing links save).
+pub fn cache_link_bytes(root: &Path) -> (u64, u64) {
+    let mut modules: BTreeMap<(PathBuf, String), Vec<PathBuf>> = BTreeMap::new();
+    for path in files_below(root) {
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if !name.ends_with(".pyc") {
+            continue;
+        }
+        let module = name.replace(".opt-1.pyc", ".pyc").replace(".opt-2.pyc", ".pyc");
+        modules.entry((path.parent().unwrap().to_path_buf(), module)).or_default().push(path);
+    }
+    let (mut linkable, mut linked) = (0, 0);
+    for paths in modules.values() {
+        let mut inodes_by_content: BTreeMap<Vec<u8>, std::collections::BTreeSet<u64>> = BTreeMap::new();
+        for path in paths {
+            let content = std::fs::read(path).unwrap();
+            let size = content.len() as u64;
+            if !inodes_by_content.entry(content).or_default().insert(inode(path)) {
+                linked += size;
+            }
+        }
+        for (content, inodes) in inodes_by_content {
+            linkable += (inodes.len() as u64 - 1) * content.len() as u64;
+        }
+    }
+    (linkable, linked)
+}
+
+/// Runs `brp-pyc SUBCOMMAND --json ARGS...` and returns its exit code and parsed output.
+pub fn audit_json(subcommand: &str, args: &[&Path]) -> (i32, serde_json::Value) {
+    let out = brp_pyc().arg(subcommand).arg("--json").args(args).output().unwrap();
+    let value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{subcommand} --json: {e}: {}", String::from_utf8_lossy(&out.stderr)));
+    (out.status.code().unwrap(), value)
+}

@@ -1,0 +1,284 @@
+//! `brp-pyc stats` against real packages: built by rpmbuild (caches left apart, and linked
+//! by `brp-pyc link` inside %install) and by the rpm crate's builder, checked against counts
+//! made from the extracted payload and against the same files as a directory. Also bad input,
+//! and a fuzz of the package reader and the cache-name parser.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use proptest::prelude::*;
+use serde_json::Value;
+
+use common::*;
+
+const SITE: &str = "/usr/lib/python3/dist-packages";
+
+/// A spec for package `name` that installs the sources of `src` (always as module `m`, so
+/// that the caches of two packages record the same paths), compiles them at levels 0, 1 and 2
+/// as %py_byte_compile would (paths recorded as installed), then runs `after`.
+fn spec(name: &str, src: &Path, after: &str) -> String {
+    format!(
+        "Name: {name}\nVersion: 1\nRelease: 1\nSummary: t\nLicense: MIT\nBuildArch: noarch\n\
+         %description\nt\n\
+         %install\n\
+         mkdir -p %{{buildroot}}{SITE}/m\n\
+         cp -a {src}/. %{{buildroot}}{SITE}/m/\n\
+         python3 -m compileall -q -o 0 -o 1 -o 2 -s %{{buildroot}} -p / %{{buildroot}}{SITE}\n\
+         {after}\n\
+         %files\n{SITE}/m\n",
+        src = src.display()
+    )
+}
+
+fn sources() -> Tree {
+    let src = Tree::in_memory();
+    write_level_matrix(&src, "");
+    write_level_matrix(&src, "sub");
+    src.write("data.txt", "not python\n");
+    src
+}
+
+fn int(v: &Value, key: &str) -> u64 {
+    v[key].as_u64().unwrap_or_else(|| panic!("{key} is not an integer in {v}"))
+}
+
+/// The figures that must not depend on whether the files come as a tree or a package.
+fn figures(v: &Value) -> Value {
+    let keys = ["caches", "cache_bytes", "linked_bytes", "linkable_bytes", "modules", "sources", "bytes", "identical", "layouts"];
+    keys.iter().map(|k| (k.to_string(), v[k].clone())).collect::<serde_json::Map<_, _>>().into()
+}
+
+#[test]
+fn rpmbuild_packages_report_what_their_payload_shows() {
+    if !have("rpmbuild") || !have("rpm2cpio") || !have("cpio") || !have("python3") {
+        return;
+    }
+    let src = sources();
+    let top = Tree::in_memory();
+    let link = format!("{} link %{{buildroot}}", env!("CARGO_BIN_EXE_brp-pyc"));
+    let apart = rpmbuild_spec(&top.path("apart"), &spec("apart", src.root(), ""));
+    let linked = rpmbuild_spec(&top.path("linked"), &spec("linked", src.root(), &link));
+    let (apart, linked) = (&apart[0], &linked[0]);
+
+    let (code, a) = audit_json("stats", &[apart]);
+    assert_eq!(code, 0);
+    let apart_tree = extract_payload(apart);
+    let (linkable, already) = cache_link_bytes(apart_tree.root());
+    assert!(linkable > 0, "the level matrix has identical caches");
+    assert_eq!(int(&a, "linkable_bytes"), linkable);
+    assert_eq!(int(&a, "linked_bytes"), already);
+    let pyc_count = files_below(apart_tree.root()).iter().filter(|p| p.extension().is_some_and(|e| e == "pyc")).count();
+    assert_eq!(int(&a, "caches"), pyc_count as u64);
+    // The extracted payload as a directory gives the same figures as the package.
+    let (_, as_tree) = audit_json("stats", &[apart_tree.root()]);
+    assert_eq!(figures(&as_tree), figures(&a));
+
+    let (code, l) = audit_json("stats", &[linked]);
+    assert_eq!(code, 0);
+    let linked_tree = extract_payload(linked);
+    assert_eq!(int(&l, "linkable_bytes"), 0);
+    assert_eq!(cache_link_bytes(linked_tree.root()), (0, int(&l, "linked_bytes")));
+    assert_eq!(int(&l, "linked_bytes"), linkable, "linking saves what was linkable");
+    assert_eq!(int(&l["layouts"], "shipped"), int(&a["layouts"], "all_linked"));
+    assert_eq!(l["identical"], a["identical"]);
+    let (_, as_tree) = audit_json("stats", &[linked_tree.root()]);
+    assert_eq!(figures(&as_tree), figures(&l));
+
+    // Both at once: a row each, totals that add up.
+    let (_, both) = audit_json("stats", &[apart, linked]);
+    assert_eq!(both["items"].as_array().unwrap().len(), 2);
+    for key in ["caches", "cache_bytes", "linked_bytes", "linkable_bytes"] {
+        assert_eq!(int(&both, key), int(&a, key) + int(&l, key), "{key}");
+    }
+}
+
+/// Builds a package of every file below `root` with the rpm crate (hardlinks found from the
+/// files' inodes) and writes it into `dir`.
+fn build_with_rpm_crate(root: &Path, name: &str, dir: &Path) -> PathBuf {
+    let mut builder = rpm::PackageBuilder::new(name, "1", "MIT", "noarch", "test package");
+    for path in files_below(root) {
+        let installed = Path::new("/").join(path.strip_prefix(root).unwrap());
+        builder.with_file(&path, rpm::FileOptions::new(installed.to_str().unwrap())).unwrap();
+    }
+    let package = builder.build().unwrap();
+    let out = dir.join(format!("{name}-1-1.noarch.rpm"));
+    package.write_file(&out).unwrap();
+    out
+}
+
+#[test]
+fn rpm_crate_packages_and_their_trees_give_the_same_figures() {
+    if !have("python3") {
+        return;
+    }
+    let tree = Tree::in_memory();
+    write_level_matrix(&tree, "usr/lib/python3/dist-packages/m");
+    tree.write("usr/share/doc/m/README", "readme\n");
+    tree.compile("python3", &[0, 1, 2]);
+    let repo = Tree::in_memory();
+    let apart = build_with_rpm_crate(tree.root(), "apart", repo.root());
+    let (_, tree_apart) = audit_json("stats", &[tree.root()]);
+    let (code, pkg_apart) = audit_json("stats", &[&apart]);
+    assert_eq!(code, 0);
+    assert_eq!(figures(&pkg_apart), figures(&tree_apart));
+    assert!(int(&pkg_apart, "linkable_bytes") > 0);
+
+    tree.link_json(&[]);
+    let linked = build_with_rpm_crate(tree.root(), "linked", repo.root());
+    let (_, tree_linked) = audit_json("stats", &[tree.root()]);
+    let (_, pkg_linked) = audit_json("stats", &[&linked]);
+    assert_eq!(figures(&pkg_linked), figures(&tree_linked));
+    assert_eq!(int(&pkg_linked, "linkable_bytes"), 0);
+    assert_eq!(int(&pkg_linked, "linked_bytes"), int(&pkg_apart, "linkable_bytes"));
+    if have("rpm2cpio") && have("cpio") {
+        let extracted = extract_payload(&apart);
+        assert_eq!(cache_link_bytes(extracted.root()).0, int(&pkg_apart, "linkable_bytes"));
+    }
+
+    // A repository directory: one row per package, totals that are the sum of the rows.
+    let (code, all) = audit_json("stats", &[repo.root()]);
+    assert_eq!(code, 0);
+    let items = all["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2);
+    assert!(items.iter().all(|i| i["kind"] == "package"));
+    for key in ["caches", "cache_bytes", "linked_bytes", "linkable_bytes", "modules"] {
+        assert_eq!(int(&all, key), items.iter().map(|i| int(i, key)).sum::<u64>(), "{key}");
+    }
+}
+
+#[test]
+fn human_output_is_an_aligned_table_with_units() {
+    let tree = Tree::in_memory();
+    tree.write("p/__pycache__/m.cpython-311.pyc", vec![b'x'; 3000]);
+    tree.write("p/__pycache__/m.cpython-311.opt-1.pyc", vec![b'x'; 3000]);
+    tree.write("p/m.py", "x = 1\n");
+    let out = run_ok(brp_pyc().arg("stats").arg(tree.root()));
+    let text = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines[0].starts_with("ITEM") && lines[0].contains("LINKABLE"), "{text}");
+    assert_eq!(lines[0].len(), lines[1].len(), "columns aligned:\n{text}");
+    assert!(lines[1].ends_with("2.9 KiB"), "the linkable column shows 3000 bytes in KiB:\n{text}");
+    assert!(text.contains("level 0 only"), "{text}");
+}
+
+#[test]
+fn bad_input_is_one_line_naming_it_and_exit_2() {
+    let dir = Tree::in_memory();
+    let good_tree = Tree::in_memory();
+    good_tree.write("m.py", "x = 1\n");
+    let good = build_with_rpm_crate(good_tree.root(), "good", dir.root());
+    let bytes = std::fs::read(&good).unwrap();
+    let truncated = dir.write("truncated.rpm", &bytes[..bytes.len() - 10]);
+    let header_only = dir.write("header-only.rpm", &bytes[..bytes.len() / 2]);
+    let garbage = dir.write("garbage.rpm", b"\xed\xab\xee\xdb and then nothing that makes sense");
+    let missing = dir.path("missing.rpm");
+    for bad in [&truncated, &header_only, &garbage, &missing] {
+        for sub in ["stats", "check"] {
+            let out = brp_pyc().arg(sub).arg(&good).arg(bad).output().unwrap();
+            assert_eq!(out.status.code(), Some(2), "{sub} {}", bad.display());
+            let stderr = String::from_utf8(out.stderr).unwrap();
+            assert_eq!(stderr.lines().count(), 1, "{stderr}");
+            assert!(stderr.contains(bad.file_name().unwrap().to_str().unwrap()), "{stderr}");
+            assert!(!stderr.contains("panicked"), "{stderr}");
+        }
+    }
+    // --keep-going: the good package still gets its row, the bad one an error row.
+    let out = brp_pyc().args(["stats", "--json", "--keep-going"]).arg(&good).arg(&truncated).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["items"].as_array().unwrap().len(), 1);
+    let errors = report["errors"].as_array().unwrap();
+    assert_eq!(errors.len(), 1);
+    assert!(errors[0].as_str().unwrap().contains("truncated.rpm"));
+
+    // A directory that cannot be read (root reads everything, so only as another user).
+    if !is_root() {
+        let locked = dir.path("locked");
+        std::fs::create_dir(&locked).unwrap();
+        std::fs::set_permissions(&locked, std::os::unix::fs::PermissionsExt::from_mode(0o000)).unwrap();
+        let out = brp_pyc().arg("stats").arg(dir.root()).output().unwrap();
+        std::fs::set_permissions(&locked, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        assert_eq!(out.status.code(), Some(2));
+        assert!(String::from_utf8_lossy(&out.stderr).contains("locked"));
+    }
+}
+
+/// Panics seen anywhere in this process (also those the reader catches): the fuzz demands 0.
+static PANICS: AtomicUsize = AtomicUsize::new(0);
+
+fn count_panics() {
+    static HOOK: std::sync::Once = std::sync::Once::new();
+    HOOK.call_once(|| {
+        let default = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            PANICS.fetch_add(1, Ordering::SeqCst);
+            default(info);
+        }));
+    });
+}
+
+fn seed_package() -> &'static (Vec<u8>, Vec<Vec<u8>>) {
+    static SEED: std::sync::OnceLock<(Vec<u8>, Vec<Vec<u8>>)> = std::sync::OnceLock::new();
+    SEED.get_or_init(|| {
+        let tree = Tree::in_memory();
+        tree.write("p/m.py", "x = 1\n");
+        tree.write("p/__pycache__/m.cpython-311.pyc", b"\xa7\x0d\x0d\x0a\0\0\0\0abcdefgh-code");
+        std::fs::hard_link(tree.path("p/__pycache__/m.cpython-311.pyc"), tree.path("p/__pycache__/m.cpython-311.opt-1.pyc")).unwrap();
+        let dir = Tree::in_memory();
+        let path = build_with_rpm_crate(tree.root(), "seed", dir.root());
+        let paths = ["/p/m.py", "/p/__pycache__/m.cpython-311.pyc", "/p/__pycache__/m.cpython-311.opt-1.pyc"];
+        (std::fs::read(path).unwrap(), paths.iter().map(|p| p.as_bytes().to_vec()).collect())
+    })
+}
+
+proptest! {
+    // PROPTEST_CASES sets the number of cases (256 by default).
+    #[test]
+    fn package_reader_never_panics_on_corrupt_packages(
+        flips in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 0..8),
+        cut in any::<prop::sample::Index>(),
+        truncate in any::<bool>(),
+    ) {
+        count_panics();
+        let (seed, paths) = seed_package();
+        let mut bytes = seed.clone();
+        for (at, value) in flips {
+            let i = at.index(bytes.len());
+            bytes[i] = value;
+        }
+        if truncate {
+            bytes.truncate(cut.index(bytes.len() + 1));
+        }
+        let file = tempfile::NamedTempFile::new_in("/dev/shm").or_else(|_| tempfile::NamedTempFile::new()).unwrap();
+        std::fs::write(file.path(), &bytes).unwrap();
+        let before = PANICS.load(Ordering::SeqCst);
+        let inventory = brp_pyc::audit::package::inventory(file.path());
+        let wanted = paths.iter().cloned().collect();
+        let payload = brp_pyc::audit::package::read_payload_files(file.path(), &wanted, |_, _| {});
+        prop_assert_eq!(PANICS.load(Ordering::SeqCst), before, "a panic inside the reader");
+        if let Err(e) = inventory.as_ref() {
+            prop_assert!(e.to_string().contains(file.path().to_str().unwrap()), "error names the file: {}", e);
+        }
+        if let Err(e) = payload.as_ref() {
+            prop_assert!(e.to_string().contains(file.path().to_str().unwrap()), "error names the file: {}", e);
+        }
+    }
+
+    #[test]
+    fn cache_name_parser_round_trips_any_bytes(
+        parent in prop_oneof![Just(b"__pycache__".to_vec()), proptest::collection::vec(any::<u8>(), 0..12)],
+        name in proptest::collection::vec(prop_oneof![Just(b'.'), Just(b'o'), Just(b'p'), Just(b'c'), Just(b'y'), Just(b't'), Just(b'-'), Just(b'1'), any::<u8>()], 0..40),
+        suffix in prop_oneof![Just(&b".pyc"[..]), Just(&b".pyo"[..]), Just(&b".opt-1.pyc"[..]), Just(&b".cpython-311.opt-2.pyc"[..]), Just(&b""[..])],
+    ) {
+        let mut name = name;
+        name.extend_from_slice(suffix);
+        if let Some(class) = brp_pyc::classify::classify(&parent, &name) {
+            let rebuilt = brp_pyc::classify::cache_file_name(class.scheme, class.stem(&name), class.tag(&name), &class.level);
+            prop_assert_eq!(rebuilt, name);
+        }
+        // The header parser takes any bytes as a cache.
+        let _ = brp_pyc::audit::pyc::parse_header(brp_pyc::classify::Scheme::Pep3147, b"cpython-311", &parent);
+    }
+}
