@@ -200,7 +200,7 @@ pub fn write_level_matrix(tree: &Tree, dir: &str) -> Vec<String> {
     modules
         .iter()
         .map(|(name, text)| {
-            let rel = format!("{dir}/{name}");
+            let rel = if dir.is_empty() { name.to_string() } else { format!("{dir}/{name}") };
             tree.write(&rel, text);
             rel
         })

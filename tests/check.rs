@@ -1,0 +1,188 @@
+//! `brp-pyc check` on real trees and rpmbuild packages: clean ones pass, and unlinked
+//! duplicates, stale caches (source edited after compiling, timestamp and hash based), caches
+//! that record the build root and caches without their source are each found; exit 0/1/2.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::process::Command;
+
+use serde_json::Value;
+
+use common::*;
+
+/// Compiles every module below `root` at levels 0, 1, 2; `as_installed` records paths as
+/// %py_byte_compile does (`-s ROOT -p /`), otherwise the build root path stays in the caches.
+fn compile(root: &Path, as_installed: bool, mode: &str) {
+    let mut cmd = Command::new("python3");
+    cmd.args(["-m", "compileall", "-q", "-o", "0", "-o", "1", "-o", "2", "--invalidation-mode", mode]);
+    if as_installed {
+        cmd.arg("-s").arg(root).args(["-p", "/"]);
+    }
+    run_ok(cmd.arg(root));
+}
+
+/// The (kind, path) pairs of a `check --json` report.
+fn findings(report: &Value) -> BTreeSet<(String, String)> {
+    report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| (f["kind"].as_str().unwrap().to_string(), f["path"].as_str().unwrap().to_string()))
+        .collect()
+}
+
+fn of_kind(report: &Value, kind: &str) -> BTreeSet<String> {
+    findings(report).into_iter().filter(|(k, _)| k == kind).map(|(_, p)| p).collect()
+}
+
+/// The installed paths (tree-relative, with a leading slash) of the caches of `module`.
+fn cache_paths(tree: &Tree, module: &str) -> BTreeSet<String> {
+    let tag = cache_tag("python3");
+    caches(tree, module.trim_end_matches(".py"), &tag)
+        .iter()
+        .map(|p| format!("/{}", p.strip_prefix(tree.root()).unwrap().display()))
+        .collect()
+}
+
+#[test]
+fn trees_clean_and_each_kind_of_problem() {
+    if !have("python3") {
+        return;
+    }
+    for mode in ["timestamp", "checked-hash"] {
+        let tree = Tree::in_memory();
+        let modules = write_level_matrix(&tree, "pkg");
+        compile(tree.root(), true, mode);
+
+        // Unlinked duplicates: one finding per link that `link` then makes.
+        let (code, before) = audit_json("check", &[tree.root()]);
+        assert_eq!(code, 1, "{mode}: {before}");
+        let linked = tree.link_json(&[]);
+        assert!(linked["linked"].as_u64().unwrap() > 0);
+        assert_eq!(of_kind(&before, "not-linked").len() as u64, linked["linked"].as_u64().unwrap());
+        assert_eq!(findings(&before).len(), of_kind(&before, "not-linked").len(), "{mode}: nothing else: {before}");
+
+        let (code, clean) = audit_json("check", &[tree.root()]);
+        assert_eq!((code, findings(&clean).len()), (0, 0), "{mode}: {clean}");
+
+        // Edit one source after compiling: its caches are stale. For hash-based caches keep
+        // size and mtime, so that only the hash can tell.
+        let edited = tree.path(&modules[0]);
+        let meta = std::fs::metadata(&edited).unwrap();
+        let mut text = std::fs::read(&edited).unwrap();
+        *text.last_mut().unwrap() = b' ';
+        text.push(b'\n');
+        if mode == "checked-hash" {
+            text.truncate(meta.len() as usize);
+        }
+        std::fs::write(&edited, &text).unwrap();
+        if mode == "checked-hash" {
+            std::fs::File::options().write(true).open(&edited).unwrap().set_modified(meta.modified().unwrap()).unwrap();
+        }
+        let (code, stale) = audit_json("check", &[tree.root()]);
+        assert_eq!(code, 1);
+        assert_eq!(of_kind(&stale, "stale"), cache_paths(&tree, &modules[0]), "{mode}: {stale}");
+
+        // A source removed: its caches have no source.
+        std::fs::remove_file(tree.path(&modules[1])).unwrap();
+        let (_, orphans) = audit_json("check", &[tree.root()]);
+        assert_eq!(of_kind(&orphans, "no-source"), cache_paths(&tree, &modules[1]));
+    }
+
+    // Compiled in place without -s/-p: every cache records the tree's path.
+    let tree = Tree::in_memory();
+    let modules = write_level_matrix(&tree, "pkg");
+    compile(tree.root(), false, "timestamp");
+    tree.link_json(&[]);
+    let (code, report) = audit_json("check", &[tree.root()]);
+    assert_eq!(code, 1);
+    let all: BTreeSet<String> = modules.iter().flat_map(|m| cache_paths(&tree, m)).collect();
+    assert_eq!(of_kind(&report, "build-root"), all);
+}
+
+#[test]
+fn human_output_lists_one_finding_per_line() {
+    let tree = Tree::in_memory();
+    tree.write("p/__pycache__/m.cpython-311.pyc", b"not a cache at all");
+    let out = brp_pyc().arg("check").arg(tree.root()).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    assert!(lines.iter().any(|l| l.contains("/p/__pycache__/m.cpython-311.pyc: no-source:")), "{text}");
+    assert!(lines.iter().any(|l| l.contains(": bad-header: no bytecode magic number")), "{text}");
+}
+
+const SITE: &str = "/usr/lib/python3/dist-packages/m";
+
+/// A package of the level matrix compiled in %install with `compile` (compileall options),
+/// then `after` (shell) run on the build root.
+fn package(top: &Path, name: &str, compile: &str, after: &str) -> std::path::PathBuf {
+    let src = Tree::in_memory();
+    write_level_matrix(&src, "");
+    let spec = format!(
+        "Name: {name}\nVersion: 1\nRelease: 1\nSummary: t\nLicense: MIT\nBuildArch: noarch\n\
+         %description\nt\n%install\n\
+         mkdir -p %{{buildroot}}{SITE}\ncp -a {src}/. %{{buildroot}}{SITE}/\n\
+         python3 -m compileall -q -o 0 -o 1 -o 2 {compile} %{{buildroot}}{SITE}\n{after}\n\
+         %files\n{SITE}\n",
+        src = src.root().display()
+    );
+    rpmbuild_spec(&top.join(name), &spec).remove(0)
+}
+
+#[test]
+fn rpmbuild_packages_clean_and_broken() {
+    if !have("rpmbuild") || !have("python3") {
+        return;
+    }
+    let top = Tree::in_memory();
+    let link = format!("{} link %{{buildroot}}", env!("CARGO_BIN_EXE_brp-pyc"));
+    let installed = "-s %{buildroot} -p /";
+    let hashed = "-s %{buildroot} -p / --invalidation-mode checked-hash";
+    let clean = package(top.root(), "clean", installed, &link);
+    let clean_hashed = package(top.root(), "hashed", hashed, &link);
+    let unlinked = package(top.root(), "unlinked", installed, "");
+    let stale = package(top.root(), "stale", installed, &format!("{link}\necho '# edited' >> %{{buildroot}}{SITE}/plain.py"));
+    let stale_hashed = package(top.root(), "stalehash", hashed, &format!("{link}\nsed -i s/x/y/ %{{buildroot}}{SITE}/docs.py"));
+    let buildroot = package(top.root(), "buildroot", "", &link);
+
+    for pkg in [&clean, &clean_hashed] {
+        let (code, report) = audit_json("check", &[pkg]);
+        assert_eq!((code, findings(&report).len()), (0, 0), "{}: {report}", pkg.display());
+    }
+    let (code, report) = audit_json("check", &[&unlinked]);
+    assert_eq!(code, 1);
+    let expected_duplicates = {
+        let extracted = extract_payload(&unlinked);
+        let (bytes, _) = cache_link_bytes(extracted.root());
+        assert!(bytes > 0);
+        let (_, stats) = audit_json("stats", &[&unlinked]);
+        assert_eq!(stats["linkable_bytes"].as_u64().unwrap(), bytes);
+        report["findings"].as_array().unwrap().iter().filter(|f| f["kind"] == "not-linked").count()
+    };
+    assert!(expected_duplicates > 0);
+    assert_eq!(findings(&report).len(), expected_duplicates, "{report}");
+
+    for (pkg, module) in [(&stale, "plain"), (&stale_hashed, "docs")] {
+        let (code, report) = audit_json("check", &[pkg]);
+        assert_eq!(code, 1);
+        let stale: BTreeSet<String> = of_kind(&report, "stale");
+        assert!(!stale.is_empty() && stale.iter().all(|p| p.contains(&format!("/__pycache__/{module}."))), "{report}");
+        assert_eq!(stale.len(), 3, "levels 0, 1, 2 of {module}: {report}");
+    }
+    let (code, report) = audit_json("check", &[&buildroot]);
+    assert_eq!(code, 1);
+    let recorded = of_kind(&report, "build-root");
+    let total_caches = audit_json("stats", &[&buildroot]).1["caches"].as_u64().unwrap();
+    assert_eq!(recorded.len() as u64, total_caches, "{report}");
+
+    // Bad input wins over findings: exit 2.
+    let bytes = std::fs::read(&unlinked).unwrap();
+    let cut = top.write("cut.rpm", &bytes[..bytes.len() * 3 / 4]);
+    let out = brp_pyc().arg("check").arg(&unlinked).arg(&cut).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cut.rpm"));
+}
