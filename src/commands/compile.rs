@@ -44,8 +44,10 @@ pub struct CompileArgs {
 }
 
 /// The build root as a brp script sees it: `$RPM_BUILD_ROOT` unless unset, empty or `/`.
+/// Normalized (`/a//b/` is `/a/b`) because compileall's `-s` compares path parts as strings.
 fn build_root() -> Option<PathBuf> {
-    crate::cli::roots_or_build_root(&[]).and_then(|roots| roots.into_iter().next())
+    let root = crate::cli::roots_or_build_root(&[])?.into_iter().next()?;
+    Some(root.components().collect())
 }
 
 /// `$SOURCE_DATE_EPOCH` as seconds; a value that is not a number is ignored with a warning,
