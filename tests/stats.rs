@@ -282,3 +282,39 @@ proptest! {
         let _ = brp_pyc::audit::pyc::parse_header(brp_pyc::classify::Scheme::Pep3147, b"cpython-311", &parent);
     }
 }
+
+/// Not a test: writes the packages that `bench/stats.sh` times, when it sets
+/// `BRP_PYC_BENCH_DIR` (and `BRP_PYC_BENCH_PACKAGES`, default 500). Each package holds 40
+/// modules of sources and three levels of caches, some identical, half of them linked.
+#[test]
+#[ignore]
+fn generate_bench_packages() {
+    let Some(dir) = std::env::var_os("BRP_PYC_BENCH_DIR") else { return };
+    let count: usize = std::env::var("BRP_PYC_BENCH_PACKAGES").ok().and_then(|n| n.parse().ok()).unwrap_or(500);
+    std::fs::create_dir_all(&dir).unwrap();
+    let site = "/usr/lib/python3.11/site-packages";
+    (0..count).for_each(|p| {
+        let name = format!("python3-bench{p:04}");
+        let mut builder = rpm::PackageBuilder::new(&name, "1", "MIT", "noarch", "bench");
+        for m in 0..40 {
+            let source = format!("def f{m}(x):\n    return x + {p}\n").repeat(20);
+            builder.with_file_contents(source.clone(), rpm::FileOptions::new(format!("{site}/{name}/m{m}.py"))).unwrap();
+            let base = format!("{site}/{name}/__pycache__/m{m}.cpython-311");
+            let code = |level: usize| {
+                let mut bytes = b"\xa7\x0d\x0d\x0a\0\0\0\0\0\0\0\0\0\0\0\0".to_vec();
+                bytes.extend(source.bytes().cycle().take(2000 + 100 * (m % 3) * level));
+                bytes
+            };
+            let linked = p % 2 == 0;
+            for (level, suffix) in [(0, ""), (1, ".opt-1"), (2, ".opt-2")] {
+                let mut options = rpm::FileOptions::new(format!("{base}{suffix}.pyc"));
+                if linked && (m % 3 == 0 || level > 0) {
+                    options = options.hardlink(format!("{base}-{}", if m % 3 == 0 { 0 } else { level.min(1) }));
+                }
+                builder.with_file_contents(code(if m % 3 == 0 { 0 } else { level.min(1) }), options).unwrap();
+            }
+        }
+        let package = builder.build().unwrap();
+        package.write_file(Path::new(&dir).join(format!("{name}-1-1.noarch.rpm"))).unwrap();
+    });
+}
