@@ -41,7 +41,9 @@ impl ModuleCaches<'_> {
 
 /// Gathers the installed regular caches of an inventory into modules, in path order.
 pub fn modules(inventory: &Inventory) -> Vec<ModuleCaches<'_>> {
-    let mut by_key: BTreeMap<(&[u8], Scheme, &[u8], &[u8]), Vec<(Level, usize)>> = BTreeMap::new();
+    // (directory, scheme, stem, tag): what makes caches the same module.
+    type ModuleKey<'a> = (&'a [u8], Scheme, &'a [u8], &'a [u8]);
+    let mut by_key: BTreeMap<ModuleKey<'_>, Vec<(Level, usize)>> = BTreeMap::new();
     for (index, file) in inventory.files.iter().enumerate() {
         if !file.is_installed_regular() {
             continue;

@@ -97,6 +97,11 @@ pub fn check(inventories: &[Inventory]) -> Checked {
     checked
 }
 
+/// A cache's magic number (the hash key) and the source hash its header records.
+type MagicAndHash = ([u8; 4], [u8; 8]);
+/// A hash-based cache to verify: (cache, source, magic, recorded hash, checked by Python).
+type HashCheck = (usize, usize, [u8; 4], [u8; 8], bool);
+
 fn check_one(inventories: &[Inventory], index: &PathIndex<'_>, item: usize) -> Checked {
     let inventory = &inventories[item];
     let files = &inventory.files;
@@ -125,7 +130,7 @@ fn check_one(inventories: &[Inventory], index: &PathIndex<'_>, item: usize) -> C
         }
     };
     // Hash-based caches whose source is in this package: their sources are read afterwards.
-    let mut hash_checks: Vec<(usize, usize, [u8; 4], [u8; 8], bool)> = Vec::new();
+    let mut hash_checks: Vec<HashCheck> = Vec::new();
     for module in &modules {
         let source_path = module.source_path();
         let source = index.find(item, &source_path);
@@ -173,7 +178,7 @@ fn check_one(inventories: &[Inventory], index: &PathIndex<'_>, item: usize) -> C
     if !hash_checks.is_empty() {
         let wanted: Vec<usize> = hash_checks.iter().map(|c| c.1).collect();
         // The magic numbers (hash keys) each source is checked with; usually one.
-        let mut keys: HashMap<Storage, Vec<([u8; 4], [u8; 8])>> = HashMap::new();
+        let mut keys: HashMap<Storage, Vec<MagicAndHash>> = HashMap::new();
         for &(_, source, magic, hash, _) in &hash_checks {
             keys.entry(files[source].storage).or_default().push((magic, hash));
         }
@@ -245,9 +250,7 @@ fn with_contents<T: Send>(
             package::read_payload_files(&inventory.location, &paths, |path, content| {
                 if let Ok(i) = files.binary_search_by(|f| f.path.as_slice().cmp(path)) {
                     let storage = files[i].storage;
-                    if !by_storage.contains_key(&storage) {
-                        by_storage.insert(storage, digest(storage, content));
-                    }
+                    by_storage.entry(storage).or_insert_with(|| digest(storage, content));
                 }
             })?;
             Ok(by_storage)
