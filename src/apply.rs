@@ -5,11 +5,14 @@
 //! and no byte is ever written into a file that has other links (Python's importer relies on
 //! rename too, so a later recompilation breaks a link instead of changing other levels).
 
-use std::ffi::OsStr;
-use std::io::ErrorKind;
-use std::os::unix::ffi::OsStrExt;
-use std::path::{Path, PathBuf};
+use std::ffi::CString;
+use std::os::fd::BorrowedFd;
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
+
+use rustix::fs::{AtFlags, FileType};
+use rustix::io::Errno;
 
 use crate::error::Error;
 use crate::group::{Identity, InspectedCache};
@@ -27,10 +30,15 @@ pub fn is_temp_name(name: &[u8]) -> bool {
         .is_some_and(|mid| !mid.is_empty() && mid.iter().all(|&b| b.is_ascii_digit() || b == b'-'))
 }
 
-fn temp_path(dir: &Path) -> PathBuf {
+/// A temporary name unique to this process and call; the pid is asked once, not per link.
+fn temp_name() -> CString {
+    static PID: OnceLock<u32> = OnceLock::new();
+    let pid = *PID.get_or_init(std::process::id);
     let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
-    let name = format!("{}{}-{n}{}", OsStr::from_bytes(TEMP_PREFIX).to_string_lossy(), std::process::id(), ".tmp");
-    dir.join(name)
+    let mut name = TEMP_PREFIX.to_vec();
+    name.extend_from_slice(format!("{pid}-{n}").as_bytes());
+    name.extend_from_slice(TEMP_SUFFIX);
+    CString::new(name).expect("no NUL in a temporary name")
 }
 
 /// What applying one link did.
@@ -41,46 +49,47 @@ pub enum Applied {
     AlreadyLinked,
 }
 
-/// Makes `dup` a hardlink of `keep`, after checking that both are still the files that were
-/// planned. On any error `dup` is left as it was and the temporary name is removed.
-pub fn link_atomically(keep: &InspectedCache, dup: &InspectedCache) -> Result<Applied, Error> {
-    let keep_now = recheck(keep)?;
-    let dup_now = recheck(dup)?;
+/// Makes `dup` a hardlink of `keep`, both names in the directory open as `dir`, after checking
+/// that both are still the files that were planned. On any error `dup` is left as it was and
+/// the temporary name is removed. Every call is relative to `dir`: no path is resolved again,
+/// and a directory renamed meanwhile cannot redirect the link elsewhere.
+pub fn link_atomically(dir: BorrowedFd<'_>, keep: &InspectedCache, dup: &InspectedCache) -> Result<Applied, Error> {
+    let keep_now = recheck(dir, keep)?;
+    let dup_now = recheck(dir, dup)?;
     if keep_now.same_inode(&dup_now) {
         return Ok(Applied::AlreadyLinked);
     }
-    let dir = dup.path.parent().unwrap_or(Path::new("."));
     let temp = loop {
-        let temp = temp_path(dir);
-        match std::fs::hard_link(&keep.path, &temp) {
+        let temp = temp_name();
+        match rustix::fs::linkat(dir, &keep.name, dir, &temp, AtFlags::empty()) {
             Ok(()) => break temp,
-            Err(e) if e.kind() == ErrorKind::AlreadyExists => continue,
-            Err(source) => return Err(link_error(keep, dup, source)),
+            Err(Errno::EXIST) => continue,
+            Err(e) => return Err(link_error(keep, dup, e.into())),
         }
     };
-    let result = swap_in(&temp, keep, dup);
-    if result.is_err() || std::fs::symlink_metadata(&temp).is_ok() {
+    let result = swap_in(dir, &temp, keep, dup);
+    if result.is_err() || rustix::fs::statat(dir, &temp, AtFlags::SYMLINK_NOFOLLOW).is_ok() {
         // rename(2) between two names of one inode succeeds and does nothing, which would leave
         // the temporary name behind; and on failure it must not stay either.
-        let _ = std::fs::remove_file(&temp);
+        let _ = rustix::fs::unlinkat(dir, &temp, AtFlags::empty());
     }
     result
 }
 
-fn swap_in(temp: &Path, keep: &InspectedCache, dup: &InspectedCache) -> Result<Applied, Error> {
+fn swap_in(dir: BorrowedFd<'_>, temp: &CString, keep: &InspectedCache, dup: &InspectedCache) -> Result<Applied, Error> {
     // The kept name could have been replaced between the re-check and link(2).
-    let linked = std::fs::symlink_metadata(temp).map_err(|e| Error::io(temp, e))?;
-    if !keep.id.same_inode(&Identity::of(&linked)) {
+    let linked = rustix::fs::statat(dir, temp, AtFlags::SYMLINK_NOFOLLOW).map_err(|e| Error::io(&keep.path, e.into()))?;
+    if !keep.id.same_inode(&Identity::of_stat(&linked)) {
         return Err(Error::Changed(keep.path.clone()));
     }
-    std::fs::rename(temp, &dup.path).map_err(|source| link_error(keep, dup, source))?;
+    rustix::fs::renameat(dir, temp, dir, &dup.name).map_err(|e| link_error(keep, dup, e.into()))?;
     Ok(Applied::Linked)
 }
 
-fn recheck(cache: &InspectedCache) -> Result<Identity, Error> {
-    let meta = std::fs::symlink_metadata(&cache.path).map_err(|e| Error::io(&cache.path, e))?;
-    let now = Identity::of(&meta);
-    if !meta.is_file() || !cache.id.unchanged(&now) {
+fn recheck(dir: BorrowedFd<'_>, cache: &InspectedCache) -> Result<Identity, Error> {
+    let stat = rustix::fs::statat(dir, &cache.name, AtFlags::SYMLINK_NOFOLLOW).map_err(|e| Error::io(&cache.path, e.into()))?;
+    let now = Identity::of_stat(&stat);
+    if FileType::from_raw_mode(stat.st_mode as _) != FileType::RegularFile || !cache.id.unchanged(&now) {
         return Err(Error::Changed(cache.path.clone()));
     }
     Ok(now)
@@ -106,10 +115,17 @@ pub fn remove_stale_temp(path: &Path) -> Result<bool, Error> {
 mod tests {
     use super::*;
     use crate::classify::Level;
+    use std::os::fd::AsFd;
+    use std::os::unix::ffi::OsStrExt;
 
     fn inspected(path: &Path, level: Level) -> InspectedCache {
         let id = Identity::of(&std::fs::symlink_metadata(path).unwrap());
-        InspectedCache { path: path.to_path_buf(), level, id }
+        let name = CString::new(path.file_name().unwrap().as_bytes()).unwrap();
+        InspectedCache { path: path.to_path_buf(), name, level, id }
+    }
+
+    fn open_dir(path: &Path) -> std::os::fd::OwnedFd {
+        rustix::fs::open(path, rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::DIRECTORY, rustix::fs::Mode::empty()).unwrap()
     }
 
     fn ino(path: &Path) -> u64 {
@@ -130,11 +146,12 @@ mod tests {
         std::fs::write(&a, b"same").unwrap();
         std::fs::write(&b, b"same").unwrap();
         let (keep, dup) = (inspected(&a, Level::Zero), inspected(&b, Level::One));
-        assert_eq!(link_atomically(&keep, &dup).unwrap(), Applied::Linked);
+        let fd = open_dir(dir.path());
+        assert_eq!(link_atomically(fd.as_fd(), &keep, &dup).unwrap(), Applied::Linked);
         assert_eq!(ino(&a), ino(&b));
         assert_eq!(names(dir.path()), ["a", "b"]);
         // Planned again with stale identities: b is now a's inode, which is not what was planned.
-        assert!(matches!(link_atomically(&keep, &dup), Err(Error::Changed(p)) if p == b));
+        assert!(matches!(link_atomically(fd.as_fd(), &keep, &dup), Err(Error::Changed(p)) if p == b));
     }
 
     #[test]
@@ -147,7 +164,8 @@ mod tests {
         // Replaced as Python's importer does: a new file renamed over the old name.
         std::fs::write(dir.path().join("new"), b"diff").unwrap();
         std::fs::rename(dir.path().join("new"), &b).unwrap();
-        assert!(matches!(link_atomically(&keep, &dup), Err(Error::Changed(p)) if p == b));
+        let fd = open_dir(dir.path());
+        assert!(matches!(link_atomically(fd.as_fd(), &keep, &dup), Err(Error::Changed(p)) if p == b));
         assert_eq!(std::fs::read(&b).unwrap(), b"diff");
         assert_ne!(ino(&a), ino(&b));
         assert_eq!(names(dir.path()), ["a", "b"]);
@@ -162,7 +180,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let cache = dir.path().join("m.cpython-311.pyc");
         std::fs::write(&cache, b"x").unwrap();
-        let temp = temp_path(dir.path());
+        let temp = dir.path().join(std::ffi::OsStr::from_bytes(temp_name().as_bytes()));
         assert!(is_temp_name(temp.file_name().unwrap().as_bytes()));
         std::fs::hard_link(&cache, &temp).unwrap();
         assert!(remove_stale_temp(&temp).unwrap());

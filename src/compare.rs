@@ -8,7 +8,12 @@ use std::fs::File;
 use std::io::{ErrorKind, Read};
 use std::path::Path;
 
+use std::os::fd::BorrowedFd;
+
+use rustix::fs::{Mode, OFlags};
+
 use crate::error::Error;
+use crate::group::InspectedCache;
 
 const CHUNK: usize = 64 * 1024;
 
@@ -43,6 +48,22 @@ fn compare_open(a: &Path, fa: &mut File, ba: &mut [u8], b: &Path, fb: &mut File,
             return Ok(true);
         }
     }
+}
+
+/// [`same_bytes`] for two caches of the directory open as `dir`: each file is opened by name
+/// relative to it (O_NOFOLLOW), which spares resolving the whole path twice per comparison.
+pub fn same_bytes_at(dir: BorrowedFd<'_>, a: &InspectedCache, b: &InspectedCache) -> Result<bool, Error> {
+    let open = |cache: &InspectedCache| {
+        let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        rustix::fs::openat(dir, &cache.name, flags, Mode::empty())
+            .map(File::from)
+            .map_err(|e| Error::io(&cache.path, e.into()))
+    };
+    let (mut fa, mut fb) = (open(a)?, open(b)?);
+    BUFFERS.with(|buffers| {
+        let (ba, bb) = &mut *buffers.borrow_mut();
+        compare_open(&a.path, &mut fa, ba, &b.path, &mut fb, bb)
+    })
 }
 
 /// Reads until the buffer is full or the file ends.

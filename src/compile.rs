@@ -286,7 +286,12 @@ pub fn compile(options: &CompileOptions, targets: &[Target], on_link_event: impl
         }
     }
     let link_roots = check_roots(&link_roots(&options.python, targets))?;
-    let link_options = LinkOptions { roots: link_roots, layout: options.layout.clone(), dry_run: false };
+    let link_options = LinkOptions {
+        roots: link_roots,
+        layout: options.layout.clone(),
+        dry_run: false,
+        link_events: log::log_enabled!(log::Level::Debug),
+    };
     report.link = link(&link_options, on_link_event);
     Ok(report)
 }

@@ -167,7 +167,10 @@ impl Identity {
 /// One cache of a module with its identity.
 #[derive(Clone, Debug)]
 pub struct InspectedCache {
+    /// The full path, for messages.
     pub path: PathBuf,
+    /// The name in its directory, for calls relative to the open directory.
+    pub name: CString,
     pub level: Level,
     pub id: Identity,
 }

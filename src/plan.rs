@@ -103,6 +103,7 @@ mod tests {
     fn cache(level: Level, ino: u64, content: u8, nlink: u64) -> InspectedCache {
         InspectedCache {
             path: format!("m.{level}.{content}").into(),
+            name: std::ffi::CString::new(format!("m.{level}.{content}")).unwrap(),
             level,
             id: Identity { dev: 1, ino, size: 10, mode: 0o644, uid: 0, gid: 0, mtime: (0, 0), nlink },
         }

@@ -120,7 +120,7 @@ pub fn plan_lists(options: &SplitOptions) -> Result<FileLists, Error> {
         for module in &scan.caches.modules {
             tags.insert((module.scheme, module.tag.clone()));
             for cache in &module.caches {
-                let path = installed_dir.join(&cache.name_os());
+                let path = installed_dir.join(cache.name_os());
                 if !options.filter.accepts(&path) {
                     continue;
                 }

@@ -11,7 +11,7 @@ use std::io::Write;
 use serde::Serialize;
 
 use crate::apply::{link_atomically, remove_stale_temp, Applied};
-use crate::compare::same_bytes;
+use crate::compare::same_bytes_at;
 use crate::error::Error;
 use crate::group::{group_dir, DirCaches, Identity, InspectedCache, Module};
 use crate::layout::Layout;
@@ -26,6 +26,9 @@ pub struct LinkOptions {
     pub roots: Vec<PathBuf>,
     pub layout: Layout,
     pub dry_run: bool,
+    /// Report each link as an [`Event::Link`] (for `--dry-run` output or `-v`); the counts need
+    /// none, and a quiet run over 100,000 caches should not hold 100,000 pairs of paths.
+    pub link_events: bool,
 }
 
 /// What a run did (or, with `--dry-run`, would do). Serialized as `link --json`.
@@ -136,7 +139,7 @@ fn process_module(listing: &Listing, module: &Module, options: &LinkOptions, out
     if module.caches.len() < 2 {
         return; // nothing to link with, and no need to stat it
     }
-    let plan = match inspect(listing, module).and_then(|caches| plan_module(caches, &options.layout, |a, b| same_bytes(&a.path, &b.path))) {
+    let plan = match inspect(listing, module).and_then(|caches| plan_module(caches, &options.layout, |a, b| same_bytes_at(listing.fd(), a, b))) {
         Ok(plan) => plan,
         Err(e) => {
             outcome.events.push(Event::Warning(e));
@@ -149,8 +152,8 @@ fn process_module(listing: &Listing, module: &Module, options: &LinkOptions, out
         let (a, b) = (plan.caches[a].path.clone(), plan.caches[b].path.clone());
         outcome.events.push(Event::IdenticalNotLinked { a, b });
     }
-    let applied = if options.dry_run { plan.links.len() } else { apply_plan(&plan, &mut outcome.events) };
-    for link in &plan.links[..applied] {
+    let applied = if options.dry_run { plan.links.len() } else { apply_plan(listing, &plan, &mut outcome.events) };
+    for link in plan.links[..applied].iter().filter(|_| options.link_events) {
         let (keep, dup) = (&plan.caches[link.keep], &plan.caches[link.dup]);
         outcome.events.push(Event::Link { keep: keep.path.clone(), dup: dup.path.clone(), bytes: dup.id.size });
     }
@@ -161,9 +164,9 @@ fn process_module(listing: &Listing, module: &Module, options: &LinkOptions, out
 
 /// Applies the links in order and returns how many were made. The first failure stops the
 /// module: what was linked so far is correct, the rest stays as it was.
-fn apply_plan(plan: &ModulePlan, events: &mut Vec<Event>) -> usize {
+fn apply_plan(listing: &Listing, plan: &ModulePlan, events: &mut Vec<Event>) -> usize {
     for (n, link) in plan.links.iter().enumerate() {
-        let failure = match link_atomically(&plan.caches[link.keep], &plan.caches[link.dup]) {
+        let failure = match link_atomically(listing.fd(), &plan.caches[link.keep], &plan.caches[link.dup]) {
             Ok(Applied::Linked) => continue,
             // Linked by someone else since planning: not ours to count.
             Ok(Applied::AlreadyLinked) => Error::Changed(plan.caches[link.dup].path.clone()),
@@ -184,7 +187,8 @@ fn inspect(listing: &Listing, module: &Module) -> Result<Vec<InspectedCache>, Er
         let stat = rustix::fs::statat(listing.fd(), &cache.name, AtFlags::SYMLINK_NOFOLLOW)
             .map_err(|e| Error::io(&path, e.into()))?;
         if FileType::from_raw_mode(stat.st_mode as _) == FileType::RegularFile {
-            caches.push(InspectedCache { path, level: cache.level.clone(), id: Identity::of_stat(&stat) });
+            let (name, level, id) = (cache.name.clone(), cache.level.clone(), Identity::of_stat(&stat));
+            caches.push(InspectedCache { path, name, level, id });
         }
     }
     Ok(caches)
@@ -203,6 +207,7 @@ pub fn run(args: &crate::cli::LinkArgs) -> Result<ExitCode, Error> {
         roots: check_roots(&paths)?,
         layout: args.layout.clone().unwrap_or_default(),
         dry_run: args.dry_run,
+        link_events: (args.dry_run && !args.json) || log::log_enabled!(log::Level::Info),
     };
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
@@ -221,8 +226,11 @@ pub fn run(args: &crate::cli::LinkArgs) -> Result<ExitCode, Error> {
         Event::Warning(e) => log::warn!("{e}"),
     });
     drop(out);
-    if let Some(e) = write_error {
-        return Err(Error::io(std::path::Path::new("<stdout>"), e));
+    match write_error {
+        // A reader that stopped early (`| head`) is not an error of ours, as for any filter.
+        Some(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(ExitCode::Success),
+        Some(e) => return Err(Error::io(std::path::Path::new("<stdout>"), e)),
+        None => {}
     }
     if args.json {
         print_json(&report)?;
