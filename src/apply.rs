@@ -50,13 +50,12 @@ pub enum Applied {
 }
 
 /// Makes `dup` a hardlink of `keep`, both names in the directory open as `dir`, after checking
-/// that both are still the files that were planned. On any error `dup` is left as it was and
+/// that both are still the files that were planned (`dup` before, `keep` through its new name). On any error `dup` is left as it was and
 /// the temporary name is removed. Every call is relative to `dir`: no path is resolved again,
 /// and a directory renamed meanwhile cannot redirect the link elsewhere.
 pub fn link_atomically(dir: BorrowedFd<'_>, keep: &InspectedCache, dup: &InspectedCache) -> Result<Applied, Error> {
-    let keep_now = recheck(dir, keep)?;
     let dup_now = recheck(dir, dup)?;
-    if keep_now.same_inode(&dup_now) {
+    if keep.id.same_inode(&dup_now) {
         return Ok(Applied::AlreadyLinked);
     }
     let temp = loop {
@@ -77,9 +76,11 @@ pub fn link_atomically(dir: BorrowedFd<'_>, keep: &InspectedCache, dup: &Inspect
 }
 
 fn swap_in(dir: BorrowedFd<'_>, temp: &CString, keep: &InspectedCache, dup: &InspectedCache) -> Result<Applied, Error> {
-    // The kept name could have been replaced between the re-check and link(2).
+    // The new name is the kept file as it is now: it must still be the planned inode, with
+    // the planned size, mode, owner and mtime (this is the re-check of the kept file, made
+    // after link(2) so that no replacement can slip in between).
     let linked = rustix::fs::statat(dir, temp, AtFlags::SYMLINK_NOFOLLOW).map_err(|e| Error::io(&keep.path, e.into()))?;
-    if !keep.id.same_inode(&Identity::of_stat(&linked)) {
+    if !keep.id.unchanged(&Identity::of_stat(&linked)) {
         return Err(Error::Changed(keep.path.clone()));
     }
     rustix::fs::renameat(dir, temp, dir, &dup.name).map_err(|e| link_error(keep, dup, e.into()))?;
@@ -169,6 +170,22 @@ mod tests {
         assert_eq!(std::fs::read(&b).unwrap(), b"diff");
         assert_ne!(ino(&a), ino(&b));
         assert_eq!(names(dir.path()), ["a", "b"]);
+    }
+
+    #[test]
+    fn a_kept_file_written_in_place_after_planning_is_not_linked_to() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+        std::fs::write(&a, b"same").unwrap();
+        std::fs::write(&b, b"same").unwrap();
+        let (keep, dup) = (inspected(&a, Level::Zero), inspected(&b, Level::One));
+        std::thread::sleep(std::time::Duration::from_millis(10));
+        std::fs::write(&a, b"SAME").unwrap(); // same inode, same size, new bytes and mtime
+        let fd = open_dir(dir.path());
+        assert!(matches!(link_atomically(fd.as_fd(), &keep, &dup), Err(Error::Changed(p)) if p == a));
+        assert_ne!(ino(&a), ino(&b));
+        assert_eq!(std::fs::read(&b).unwrap(), b"same");
+        assert_eq!(names(dir.path()), ["a", "b"], "the temporary link is gone");
     }
 
     #[test]
