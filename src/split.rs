@@ -14,7 +14,7 @@ use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 
 use crate::classify::{cache_file_name, Level, Scheme, PYCACHE};
 use crate::error::Error;
-use crate::group::{group_dir, DirCaches};
+use crate::group::{group_dir, DirCaches, Module};
 use crate::layout::Layout;
 use crate::render::rpm_files::{escape_path, has_glob_chars, RpmSyntax};
 use crate::walk::visit_dirs;
@@ -76,12 +76,18 @@ pub struct FileLists {
     pub groups: Vec<(String, BTreeSet<Vec<u8>>)>,
     /// Real caches of levels that no layout group names: owned only as `%ghost`.
     pub unassigned: BTreeSet<Vec<u8>>,
+    /// Pairs of caches that are one inode but ship in different subpackages: rpm stores such a
+    /// set in full in each package (something linked before the layout was known).
+    pub cross_links: Vec<(PathBuf, PathBuf)>,
 }
 
 /// What one directory contributes: its Python sources and its caches.
 struct DirScan {
     sources: Vec<Box<[u8]>>,
     caches: DirCaches,
+    /// Per module, per cache: the inode of caches that have other links (the only ones a link
+    /// across layout groups can concern), so that such links are reported.
+    linked_inodes: Vec<Vec<Option<u64>>>,
 }
 
 /// Computes the lists for the trees in `options`.
@@ -94,7 +100,20 @@ pub fn plan_lists(options: &SplitOptions) -> Result<FileLists, Error> {
             .filter_map(|e| e.name_bytes().strip_suffix(b".py").filter(|s| !s.is_empty()).map(Box::from))
             .collect();
         let caches = group_dir(listing);
-        (!sources.is_empty() || !caches.modules.is_empty()).then_some(DirScan { sources, caches })
+        let linked_inodes = caches
+            .modules
+            .iter()
+            .map(|m| {
+                m.caches
+                    .iter()
+                    .map(|c| {
+                        let stat = rustix::fs::statat(listing.fd(), &c.name, rustix::fs::AtFlags::SYMLINK_NOFOLLOW).ok()?;
+                        (stat.st_nlink > 1).then_some(stat.st_ino as u64)
+                    })
+                    .collect()
+            })
+            .collect();
+        (!sources.is_empty() || !caches.modules.is_empty()).then_some(DirScan { sources, caches, linked_inodes })
     });
     if let Some(error) = walk.errors.into_iter().next() {
         return Err(error); // a list that silently misses a directory would ship a broken package
@@ -117,8 +136,9 @@ pub fn plan_lists(options: &SplitOptions) -> Result<FileLists, Error> {
         };
         let mut listed_here = false;
         let mut tags = BTreeSet::new();
-        for module in &scan.caches.modules {
+        for (module, inodes) in scan.caches.modules.iter().zip(&scan.linked_inodes) {
             tags.insert((module.scheme, module.tag.clone()));
+            note_cross_links(dir, module, inodes, &options.layout, &mut lists.cross_links);
             for cache in &module.caches {
                 let path = installed_dir.join(cache.name_os());
                 if !options.filter.accepts(&path) {
@@ -155,6 +175,18 @@ pub fn plan_lists(options: &SplitOptions) -> Result<FileLists, Error> {
         }
     }
     Ok(lists)
+}
+
+/// Records the caches of `module` that share an inode with a cache of another layout group.
+fn note_cross_links(dir: &Path, module: &Module, inodes: &[Option<u64>], layout: &Layout, out: &mut Vec<(PathBuf, PathBuf)>) {
+    for (i, a) in module.caches.iter().enumerate() {
+        for (j, b) in module.caches.iter().enumerate().skip(i + 1) {
+            let shared = inodes[i].is_some() && inodes[i] == inodes[j];
+            if shared && layout.group_of(&a.level) != layout.group_of(&b.level) {
+                out.push((dir.join(a.name_os()), dir.join(b.name_os())));
+            }
+        }
+    }
 }
 
 fn levels_of(scheme: Scheme) -> &'static [Level] {
@@ -326,6 +358,17 @@ mod tests {
         assert_eq!(strings(&lists.groups[0].1), ["/p/__pycache__/a.cpython-311.pyc", "/p/__pycache__/orphan.cpython-311.pyc"]);
         assert_eq!(lists.groups[1].0, "1-2");
         assert_eq!(strings(&lists.groups[1].1), ["/p/__pycache__/a.cpython-311.opt-2.pyc"]);
+    }
+
+    #[test]
+    fn links_across_layout_groups_are_reported() {
+        let root = tree(&[b"p/a.py", b"p/__pycache__/a.cpython-311.pyc"]);
+        let cache = root.path().join("p/__pycache__");
+        std::fs::hard_link(cache.join("a.cpython-311.pyc"), cache.join("a.cpython-311.opt-1.pyc")).unwrap();
+        std::fs::write(cache.join("a.cpython-311.opt-2.pyc"), b"").unwrap();
+        let split = plan_lists(&options(root.path(), "0,1,2")).unwrap();
+        assert_eq!(split.cross_links, [(cache.join("a.cpython-311.pyc"), cache.join("a.cpython-311.opt-1.pyc"))]);
+        assert!(plan_lists(&options(root.path(), "01,2")).unwrap().cross_links.is_empty());
     }
 
     #[test]

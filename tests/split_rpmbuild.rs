@@ -364,3 +364,21 @@ fn without_ghosts_erasing_a_subpackage_removes_its_caches() {
     root.rpm(&["-e"], &[Path::new("odd-names-bytecode-opt-1")]);
     assert!(!root.path(&opt1).exists(), "without the %ghost, erasing the subpackage removes the cache");
 }
+
+#[test]
+fn caches_linked_across_subpackages_are_named_in_a_warning() {
+    let tree = Tree::new();
+    tree.write("p/m.py", "x = 1\n");
+    let level0 = tree.write("p/__pycache__/m.cpython-311.pyc", "same");
+    let level1 = tree.path("p/__pycache__/m.cpython-311.opt-1.pyc");
+    std::fs::hard_link(&level0, &level1).unwrap();
+    let lists = tree.path("lists");
+    let split = |layout: &str| {
+        brp_pyc().args(["split", "--rpm-escape", "4.19", "--layout", layout, "--output-dir"]).arg(&lists).arg(tree.root()).output().unwrap()
+    };
+    let out = split("0,1,2");
+    assert_eq!(out.status.code(), Some(0));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stderr.contains("warning") && stderr.contains("m.cpython-311.pyc") && stderr.contains("m.cpython-311.opt-1.pyc"), "{stderr}");
+    assert!(split("01,2").stderr.is_empty(), "a link inside one group is what the layout wants");
+}

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use crate::error::Error;
 use crate::exit_codes::ExitCode;
 use crate::layout::Layout;
+use crate::render::quote;
 use crate::render::rpm_files::{EscapeChoice, RpmSyntax};
 use crate::split::{plan_lists, render_lists, write_lists, PathFilter, SplitOptions};
 use crate::walk::check_roots;
@@ -72,6 +73,14 @@ pub fn run(args: &SplitArgs) -> Result<ExitCode, Error> {
         log::warn!(
             "{} caches have levels that layout {} does not name; they are listed only as %ghost",
             lists.unassigned.len(),
+            options.layout
+        );
+    }
+    for (a, b) in &lists.cross_links {
+        log::warn!(
+            "{} and {} are one inode but ship in different subpackages of layout {}; rpm will store it in each (link with the same layout before splitting)",
+            quote(a),
+            quote(b),
             options.layout
         );
     }
