@@ -75,14 +75,7 @@ pub fn link(options: &LinkOptions, mut on_event: impl FnMut(&Event)) -> LinkRepo
         on_event(&Event::Warning(error));
     }
     for (_, outcome) in walk.dirs {
-        report.scanned += outcome.scanned;
-        report.groups += outcome.groups;
-        report.non_regular += outcome.non_regular;
-        report.stale_temps_removed += outcome.stale_temps_removed;
-        report.linked += outcome.linked;
-        report.bytes_saved += outcome.bytes_saved;
-        report.already_linked += outcome.already_linked;
-        report.identical_not_linked += outcome.identical_not_linked;
+        report += &outcome.counts;
         for event in &outcome.events {
             if matches!(event, Event::Warning(_)) {
                 report.errors += 1;
@@ -96,24 +89,32 @@ pub fn link(options: &LinkOptions, mut on_event: impl FnMut(&Event)) -> LinkRepo
 /// The counts and events of one directory.
 #[derive(Default)]
 struct DirOutcome {
-    scanned: u64,
-    groups: u64,
-    non_regular: u64,
-    stale_temps_removed: u64,
-    linked: u64,
-    bytes_saved: u64,
-    already_linked: u64,
-    identical_not_linked: u64,
+    counts: LinkReport,
     events: Vec<Event>,
 }
 
+impl std::ops::AddAssign<&LinkReport> for LinkReport {
+    fn add_assign(&mut self, other: &LinkReport) {
+        self.scanned += other.scanned;
+        self.groups += other.groups;
+        self.linked += other.linked;
+        self.bytes_saved += other.bytes_saved;
+        self.errors += other.errors;
+        self.already_linked += other.already_linked;
+        self.identical_not_linked += other.identical_not_linked;
+        self.non_regular += other.non_regular;
+        self.stale_temps_removed += other.stale_temps_removed;
+    }
+}
+
 fn process_dir(listing: &Listing, found: &DirCaches, options: &LinkOptions) -> DirOutcome {
-    let mut outcome = DirOutcome {
+    let counts = LinkReport {
         scanned: found.cache_count() as u64,
         groups: found.modules.len() as u64,
         non_regular: found.non_regular.len() as u64,
-        ..DirOutcome::default()
+        ..LinkReport::default()
     };
+    let mut outcome = DirOutcome { counts, events: Vec::new() };
     for path in &found.non_regular {
         log::debug!("{}: not a regular file; left as it is", quote(path));
     }
@@ -121,7 +122,7 @@ fn process_dir(listing: &Listing, found: &DirCaches, options: &LinkOptions) -> D
         for path in &found.stale_temps {
             match remove_stale_temp(path) {
                 Ok(true) => {
-                    outcome.stale_temps_removed += 1;
+                    outcome.counts.stale_temps_removed += 1;
                     outcome.events.push(Event::StaleTempRemoved(path.clone()));
                 }
                 Ok(false) => log::info!("{}: named like a temporary link but not one; left alone", quote(path)),
@@ -146,8 +147,8 @@ fn process_module(listing: &Listing, module: &Module, options: &LinkOptions, out
             return;
         }
     };
-    outcome.already_linked += plan.already_linked as u64;
-    outcome.identical_not_linked += plan.metadata_differs.len() as u64;
+    outcome.counts.already_linked += plan.already_linked as u64;
+    outcome.counts.identical_not_linked += plan.metadata_differs.len() as u64;
     for &(a, b) in &plan.metadata_differs {
         let (a, b) = (plan.caches[a].path.clone(), plan.caches[b].path.clone());
         outcome.events.push(Event::IdenticalNotLinked { a, b });
@@ -157,8 +158,8 @@ fn process_module(listing: &Listing, module: &Module, options: &LinkOptions, out
         let (keep, dup) = (&plan.caches[link.keep], &plan.caches[link.dup]);
         outcome.events.push(Event::Link { keep: keep.path.clone(), dup: dup.path.clone(), bytes: dup.id.size });
     }
-    outcome.linked += applied as u64;
-    outcome.bytes_saved +=
+    outcome.counts.linked += applied as u64;
+    outcome.counts.bytes_saved +=
         if applied == plan.links.len() { plan.bytes_saved } else { bytes_freed(&plan.caches, &plan.links[..applied]) };
 }
 
