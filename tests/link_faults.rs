@@ -272,3 +272,47 @@ fn child_left_work(tree: &Path) -> bool {
 fn caches_of(pkg: &Path, stem: &str, tag: &str) -> Vec<PathBuf> {
     ["pyc", "opt-1.pyc", "opt-2.pyc"].iter().map(|s| pkg.join("__pycache__").join(format!("{stem}.{tag}.{s}"))).collect()
 }
+
+/// A tmpfs mounted with no free inode: link(2) there fails with ENOSPC (tmpfs reserves an
+/// inode slot for every extra link), a real full filesystem.
+#[test]
+fn full_filesystem_enospc_is_a_warning_and_loses_nothing() {
+    if !is_root() {
+        eprintln!("skipped: mounting a tmpfs needs root");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mountpoint = dir.path().join("full");
+    std::fs::create_dir(&mountpoint).unwrap();
+    // The root directory, p, p/__pycache__ and three caches: six inodes, none left.
+    let mounted = Command::new("mount").args(["-t", "tmpfs", "-o", "size=1m,nr_inodes=6", "tmpfs"]).arg(&mountpoint).status();
+    if !mounted.is_ok_and(|s| s.success()) {
+        assert!(std::env::var_os("CI").is_none(), "cannot mount a tmpfs in CI");
+        eprintln!("skipped: cannot mount a tmpfs here");
+        return;
+    }
+    struct Unmount(PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = Command::new("umount").arg(&self.0).status();
+        }
+    }
+    let _unmount = Unmount(mountpoint.clone());
+    let cache = mountpoint.join("p/__pycache__");
+    std::fs::create_dir_all(&cache).unwrap();
+    for suffix in ["pyc", "opt-1.pyc", "opt-2.pyc"] {
+        std::fs::write(cache.join(format!("m.cpython-311.{suffix}")), "same bytes").unwrap();
+    }
+    assert!(std::fs::write(mountpoint.join("one-more"), "").is_err(), "the filesystem is full");
+    let before = contents_below(&mountpoint);
+
+    let out = brp_pyc().args(["link", "--json"]).arg(&mountpoint).output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stderr.contains("m.cpython-311.opt-1.pyc") && stderr.contains("No space left on device"), "{stderr}");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!((report["linked"].as_u64(), report["errors"].as_u64()), (Some(0), Some(1)));
+    assert_eq!(contents_below(&mountpoint), before, "every cache is there with its bytes; no temporary name");
+    let strict = brp_pyc().args(["link", "--strict"]).arg(&mountpoint).output().unwrap();
+    assert_eq!(strict.status.code(), Some(2));
+}
