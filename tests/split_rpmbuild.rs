@@ -382,3 +382,26 @@ fn caches_linked_across_subpackages_are_named_in_a_warning() {
     assert!(stderr.contains("warning") && stderr.contains("m.cpython-311.pyc") && stderr.contains("m.cpython-311.opt-1.pyc"), "{stderr}");
     assert!(split("01,2").stderr.is_empty(), "a link inside one group is what the layout wants");
 }
+
+#[test]
+fn stats_together_over_the_subpackages_equals_stats_of_the_build_root() {
+    if !have("rpmbuild") || !have("python3") {
+        return;
+    }
+    let top = tempfile::tempdir().unwrap();
+    let packages = rpmbuild(&example("python-example-split.spec"), top.path(), &[]);
+    let build_root = std::fs::read_dir(top.path().join("BUILDROOT")).unwrap().next().unwrap().unwrap().path();
+    let json = |args: &[&std::ffi::OsStr]| -> serde_json::Value {
+        let out = run_ok(brp_pyc().args(["stats", "--json"]).args(args));
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let mut args: Vec<&std::ffi::OsStr> = vec!["--together".as_ref()];
+    args.extend(packages.values().map(|p| p.as_os_str()));
+    let together = json(&args);
+    let tree = json(&[build_root.as_os_str()]);
+    for key in ["caches", "cache_bytes", "linked_bytes", "linkable_bytes", "identical", "layouts"] {
+        assert_eq!(together[key], tree[key], "{key}");
+    }
+    assert!(together["linkable_bytes"].as_u64().unwrap() > 0, "split subpackages leave identical levels unlinked");
+    assert!(together["layouts"]["all_linked"].as_u64() < together["layouts"]["shipped"].as_u64());
+}

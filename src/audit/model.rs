@@ -118,3 +118,23 @@ impl<'a> PathIndex<'a> {
         self.by_namespace.get(&self.namespace_of[from])?.get(path).copied()
     }
 }
+
+/// All inventories as one installation (the subpackages of one build): their files in one
+/// list. Stored copies stay apart: each item's storage ids are renumbered so that no two items
+/// share one (rpm numbers inodes per package, from 1).
+pub fn merge(inventories: Vec<Inventory>) -> Option<Inventory> {
+    let first = inventories.first()?;
+    let kind = if inventories.iter().all(|i| i.kind == ItemKind::Package) { ItemKind::Package } else { ItemKind::Tree };
+    let (location, name) = (first.location.clone(), format!("{} items together", inventories.len()));
+    let mut renumbered: HashMap<(usize, Storage), u64> = HashMap::new();
+    let mut files = Vec::new();
+    for (item, inventory) in inventories.into_iter().enumerate() {
+        for mut file in inventory.files {
+            let next = renumbered.len() as u64;
+            let id = *renumbered.entry((item, file.storage)).or_insert(next);
+            file.storage = (u64::MAX, id);
+            files.push(file);
+        }
+    }
+    Some(Inventory { kind, location, name, files })
+}

@@ -7,6 +7,7 @@ use rayon::prelude::*;
 
 use crate::audit::analysis::{analyse, Stats};
 use crate::audit::report::{error_rows, stats_text, ItemRow, StatsReport};
+use crate::audit::model::merge;
 use crate::audit::{load_for_command, Loaded};
 use crate::error::Error;
 use crate::exit_codes::ExitCode;
@@ -17,6 +18,11 @@ pub struct StatsArgs {
     /// bytes, identical, layouts, ...) and one row per item under "items".
     #[arg(long)]
     pub json: bool,
+
+    /// Count all items as one installation (the subpackages of one split build): modules,
+    /// identical caches and the size of each layout across them, in one row.
+    #[arg(long)]
+    pub together: bool,
 
     #[command(flatten)]
     pub inputs: AuditInputs,
@@ -38,7 +44,10 @@ pub struct AuditInputs {
 
 pub fn run(args: &StatsArgs) -> Result<ExitCode, Error> {
     let keep_going = args.inputs.keep_going;
-    let Loaded { inventories, mut errors } = load_for_command(&args.inputs.paths, keep_going)?;
+    let Loaded { mut inventories, mut errors } = load_for_command(&args.inputs.paths, keep_going)?;
+    if args.together {
+        inventories = merge(std::mem::take(&mut inventories)).into_iter().collect();
+    }
     let analyses: Vec<_> = inventories.par_iter().map(analyse).collect();
     let mut total = Stats::default();
     let mut items = Vec::with_capacity(inventories.len());
