@@ -7,35 +7,59 @@
 
 use std::ffi::CString;
 use std::os::fd::BorrowedFd;
+use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 
-use rustix::fs::{AtFlags, FileType};
+use std::fs::File;
+
+use rustix::fs::{AtFlags, FileType, Mode, OFlags};
 use rustix::io::Errno;
 
 use crate::error::Error;
 use crate::group::{Identity, InspectedCache};
 
 const TEMP_PREFIX: &[u8] = b".brp-pyc-";
+const COPY_MARK: &[u8] = b"copy-";
 const TEMP_SUFFIX: &[u8] = b".tmp";
 
 static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
-/// Whether a file name is one of the temporary names this module creates
-/// (`.brp-pyc-<pid>-<n>.tmp`), which a killed run may leave behind.
+/// The two kinds of temporary name, which a killed run may leave behind.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TempKind {
+    /// `.brp-pyc-<pid>-<n>.tmp`: a second link of a cache, made before rename(2).
+    Link,
+    /// `.brp-pyc-copy-<pid>-<n>.tmp`: a (partial) copy of a cache being separated; the cache
+    /// itself is intact, so the copy is never the only one of anything.
+    Copy,
+}
+
+/// Which temporary name `name` is, if it is one.
+pub fn temp_kind(name: &[u8]) -> Option<TempKind> {
+    let mid = name.strip_prefix(TEMP_PREFIX)?.strip_suffix(TEMP_SUFFIX)?;
+    let (kind, mid) = match mid.strip_prefix(COPY_MARK) {
+        Some(rest) => (TempKind::Copy, rest),
+        None => (TempKind::Link, mid),
+    };
+    (!mid.is_empty() && mid.iter().all(|&b| b.is_ascii_digit() || b == b'-')).then_some(kind)
+}
+
+/// Whether a file name is one of the temporary names this module creates.
 pub fn is_temp_name(name: &[u8]) -> bool {
-    name.strip_prefix(TEMP_PREFIX)
-        .and_then(|rest| rest.strip_suffix(TEMP_SUFFIX))
-        .is_some_and(|mid| !mid.is_empty() && mid.iter().all(|&b| b.is_ascii_digit() || b == b'-'))
+    temp_kind(name).is_some()
 }
 
 /// A temporary name unique to this process and call; the pid is asked once, not per link.
-fn temp_name() -> CString {
+fn temp_name(kind: TempKind) -> CString {
     static PID: OnceLock<u32> = OnceLock::new();
     let pid = *PID.get_or_init(std::process::id);
     let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
     let mut name = TEMP_PREFIX.to_vec();
+    if kind == TempKind::Copy {
+        name.extend_from_slice(COPY_MARK);
+    }
     name.extend_from_slice(format!("{pid}-{n}").as_bytes());
     name.extend_from_slice(TEMP_SUFFIX);
     CString::new(name).expect("no NUL in a temporary name")
@@ -59,7 +83,7 @@ pub fn link_atomically(dir: BorrowedFd<'_>, keep: &InspectedCache, dup: &Inspect
         return Ok(Applied::AlreadyLinked);
     }
     let temp = loop {
-        let temp = temp_name();
+        let temp = temp_name(TempKind::Link);
         match rustix::fs::linkat(dir, &keep.name, dir, &temp, AtFlags::empty()) {
             Ok(()) => break temp,
             Err(Errno::EXIST) => continue,
@@ -87,6 +111,49 @@ fn swap_in(dir: BorrowedFd<'_>, temp: &CString, keep: &InspectedCache, dup: &Ins
     Ok(Applied::Linked)
 }
 
+/// Gives `cache` an inode of its own: a copy of its bytes, mode, owner and mtime under a
+/// temporary name, renamed over it, so that its other links (in another subpackage) keep the
+/// old inode. As for a link, the path always holds a whole valid file and nothing is written
+/// into a file that has other links.
+pub fn separate_atomically(dir: BorrowedFd<'_>, cache: &InspectedCache) -> Result<(), Error> {
+    recheck(dir, cache)?;
+    let io = |e: Errno| Error::io(&cache.path, e.into());
+    let source = File::from(rustix::fs::openat(dir, &cache.name, OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC, Mode::empty()).map_err(io)?);
+    let (temp, target) = loop {
+        let temp = temp_name(TempKind::Copy);
+        let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::CLOEXEC;
+        match rustix::fs::openat(dir, &temp, flags, Mode::from_raw_mode(0o600)) {
+            Ok(fd) => break (temp, File::from(fd)),
+            Err(Errno::EXIST) => continue,
+            Err(e) => return Err(io(e)),
+        }
+    };
+    let result = copy_into(&source, &target, cache).and_then(|()| {
+        // The original must still be what was planned, now that its bytes were read.
+        recheck(dir, cache)?;
+        rustix::fs::renameat(dir, &temp, dir, &cache.name).map_err(io)
+    });
+    if result.is_err() {
+        let _ = rustix::fs::unlinkat(dir, &temp, AtFlags::empty());
+    }
+    result
+}
+
+fn copy_into(mut source: &File, mut target: &File, cache: &InspectedCache) -> Result<(), Error> {
+    let io = |e: std::io::Error| Error::io(&cache.path, e);
+    let copied = std::io::copy(&mut source, &mut target).map_err(io)?;
+    if copied != cache.id.size {
+        return Err(Error::Changed(cache.path.clone()));
+    }
+    let errno = |e: Errno| Error::io(&cache.path, e.into());
+    rustix::fs::fchown(target, Some(rustix::fs::Uid::from_raw(cache.id.uid)), Some(rustix::fs::Gid::from_raw(cache.id.gid)))
+        .map_err(errno)?;
+    rustix::fs::fchmod(target, Mode::from_raw_mode(cache.id.mode & 0o7777)).map_err(errno)?;
+    let mtime = rustix::fs::Timespec { tv_sec: cache.id.mtime.0, tv_nsec: cache.id.mtime.1 as _ };
+    let times = rustix::fs::Timestamps { last_access: mtime, last_modification: mtime };
+    rustix::fs::futimens(target, &times).map_err(errno)
+}
+
 fn recheck(dir: BorrowedFd<'_>, cache: &InspectedCache) -> Result<Identity, Error> {
     let stat = rustix::fs::statat(dir, &cache.name, AtFlags::SYMLINK_NOFOLLOW).map_err(|e| Error::io(&cache.path, e.into()))?;
     let now = Identity::of_stat(&stat);
@@ -100,12 +167,19 @@ fn link_error(keep: &InspectedCache, dup: &InspectedCache, source: std::io::Erro
     Error::Link { dup: dup.path.clone(), keep: keep.path.clone(), source }
 }
 
-/// Removes a temporary name left by a killed run. Such a name is always a second link of a
-/// cache (the run died between link(2) and rename(2)), so removing it loses nothing; a file
-/// with the name but a single link is not ours to remove and is left alone.
-pub fn remove_stale_temp(path: &Path) -> Result<bool, Error> {
+/// Removes a temporary name left by a killed run. A link temporary is removed only when it is
+/// a second link of one of the directory's caches (`cache_inodes`), as a killed link leaves
+/// it; a copy temporary is removed when it is a regular file, a copy of a cache that is still
+/// there. Anything else with such a name is not ours and is left alone.
+pub fn remove_stale_temp(path: &Path, cache_inodes: &[u64]) -> Result<bool, Error> {
     let meta = std::fs::symlink_metadata(path).map_err(|e| Error::io(path, e))?;
-    if !meta.is_file() || Identity::of(&meta).nlink < 2 {
+    let id = Identity::of(&meta);
+    let ours = match path.file_name().and_then(|n| temp_kind(n.as_bytes())) {
+        Some(TempKind::Link) => id.nlink >= 2 && cache_inodes.contains(&id.ino),
+        Some(TempKind::Copy) => true,
+        None => false,
+    };
+    if !meta.is_file() || !ours {
         return Ok(false);
     }
     std::fs::remove_file(path).map_err(|e| Error::io(path, e))?;
@@ -189,21 +263,47 @@ mod tests {
     }
 
     #[test]
-    fn temporary_names_are_recognised_and_only_second_links_removed() {
-        assert!(is_temp_name(b".brp-pyc-123-4.tmp"));
+    fn separating_keeps_bytes_mode_and_mtime_and_leaves_the_other_link() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+        std::fs::write(&a, b"shared bytes").unwrap();
+        std::fs::set_permissions(&a, std::fs::Permissions::from_mode(0o640)).unwrap();
+        std::fs::hard_link(&a, &b).unwrap();
+        let before = std::fs::metadata(&b).unwrap();
+        let fd = open_dir(dir.path());
+        separate_atomically(fd.as_fd(), &inspected(&b, Level::One)).unwrap();
+        let after = std::fs::metadata(&b).unwrap();
+        assert_ne!(ino(&a), ino(&b));
+        assert_eq!(std::fs::read(&b).unwrap(), b"shared bytes");
+        assert_eq!(after.permissions().mode(), before.permissions().mode());
+        assert_eq!(after.modified().unwrap(), before.modified().unwrap());
+        assert_eq!(std::fs::metadata(&a).unwrap().len(), 12);
+        assert_eq!(names(dir.path()), ["a", "b"]);
+    }
+
+    #[test]
+    fn temporary_names_are_recognised_and_only_ours_removed() {
+        assert_eq!(temp_kind(b".brp-pyc-123-4.tmp"), Some(TempKind::Link));
+        assert_eq!(temp_kind(b".brp-pyc-copy-123-4.tmp"), Some(TempKind::Copy));
         assert!(!is_temp_name(b".brp-pyc-.tmp"));
+        assert!(!is_temp_name(b".brp-pyc-copy-.tmp"));
         assert!(!is_temp_name(b".brp-pyc-12x.tmp"));
         assert!(!is_temp_name(b"brp-pyc-1.tmp"));
         let dir = tempfile::tempdir().unwrap();
         let cache = dir.path().join("m.cpython-311.pyc");
         std::fs::write(&cache, b"x").unwrap();
-        let temp = dir.path().join(std::ffi::OsStr::from_bytes(temp_name().as_bytes()));
+        let temp = dir.path().join(std::ffi::OsStr::from_bytes(temp_name(TempKind::Link).as_bytes()));
         assert!(is_temp_name(temp.file_name().unwrap().as_bytes()));
         std::fs::hard_link(&cache, &temp).unwrap();
-        assert!(remove_stale_temp(&temp).unwrap());
+        assert!(!remove_stale_temp(&temp, &[ino(&cache) + 1]).unwrap(), "a link of something else is not ours");
+        assert!(remove_stale_temp(&temp, &[ino(&cache)]).unwrap());
         assert!(!temp.exists() && cache.exists());
         std::fs::write(&temp, b"lone").unwrap();
-        assert!(!remove_stale_temp(&temp).unwrap());
+        assert!(!remove_stale_temp(&temp, &[ino(&temp)]).unwrap(), "a single link is nobody's second link");
         assert!(temp.exists());
+        let copy = dir.path().join(std::ffi::OsStr::from_bytes(temp_name(TempKind::Copy).as_bytes()));
+        std::fs::write(&copy, b"x").unwrap();
+        assert!(remove_stale_temp(&copy, &[]).unwrap(), "a leftover copy is always removable");
     }
 }

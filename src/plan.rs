@@ -76,6 +76,23 @@ pub fn plan_module(
     Ok(ModulePlan { caches, links, bytes_saved, already_linked, metadata_differs })
 }
 
+/// The caches that must become copies of their own before linking inside a layout: those that
+/// share an inode with a cache of another layout group (linked earlier, before the layout was
+/// known). The group of the inode's lowest level keeps it; rpm would otherwise store the set in
+/// full in each subpackage. Levels the layout does not name are left alone.
+pub fn cross_group_sharers(caches: &[InspectedCache], layout: &Layout) -> Vec<usize> {
+    let mut separate = Vec::new();
+    for (i, cache) in caches.iter().enumerate() {
+        let Some(group) = layout.group_of(&cache.level) else { continue };
+        // `caches` is sorted by level: the first holder of the inode decides its home group.
+        let home = caches.iter().find(|c| c.id.same_inode(&cache.id)).and_then(|c| layout.group_of(&c.level));
+        if home.is_some_and(|home| home != group) {
+            separate.push(i);
+        }
+    }
+    separate
+}
+
 /// Bytes freed by making `links`: a duplicate inode is freed only when all its names are relinked.
 pub fn bytes_freed(caches: &[InspectedCache], links: &[LinkAction]) -> u64 {
     let mut freed = 0;
@@ -163,6 +180,19 @@ mod tests {
         let mut other = cache(One, 2, b'a', 1);
         other.id.gid = 7;
         assert!(plan(vec![cache(Zero, 1, b'a', 1), other], "").links.is_empty());
+    }
+
+    #[test]
+    fn links_across_layout_groups_are_separated_in_the_higher_group() {
+        use Level::*;
+        // 0 and 1 are one inode (linked before), 2 has the same bytes.
+        let caches = vec![cache(Zero, 1, b'a', 2), cache(One, 1, b'a', 2), cache(Two, 2, b'a', 1)];
+        assert_eq!(cross_group_sharers(&caches, &"0,12".parse().unwrap()), [1]);
+        assert_eq!(cross_group_sharers(&caches, &"0,1,2".parse().unwrap()), [1]);
+        assert!(cross_group_sharers(&caches, &"01,2".parse().unwrap()).is_empty());
+        assert!(cross_group_sharers(&caches, &Layout::default()).is_empty());
+        // A level the layout does not name is not shipped by a subpackage: left alone.
+        assert!(cross_group_sharers(&caches, &"0,2".parse().unwrap()).is_empty());
     }
 
     #[test]

@@ -179,9 +179,23 @@ fn copy_tree(from: &Path, to: &Path) {
 
 #[test]
 fn sigkill_at_random_moments_loses_nothing_and_a_rerun_completes() {
-    if !have("python3") {
-        return;
+    if have("python3") {
+        kill_rounds(&[]);
     }
+}
+
+/// The same with a layout on a tree linked earlier without it: the kills land while caches
+/// linked across groups are being copied apart (separated) as well as while linking.
+#[test]
+fn sigkill_while_separating_links_across_layout_groups_loses_nothing() {
+    if have("python3") {
+        kill_rounds(&["--layout", "0,12"]);
+    }
+}
+
+/// Runs `brp-pyc link ARGS` on fresh copies of a tree of real caches and SIGKILLs it at random
+/// moments; after each kill every cache has its bytes, and a rerun completes.
+fn kill_rounds(args: &[&str]) {
     // A template of real caches: the four shapes of CPython's matrix, copied into many packages.
     let template = Tree::in_memory();
     let shapes = ["x = 1", "'''doc'''\nx = 1", "x = 1\nassert x", "'''doc'''\nx = 1\nassert x"];
@@ -192,6 +206,10 @@ fn sigkill_at_random_moments_loses_nothing_and_a_rerun_completes() {
     let tag = cache_tag("python3");
     for pkg in 0..200 {
         copy_tree(&template.path("seed"), &template.path(format!("pkg{pkg:03}")));
+    }
+    if !args.is_empty() {
+        // Links across every level, as compileall --hardlink-dupes makes them.
+        run_ok(brp_pyc().arg("link").arg(template.root()));
     }
     let original = template.contents();
     let caches = original.keys().filter(|p| p.extension().is_some_and(|e| e == "pyc")).count();
@@ -209,7 +227,7 @@ fn sigkill_at_random_moments_loses_nothing_and_a_rerun_completes() {
         let copy = scratch.join("timing");
         copy_tree(template.root(), &copy);
         let start = Instant::now();
-        run_ok(brp_pyc().arg("link").arg(&copy));
+        run_ok(brp_pyc().arg("link").args(args).arg(&copy));
         start.elapsed()
     };
     const ROUNDS: usize = 60;
@@ -217,7 +235,7 @@ fn sigkill_at_random_moments_loses_nothing_and_a_rerun_completes() {
     for round in 0..ROUNDS {
         let copy = scratch.join(format!("round{round}"));
         copy_tree(template.root(), &copy);
-        let mut child = brp_pyc().arg("link").arg(&copy).stderr(Stdio::null()).spawn().unwrap();
+        let mut child = brp_pyc().arg("link").args(args).arg(&copy).stderr(Stdio::null()).spawn().unwrap();
         std::thread::sleep(Duration::from_micros(rng.below(full_run.as_micros() as u64)));
         if child.try_wait().unwrap().is_none() {
             interrupted += 1;
@@ -226,7 +244,7 @@ fn sigkill_at_random_moments_loses_nothing_and_a_rerun_completes() {
         child.wait().unwrap();
 
         // Every cache path exists as a regular file with its original bytes; the only extra
-        // names are temporary second links.
+        // names are temporary second links or copies.
         let mut linked_now = 0;
         for (path, bytes) in &original {
             let here = copy.join(path.strip_prefix(template.root()).unwrap());
@@ -238,21 +256,30 @@ fn sigkill_at_random_moments_loses_nothing_and_a_rerun_completes() {
         for path in files_below(&copy) {
             let rel = path.strip_prefix(&copy).unwrap();
             if !original.contains_key(&template.root().join(rel)) {
-                assert!(path.file_name().unwrap().to_string_lossy().starts_with(".brp-pyc-"), "{}", path.display());
-                assert!(std::fs::metadata(&path).unwrap().nlink() >= 2, "a leftover is only ever a second link");
+                let name = path.file_name().unwrap().to_string_lossy().into_owned();
+                assert!(name.starts_with(".brp-pyc-"), "{}", path.display());
+                let copy_of_a_cache = name.starts_with(".brp-pyc-copy-");
+                assert!(copy_of_a_cache || std::fs::metadata(&path).unwrap().nlink() >= 2, "a leftover link is a second link");
             }
         }
-        if linked_now > 0 && child_left_work(&copy) {
+        if linked_now > 0 && child_left_work(&copy, args) {
             partial += 1;
         }
 
         // A rerun completes and leaves the same result as an uninterrupted run.
-        run_ok(brp_pyc().arg("link").arg(&copy));
+        run_ok(brp_pyc().arg("link").args(args).arg(&copy));
         let files = files_below(&copy);
         assert_eq!(files.len(), original.len(), "no temporary name survives a rerun (seed {seed})");
         for pkg in ["seed", "pkg000", "pkg100", "pkg199"] {
             for n in 0..4 {
-                assert_linked_iff_identical(&caches_of(&copy.join(pkg), &format!("m{n}"), &tag));
+                let caches = caches_of(&copy.join(pkg), &format!("m{n}"), &tag);
+                if args.is_empty() {
+                    assert_linked_iff_identical(&caches);
+                } else {
+                    // Layout 0,12: level 0 alone, 1 and 2 linked exactly when identical.
+                    assert!(!same_inode(&caches[0], &caches[1]) && !same_inode(&caches[0], &caches[2]), "seed {seed}");
+                    assert_linked_iff_identical(&caches[1..]);
+                }
             }
         }
         std::fs::remove_dir_all(&copy).unwrap();
@@ -262,11 +289,11 @@ fn sigkill_at_random_moments_loses_nothing_and_a_rerun_completes() {
     assert!(partial >= 1, "some kill must leave a partly linked tree (seed {seed})");
 }
 
-/// Whether a run killed in `tree` left something to link.
-fn child_left_work(tree: &Path) -> bool {
-    let out = run_ok(brp_pyc().args(["link", "--dry-run", "--json"]).arg(tree));
+/// Whether a run killed in `tree` left something to link or separate.
+fn child_left_work(tree: &Path, args: &[&str]) -> bool {
+    let out = run_ok(brp_pyc().args(["link", "--dry-run", "--json"]).args(args).arg(tree));
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    report["linked"].as_u64().unwrap() > 0
+    report["linked"].as_u64().unwrap() + report["separated"].as_u64().unwrap() > 0
 }
 
 fn caches_of(pkg: &Path, stem: &str, tag: &str) -> Vec<PathBuf> {

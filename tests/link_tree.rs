@@ -258,3 +258,33 @@ fn stale_temporary_links_of_a_killed_run_are_removed() {
     assert!(lookalike.exists());
     assert!(same_inode(&paths[0], &paths[2]));
 }
+
+#[test]
+fn links_made_across_layout_groups_are_separated() {
+    for (layout, expect01, expect12, separated) in [("0,12", false, true, 1), ("0,1,2", false, false, 1), ("01,2", true, false, 0)] {
+        let tree = Tree::new();
+        // 0 and 1 linked before the layout was known (compileall --hardlink-dupes does that),
+        // 2 holds the same bytes.
+        let paths = write_caches(&tree, "p", b"m", [b"x", b"x", b"x"]);
+        std::fs::set_permissions(&paths[1], std::fs::Permissions::from_mode(0o640)).unwrap();
+        std::fs::set_permissions(&paths[2], std::fs::Permissions::from_mode(0o640)).unwrap();
+        std::fs::set_permissions(&paths[0], std::fs::Permissions::from_mode(0o640)).unwrap();
+        std::fs::remove_file(&paths[1]).unwrap();
+        std::fs::hard_link(&paths[0], &paths[1]).unwrap();
+        let before = tree.contents();
+        let dry = tree.link_json(&["--dry-run", "--layout", layout]);
+        assert_eq!(dry["separated"], separated, "{layout}");
+        assert!(same_inode(&paths[0], &paths[1]), "--dry-run changes nothing");
+        let report = tree.link_json(&["--layout", layout]);
+        assert_eq!(report["separated"], separated, "{layout}");
+        assert_eq!(same_inode(&paths[0], &paths[1]), expect01, "{layout}");
+        assert_eq!(same_inode(&paths[1], &paths[2]), expect12, "{layout}");
+        assert!(!same_inode(&paths[0], &paths[2]), "{layout}");
+        assert_eq!(tree.contents(), before, "{layout}: same bytes under every name");
+        for path in &paths {
+            assert_eq!(std::fs::metadata(path).unwrap().permissions().mode() & 0o777, 0o640, "{layout}: mode kept");
+        }
+        let again = tree.link_json(&["--layout", layout]);
+        assert_eq!((again["separated"].as_u64(), again["linked"].as_u64()), (Some(0), Some(0)), "{layout}: idempotent");
+    }
+}

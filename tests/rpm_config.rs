@@ -65,8 +65,11 @@ fn build(dir: &Path, extra: &[&str], env: &[(&str, &str)]) -> Vec<(String, u64)>
         .collect()
 }
 
+/// The inode of `stem`'s cache whose name ends in `suffix` exactly after the cache tag:
+/// `.pyc` is level 0 only, not `.opt-1.pyc`.
 fn inode_of(caches: &[(String, u64)], suffix: &str, stem: &str) -> u64 {
-    caches.iter().find(|(n, _)| n.starts_with(&format!("{stem}.")) && n.ends_with(suffix)).unwrap().1
+    let level_of = |name: &str| name.rsplit_once(".opt-").map_or(".pyc".to_string(), |(_, rest)| format!(".opt-{rest}"));
+    caches.iter().find(|(n, _)| n.starts_with(&format!("{stem}.")) && level_of(n) == suffix).unwrap().1
 }
 
 /// plain: all three levels identical; doc: 0 and 1 identical, 2 without the docstring.
@@ -100,13 +103,16 @@ fn wrapper_script_called_by_path_links_like_the_old_script() {
     let policy = format!("{ROOT}/rpm-config/macros.brp-pyc-policy");
     let caches = build(dir.path(), &["--load", &policy, "--define", &wrapper], &[("BRP_PYC", env!("CARGO_BIN_EXE_brp-pyc"))]);
     assert_linked_like_compileall_hardlink_dupes(&caches);
-    // And with a layout, nothing crosses its groups.
+    // With a layout, links stay inside its groups: 0 alone, 1 and 2 together.
     let caches = build(
         dir.path(),
         &["--load", &policy, "--define", &wrapper],
-        &[("BRP_PYC", env!("CARGO_BIN_EXE_brp-pyc")), ("BRP_PYC_LAYOUT", "0,1,2")],
+        &[("BRP_PYC", env!("CARGO_BIN_EXE_brp-pyc")), ("BRP_PYC_LAYOUT", "0,12")],
     );
-    assert_eq!(caches.iter().map(|(_, i)| i).collect::<std::collections::BTreeSet<_>>().len(), 6);
+    let p = |s| inode_of(&caches, s, "plain");
+    let d = |s| inode_of(&caches, s, "doc");
+    assert!(p(".opt-1.pyc") == p(".opt-2.pyc") && p(".pyc") != p(".opt-1.pyc"), "{caches:?}");
+    assert!(d(".pyc") != d(".opt-1.pyc") && d(".opt-1.pyc") != d(".opt-2.pyc"), "{caches:?}");
 }
 
 #[test]

@@ -156,6 +156,7 @@ fn log_link_event(event: &Event) {
         Event::IdenticalNotLinked { a, b } => {
             log::info!("{}: identical to {} but mode or owner differ; not linked", quote(b), quote(a))
         }
+        Event::Separated(path) => log::info!("{}: separated from its links in other layout groups", quote(path)),
         Event::StaleTempRemoved(path) => log::info!("{}: removed a temporary link left by an interrupted run", quote(path)),
         Event::Warning(e) => log::warn!("{e}"),
     }

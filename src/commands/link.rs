@@ -1,6 +1,6 @@
 //! `brp-pyc link`: walk, classify, group, plan and apply, one module at a time in parallel.
 
-use std::ffi::OsStr;
+use std::ffi::{CString, OsStr};
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 
@@ -10,12 +10,13 @@ use std::io::Write;
 
 use serde::Serialize;
 
-use crate::apply::{link_atomically, remove_stale_temp, Applied};
+use crate::apply::{link_atomically, remove_stale_temp, separate_atomically, Applied};
 use crate::compare::same_bytes_at;
 use crate::error::Error;
 use crate::group::{group_dir, DirCaches, Identity, InspectedCache, Module};
 use crate::layout::Layout;
-use crate::plan::{bytes_freed, plan_module, ModulePlan};
+use crate::classify::Level;
+use crate::plan::{bytes_freed, cross_group_sharers, plan_module, ModulePlan};
 use crate::exit_codes::ExitCode;
 use crate::render::{quote, units::human_bytes};
 use crate::walk::{check_roots, visit_dirs, Listing};
@@ -51,6 +52,9 @@ pub struct LinkReport {
     pub non_regular: u64,
     /// Temporary names of an interrupted earlier run that were removed.
     pub stale_temps_removed: u64,
+    /// Caches given an inode of their own because they were linked to a cache of another
+    /// layout group (another subpackage).
+    pub separated: u64,
     pub dry_run: bool,
 }
 
@@ -60,6 +64,8 @@ pub enum Event {
     Link { keep: PathBuf, dup: PathBuf, bytes: u64 },
     IdenticalNotLinked { a: PathBuf, b: PathBuf },
     StaleTempRemoved(PathBuf),
+    /// A cache linked across layout groups was (or would be) given an inode of its own.
+    Separated(PathBuf),
     Warning(Error),
 }
 
@@ -104,6 +110,7 @@ impl std::ops::AddAssign<&LinkReport> for LinkReport {
         self.identical_not_linked += other.identical_not_linked;
         self.non_regular += other.non_regular;
         self.stale_temps_removed += other.stale_temps_removed;
+        self.separated += other.separated;
     }
 }
 
@@ -118,14 +125,21 @@ fn process_dir(listing: &Listing, found: &DirCaches, options: &LinkOptions) -> D
     for path in &found.non_regular {
         log::debug!("{}: not a regular file; left as it is", quote(path));
     }
-    if !options.dry_run {
+    if !options.dry_run && !found.stale_temps.is_empty() {
+        let cache_inodes: Vec<u64> = found
+            .modules
+            .iter()
+            .flat_map(|m| &m.caches)
+            .filter_map(|c| rustix::fs::statat(listing.fd(), &c.name, AtFlags::SYMLINK_NOFOLLOW).ok())
+            .map(|stat| stat.st_ino)
+            .collect();
         for path in &found.stale_temps {
-            match remove_stale_temp(path) {
+            match remove_stale_temp(path, &cache_inodes) {
                 Ok(true) => {
                     outcome.counts.stale_temps_removed += 1;
                     outcome.events.push(Event::StaleTempRemoved(path.clone()));
                 }
-                Ok(false) => log::info!("{}: named like a temporary link but not one; left alone", quote(path)),
+                Ok(false) => log::info!("{}: named like a temporary of ours but not one; left alone", quote(path)),
                 Err(e) => outcome.events.push(Event::Warning(e)),
             }
         }
@@ -140,7 +154,10 @@ fn process_module(listing: &Listing, module: &Module, options: &LinkOptions, out
     if module.caches.len() < 2 {
         return; // nothing to link with, and no need to stat it
     }
-    let plan = match inspect(listing, module).and_then(|caches| plan_module(caches, &options.layout, |a, b| same_bytes_at(listing.fd(), a, b))) {
+    let plan = match inspect(listing, module)
+        .and_then(|caches| separate_across_groups(listing, caches, options, outcome))
+        .and_then(|caches| plan_module(caches, &options.layout, |a, b| same_bytes_at(listing.fd(), a, b)))
+    {
         Ok(plan) => plan,
         Err(e) => {
             outcome.events.push(Event::Warning(e));
@@ -163,6 +180,36 @@ fn process_module(listing: &Listing, module: &Module, options: &LinkOptions, out
         if applied == plan.links.len() { plan.bytes_saved } else { bytes_freed(&plan.caches, &plan.links[..applied]) };
 }
 
+/// Gives an inode of its own to each cache linked to a cache of another layout group, so that
+/// no hardlink set crosses a subpackage; returns the caches as they are afterwards (with
+/// `--dry-run`, as they would be). The first failure leaves the rest of the module alone.
+fn separate_across_groups(
+    listing: &Listing,
+    mut caches: Vec<InspectedCache>,
+    options: &LinkOptions,
+    outcome: &mut DirOutcome,
+) -> Result<Vec<InspectedCache>, Error> {
+    let separate = cross_group_sharers(&caches, &options.layout);
+    if separate.is_empty() {
+        return Ok(caches);
+    }
+    for &i in &separate {
+        if !options.dry_run {
+            separate_atomically(listing.fd(), &caches[i])?;
+        }
+        outcome.counts.separated += 1;
+        outcome.events.push(Event::Separated(caches[i].path.clone()));
+        // What the plan will see: a file of its own (the real identity is read again below).
+        caches[i].id.ino = u64::MAX - i as u64;
+        caches[i].id.nlink = 1;
+    }
+    if options.dry_run {
+        Ok(caches)
+    } else {
+        inspect_names(listing, caches.iter().map(|c| (&c.name, &c.level)))
+    }
+}
+
 /// Applies the links in order and returns how many were made. The first failure stops the
 /// module: what was linked so far is correct, the rest stays as it was.
 fn apply_plan(listing: &Listing, plan: &ModulePlan, events: &mut Vec<Event>) -> usize {
@@ -182,14 +229,19 @@ fn apply_plan(listing: &Listing, plan: &ModulePlan, events: &mut Vec<Event>) -> 
 /// `lstat`s the caches of a module, relative to the open directory. A name that is no longer a
 /// regular file is dropped.
 fn inspect(listing: &Listing, module: &Module) -> Result<Vec<InspectedCache>, Error> {
-    let mut caches = Vec::with_capacity(module.caches.len());
-    for cache in &module.caches {
-        let path = listing.path.join(OsStr::from_bytes(cache.name.to_bytes()));
-        let stat = rustix::fs::statat(listing.fd(), &cache.name, AtFlags::SYMLINK_NOFOLLOW)
-            .map_err(|e| Error::io(&path, e.into()))?;
+    inspect_names(listing, module.caches.iter().map(|c| (&c.name, &c.level)))
+}
+
+fn inspect_names<'a>(
+    listing: &Listing,
+    names: impl Iterator<Item = (&'a CString, &'a Level)>,
+) -> Result<Vec<InspectedCache>, Error> {
+    let mut caches = Vec::new();
+    for (name, level) in names {
+        let path = listing.path.join(OsStr::from_bytes(name.to_bytes()));
+        let stat = rustix::fs::statat(listing.fd(), name, AtFlags::SYMLINK_NOFOLLOW).map_err(|e| Error::io(&path, e.into()))?;
         if FileType::from_raw_mode(stat.st_mode as _) == FileType::RegularFile {
-            let (name, level, id) = (cache.name.clone(), cache.level.clone(), Identity::of_stat(&stat));
-            caches.push(InspectedCache { path, name, level, id });
+            caches.push(InspectedCache { path, name: name.clone(), level: level.clone(), id: Identity::of_stat(&stat) });
         }
     }
     Ok(caches)
@@ -224,6 +276,12 @@ pub fn run(args: &crate::cli::LinkArgs) -> Result<ExitCode, Error> {
             log::info!("{}: identical to {} but mode or owner differ; not linked", quote(b), quote(a))
         }
         Event::StaleTempRemoved(path) => log::info!("{}: removed a temporary link left by an interrupted run", quote(path)),
+        Event::Separated(path) if options.dry_run && !args.json => {
+            if let Err(e) = writeln!(out, "would separate {} (linked across layout groups)", quote(path)) {
+                write_error.get_or_insert(e);
+            }
+        }
+        Event::Separated(path) => log::info!("{}: separated from its links in other layout groups", quote(path)),
         Event::Warning(e) => log::warn!("{e}"),
     });
     drop(out);
