@@ -51,6 +51,11 @@ impl Error {
     pub fn io(path: &Path, source: std::io::Error) -> Error {
         Error::Io { path: path.to_path_buf(), source }
     }
+
+    /// Writing the output failed (a full disk, a closed pipe).
+    pub fn stdout(source: std::io::Error) -> Error {
+        Error::io(Path::new("<stdout>"), source)
+    }
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -2,7 +2,6 @@
 //! that Python will not use.
 
 use std::io::Write;
-use std::path::Path;
 
 use crate::audit::findings::check;
 use crate::audit::report::{check_text, error_rows, CheckReport};
@@ -41,7 +40,7 @@ pub fn run(args: &CheckArgs) -> Result<ExitCode, Error> {
     } else {
         out.write_all(check_text(&checked.findings).as_bytes())
     };
-    written.map_err(|e| Error::io(Path::new("<stdout>"), e))?;
+    written.map_err(Error::stdout)?;
     if !args.json {
         for error in &errors {
             eprintln!("brp-pyc: error: {error}");

@@ -129,7 +129,7 @@ pub fn run(args: &CompileArgs) -> Result<ExitCode, Error> {
             layout: args.layout.clone().unwrap_or_default(),
             verbose: log::log_enabled!(log::Level::Info),
         };
-        let report = compile(&options, &targets, log_link_event)?;
+        let report = compile(&options, &targets, Event::log)?;
         log_report(&options, &report);
         if let Some(why) = &report.interpreter_failed {
             // No source to blame: something beyond one file went wrong.
@@ -150,17 +150,6 @@ pub fn run(args: &CompileArgs) -> Result<ExitCode, Error> {
     }
 }
 
-fn log_link_event(event: &Event) {
-    match event {
-        Event::Link { keep, dup, bytes } => log::debug!("linked {} => {} ({bytes} bytes)", quote(dup), quote(keep)),
-        Event::IdenticalNotLinked { a, b } => {
-            log::info!("{}: identical to {} but mode or owner differ; not linked", quote(b), quote(a))
-        }
-        Event::Separated(path) => log::info!("{}: separated from its links in other layout groups", quote(path)),
-        Event::StaleTempRemoved(path) => log::info!("{}: removed a temporary link left by an interrupted run", quote(path)),
-        Event::Warning(e) => log::warn!("{e}"),
-    }
-}
 
 fn log_report(options: &CompileOptions, report: &CompileReport) {
     let tag = options.python.cache_tag.as_deref().unwrap_or("python2");

@@ -1,23 +1,21 @@
 //! `brp-pyc link`: walk, classify, group, plan and apply, one module at a time in parallel.
 
 use std::ffi::{CString, OsStr};
+use std::io::Write;
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 
 use rustix::fs::{AtFlags, FileType};
-
-use std::io::Write;
-
 use serde::Serialize;
 
 use crate::apply::{link_atomically, remove_stale_temp, separate_atomically, Applied};
+use crate::classify::Level;
 use crate::compare::same_bytes_at;
 use crate::error::Error;
+use crate::exit_codes::ExitCode;
 use crate::group::{group_dir, DirCaches, Identity, InspectedCache, Module};
 use crate::layout::Layout;
-use crate::classify::Level;
 use crate::plan::{bytes_freed, cross_group_sharers, plan_module, ModulePlan};
-use crate::exit_codes::ExitCode;
 use crate::render::{quote, units::human_bytes};
 use crate::walk::{check_roots, visit_dirs, Listing};
 
@@ -67,6 +65,23 @@ pub enum Event {
     /// A cache linked across layout groups was (or would be) given an inode of its own.
     Separated(PathBuf),
     Warning(Error),
+}
+
+impl Event {
+    /// Logs the event for a person: warnings always, decisions with `-v`.
+    pub fn log(&self) {
+        match self {
+            Event::Link { keep, dup, bytes } => log::info!("linked {} => {} ({bytes} bytes)", quote(dup), quote(keep)),
+            Event::IdenticalNotLinked { a, b } => {
+                log::info!("{}: identical to {} but mode or owner differ; not linked", quote(b), quote(a))
+            }
+            Event::StaleTempRemoved(path) => {
+                log::info!("{}: removed a temporary name left by an interrupted run", quote(path))
+            }
+            Event::Separated(path) => log::info!("{}: separated from its links in other layout groups", quote(path)),
+            Event::Warning(e) => log::warn!("{e}"),
+        }
+    }
 }
 
 /// Runs `link` and hands every event to `on_event` in path order.
@@ -265,30 +280,26 @@ pub fn run(args: &crate::cli::LinkArgs) -> Result<ExitCode, Error> {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let mut write_error = None;
-    let report = link(&options, |event| match event {
-        Event::Link { keep, dup, bytes } if options.dry_run && !args.json => {
-            if let Err(e) = writeln!(out, "would link {} => {} ({bytes} bytes)", quote(dup), quote(keep)) {
-                write_error.get_or_insert(e);
+    let dry_run_output = options.dry_run && !args.json;
+    let report = link(&options, |event| {
+        let line = match event {
+            Event::Link { keep, dup, bytes } if dry_run_output => {
+                format!("would link {} => {} ({bytes} bytes)", quote(dup), quote(keep))
             }
-        }
-        Event::Link { keep, dup, bytes } => log::info!("linked {} => {} ({bytes} bytes)", quote(dup), quote(keep)),
-        Event::IdenticalNotLinked { a, b } => {
-            log::info!("{}: identical to {} but mode or owner differ; not linked", quote(b), quote(a))
-        }
-        Event::StaleTempRemoved(path) => log::info!("{}: removed a temporary link left by an interrupted run", quote(path)),
-        Event::Separated(path) if options.dry_run && !args.json => {
-            if let Err(e) = writeln!(out, "would separate {} (linked across layout groups)", quote(path)) {
-                write_error.get_or_insert(e);
+            Event::Separated(path) if dry_run_output => {
+                format!("would separate {} (linked across layout groups)", quote(path))
             }
+            event => return event.log(),
+        };
+        if let Err(e) = writeln!(out, "{line}") {
+            write_error.get_or_insert(e);
         }
-        Event::Separated(path) => log::info!("{}: separated from its links in other layout groups", quote(path)),
-        Event::Warning(e) => log::warn!("{e}"),
     });
     drop(out);
     match write_error {
         // A reader that stopped early (`| head`) is not an error of ours, as for any filter.
         Some(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(ExitCode::Success),
-        Some(e) => return Err(Error::io(std::path::Path::new("<stdout>"), e)),
+        Some(e) => return Err(Error::stdout(e)),
         None => {}
     }
     if args.json {
@@ -315,6 +326,6 @@ pub fn run(args: &crate::cli::LinkArgs) -> Result<ExitCode, Error> {
 
 fn print_json(report: &LinkReport) -> Result<(), Error> {
     let mut out = std::io::stdout().lock();
-    serde_json::to_writer(&mut out, report).map_err(|e| Error::io(std::path::Path::new("<stdout>"), e.into()))?;
-    writeln!(out).map_err(|e| Error::io(std::path::Path::new("<stdout>"), e))
+    serde_json::to_writer(&mut out, report).map_err(|e| Error::stdout(e.into()))?;
+    writeln!(out).map_err(Error::stdout)
 }

@@ -1,7 +1,7 @@
 //! `brp-pyc stats`: what a tree or a set of built packages spends on bytecode caches.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use rayon::prelude::*;
 
@@ -69,6 +69,6 @@ pub fn run(args: &StatsArgs) -> Result<ExitCode, Error> {
     } else {
         out.write_all(stats_text(&report).as_bytes())
     };
-    written.map_err(|e| Error::io(Path::new("<stdout>"), e))?;
+    written.map_err(Error::stdout)?;
     Ok(if errors.is_empty() { ExitCode::Success } else { ExitCode::Fatal })
 }
