@@ -348,10 +348,9 @@ fn py_byte_compile_macro_in_a_real_rpmbuild() {
     let out = run(
         Command::new("rpmbuild")
             .arg("-bb")
+            .args(rpm_macros_args(&[&repo.join("macros/macros.brp-pyc-compile")]))
             .arg("--define")
             .arg(format!("_topdir {}", topdir.root().display()))
-            .arg("--load")
-            .arg(repo.join("macros/macros.brp-pyc-compile"))
             .arg("--define")
             .arg(format!("__brp_pyc {}", env!("CARGO_BIN_EXE_brp-pyc")))
             // No debuginfo subpackage: nothing here is compiled code.

@@ -26,7 +26,7 @@ fn python() -> String {
 fn rpmbuild(spec: &Path, topdir: &Path, defines: &[(&str, &str)]) -> BTreeMap<String, PathBuf> {
     let mut cmd = Command::new("rpmbuild");
     // --noclean keeps the build root, where the tests check which files share an inode.
-    cmd.arg("-bb").arg("--noclean").arg("--load").arg(MACROS);
+    cmd.arg("-bb").arg("--noclean").args(rpm_macros_args(&[Path::new(MACROS)]));
     let mut all = vec![
         ("_topdir", topdir.to_str().unwrap().to_string()),
         ("__brp_pyc", env!("CARGO_BIN_EXE_brp-pyc").to_string()),
@@ -121,7 +121,7 @@ fn check_layout(packages: &BTreeMap<String, PathBuf>, topdir: &Path, main: &str,
     assert!(main_files.iter().filter(|f| level(&f.name).is_some()).all(|f| f.ghost), "the main package ships no cache");
 
     let scratch = tempfile::tempdir().unwrap();
-    let build_root = std::fs::read_dir(topdir.join("BUILDROOT")).unwrap().next().unwrap().unwrap().path();
+    let build_root = build_root_below(topdir);
     let mut owner_of_inode: BTreeMap<u64, &str> = BTreeMap::new();
     let mut shipped = BTreeSet::new();
     for (sub, levels) in groups {
@@ -390,7 +390,7 @@ fn stats_together_over_the_subpackages_equals_stats_of_the_build_root() {
     }
     let top = tempfile::tempdir().unwrap();
     let packages = rpmbuild(&example("python-example-split.spec"), top.path(), &[]);
-    let build_root = std::fs::read_dir(top.path().join("BUILDROOT")).unwrap().next().unwrap().unwrap().path();
+    let build_root = build_root_below(top.path());
     let json = |args: &[&std::ffi::OsStr]| -> serde_json::Value {
         let out = run_ok(brp_pyc().args(["stats", "--json"]).args(args));
         serde_json::from_slice(&out.stdout).unwrap()
