@@ -120,10 +120,15 @@ const SITE: &str = "/usr/lib/python3/dist-packages/m";
 /// A package of the level matrix compiled in %install with `compile` (compileall options),
 /// then `after` (shell) run on the build root.
 fn package(top: &Path, name: &str, compile: &str, after: &str) -> std::path::PathBuf {
+    package_with(top, name, "", compile, after)
+}
+
+/// The same, with `preamble` (spec lines) before the package's tags.
+fn package_with(top: &Path, name: &str, preamble: &str, compile: &str, after: &str) -> std::path::PathBuf {
     let src = Tree::in_memory();
     write_level_matrix(&src, "");
     let spec = format!(
-        "Name: {name}\nVersion: 1\nRelease: 1\nSummary: t\nLicense: MIT\nBuildArch: noarch\n\
+        "{preamble}Name: {name}\nVersion: 1\nRelease: 1\nSummary: t\nLicense: MIT\nBuildArch: noarch\n\
          %description\nt\n%install\n\
          mkdir -p %{{buildroot}}{SITE}\ncp -a {src}/. %{{buildroot}}{SITE}/\n\
          python3 -m compileall -q -o 0 -o 1 -o 2 {compile} %{{buildroot}}{SITE}\n{after}\n\
@@ -185,4 +190,26 @@ fn rpmbuild_packages_clean_and_broken() {
     let out = brp_pyc().arg("check").arg(&unlinked).arg(&cut).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("cut.rpm"));
+}
+
+/// rpm writes bzip2 and lzma payloads on request; check cannot read them and says so in one
+/// line naming the package and the compression, while stats (headers only) still counts.
+#[test]
+fn payload_compressions_not_read_are_named() {
+    if !have("rpmbuild") || !have("python3") {
+        return;
+    }
+    let top = Tree::in_memory();
+    for (payload, compression) in [("w9.bzdio", "bzip2"), ("w9.lzdio", "lzma")] {
+        let preamble = format!("%define _binary_payload {payload}\n");
+        let pkg = package_with(top.root(), compression, &preamble, "-s %{buildroot} -p /", "");
+        let out = brp_pyc().arg("check").arg(&pkg).output().unwrap();
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(stderr.contains(pkg.file_name().unwrap().to_str().unwrap()) && stderr.contains(compression), "{stderr}");
+        let (code, stats) = audit_json("stats", &[&pkg]);
+        assert_eq!(code, 0);
+        assert!(stats["caches"].as_u64().unwrap() > 0, "{stats}");
+    }
 }
