@@ -213,3 +213,50 @@ fn payload_compressions_not_read_are_named() {
         assert!(stats["caches"].as_u64().unwrap() > 0, "{stats}");
     }
 }
+
+/// A module whose source is a symlink (Debian links `sitecustomize.py` into /etc): Python
+/// stats and reads the file the link names, so check does too, in a tree and in a package.
+/// A link to nothing is still a cache without a source.
+#[test]
+fn a_symlink_to_a_source_is_that_source() {
+    if !have("python3") || !have("rpmbuild") {
+        return;
+    }
+    let links = "mkdir -p etc/p && printf 'x = 1\\n' > etc/p/real.py && \
+                 mkdir -p lib/m && ln -s ../../etc/p/real.py lib/m/relative.py && ln -s /etc/p/real.py lib/m/absolute.py && \
+                 ln -s relative.py lib/m/chained.py && printf 'y = 2\\n' > lib/m/gone.py";
+    let tree = Tree::in_memory();
+    run_ok(Command::new("sh").arg("-c").arg(links).current_dir(tree.root()));
+    // Absolute links name the installed path: compile through a link that works here.
+    std::fs::remove_file(tree.path("lib/m/absolute.py")).unwrap();
+    std::os::unix::fs::symlink("../../etc/p/real.py", tree.path("lib/m/absolute.py")).unwrap();
+    compile(&tree.path("lib"), true, "timestamp");
+    std::fs::remove_file(tree.path("lib/m/absolute.py")).unwrap();
+    std::os::unix::fs::symlink("/etc/p/real.py", tree.path("lib/m/absolute.py")).unwrap();
+    std::fs::remove_file(tree.path("lib/m/gone.py")).unwrap();
+    std::os::unix::fs::symlink("nowhere.py", tree.path("lib/m/gone.py")).unwrap();
+    run_ok(brp_pyc().arg("link").arg(tree.root()));
+    let (code, report) = audit_json("check", &[tree.root()]);
+    let gone = cache_paths(&tree, "lib/m/gone.py");
+    assert_eq!(of_kind(&report, "no-source"), gone, "{report}");
+    assert_eq!(findings(&report).len(), gone.len(), "only the dangling link's caches: {report}");
+    assert_eq!(code, 1);
+
+    // The same in a package (FILELINKTOS), with the gone module left out and the absolute
+    // link made after compiling, as for the tree.
+    let top = Tree::in_memory();
+    let spec = format!(
+        "Name: links\nVersion: 1\nRelease: 1\nSummary: t\nLicense: MIT\nBuildArch: noarch\n%description\nt\n%install\n\
+         cd %{{buildroot}} && {links} && rm lib/m/gone.py\n\
+         python3 -m compileall -q -o 0 -o 1 -o 2 -s %{{buildroot}} -p / %{{buildroot}}/lib\n\
+         ln -sfn /etc/p/real.py %{{buildroot}}/lib/m/absolute.py\n\
+         {brp_pyc} link %{{buildroot}}\n%files\n/etc/p\n/lib/m\n",
+        links = links.replace("ln -s /etc/p/real.py", "ln -s ../../etc/p/real.py"),
+        brp_pyc = env!("CARGO_BIN_EXE_brp-pyc")
+    );
+    let package = rpmbuild_spec(top.root(), &spec).remove(0);
+    let listing = run_ok(Command::new("rpm").args(["-qp", "--qf", "[%{FILENAMES} %{FILELINKTOS}\\n]"]).arg(&package));
+    assert!(String::from_utf8_lossy(&listing.stdout).contains("/lib/m/absolute.py /etc/p/real.py"), "a symlink in the package");
+    let (code, report) = audit_json("check", &[&package]);
+    assert_eq!((code, findings(&report).len()), (0, 0), "{report}");
+}

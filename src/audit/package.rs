@@ -159,6 +159,7 @@ fn file_records(meta: &PackageMetadata) -> Result<Vec<FileRecord>, rpm::Error> {
             owner: format!("{}:{}", entry.user(), entry.group()).into(),
             mtime: i64::from(u32::from(entry.modified_at())),
             ghost: entry.flags().contains(FileFlags::GHOST),
+            link_target: entry.linkto().unwrap_or("").as_bytes().into(),
         })
         .collect();
     files.sort_by(|a, b| a.path.cmp(&b.path));
