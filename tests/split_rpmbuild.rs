@@ -227,6 +227,16 @@ cp -a {sources}/. %{{buildroot}}%{{python3_sitelib}}/odd/
     path
 }
 
+/// Writes one module per stem into `dir/src` and returns that directory.
+fn write_modules(dir: &Path, stems: &[&str]) -> PathBuf {
+    let sources = dir.join("src");
+    std::fs::create_dir(&sources).unwrap();
+    for stem in stems {
+        std::fs::write(sources.join(format!("{stem}.py")), format!("NAME = {stem:?}\n")).unwrap();
+    }
+    sources
+}
+
 const ODD_STEMS: [&str; 9] = ["we ird", "per%.cent", "[x]*?{y}", "bang!", "quo\"te", "back\\slash", "a.b.c", "-dash", "sp %.ace"];
 
 #[test]
@@ -235,11 +245,7 @@ fn odd_module_names_survive_the_round_trip_with_legacy_escaping() {
         return;
     }
     let work = tempfile::tempdir().unwrap();
-    let sources = work.path().join("src");
-    std::fs::create_dir(&sources).unwrap();
-    for stem in ODD_STEMS {
-        std::fs::write(sources.join(format!("{stem}.py")), format!("NAME = {stem:?}\n")).unwrap();
-    }
+    let sources = write_modules(work.path(), &ODD_STEMS);
     let spec = odd_names_spec(work.path(), &sources, "all");
     let packages = rpmbuild(&spec, &work.path().join("top"), &[]);
     let tag = cache_tag("python3");
@@ -269,8 +275,6 @@ fn odd_names_of_caches_not_compiled_are_recorded_exactly_as_ghosts() {
         return;
     }
     let work = tempfile::tempdir().unwrap();
-    let sources = work.path().join("src");
-    std::fs::create_dir(&sources).unwrap();
     let mut stems: Vec<&str> = ODD_STEMS.iter().copied().chain(["{a,b}", "!bang"]).collect();
     // rpm before 4.19 expands a macro in a -f list however its `%` is written: split refuses
     // such a name there (tested in src/render/rpm_files.rs).
@@ -278,9 +282,7 @@ fn odd_names_of_caches_not_compiled_are_recorded_exactly_as_ghosts() {
     if RpmSyntax::for_version(&String::from_utf8_lossy(&version)) == Some(RpmSyntax::V419) {
         stems.extend(["%{name}", "per%cent"]);
     }
-    for stem in &stems {
-        std::fs::write(sources.join(format!("{stem}.py")), format!("NAME = {stem:?}\n")).unwrap();
-    }
+    let sources = write_modules(work.path(), &stems);
     let spec = odd_names_spec_with(work.path(), &sources, "-g all", "-o 0 -o 1");
     let packages = rpmbuild(&spec, &work.path().join("top"), &[]);
     let tag = cache_tag("python3");

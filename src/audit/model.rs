@@ -173,20 +173,6 @@ fn resolve_link(link: &[u8], target: &[u8]) -> Vec<u8> {
     resolved
 }
 
-#[cfg(test)]
-mod tests {
-    use super::resolve_link;
-
-    #[test]
-    fn link_targets_resolve_like_the_kernel_does() {
-        let r = |link: &str, target: &str| String::from_utf8(resolve_link(link.as_bytes(), target.as_bytes())).unwrap();
-        assert_eq!(r("/usr/lib/p/m.py", "n.py"), "/usr/lib/p/n.py");
-        assert_eq!(r("/usr/lib/p/m.py", "../q/./n.py"), "/usr/lib/q/n.py");
-        assert_eq!(r("/usr/lib/p/m.py", "/usr/share/n.py"), "/usr/share/n.py");
-        assert_eq!(r("/m.py", "../../n.py"), "/n.py");
-    }
-}
-
 /// All inventories as one installation (the subpackages of one build): their files in one
 /// list. Stored copies stay apart: each item's storage ids are renumbered so that no two items
 /// share one (rpm numbers inodes per package, from 1).
@@ -205,4 +191,18 @@ pub fn merge(inventories: Vec<Inventory>) -> Option<Inventory> {
         }
     }
     Some(Inventory { kind, location, name, files })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::resolve_link;
+
+    #[test]
+    fn link_targets_resolve_like_the_kernel_does() {
+        let r = |link: &str, target: &str| String::from_utf8(resolve_link(link.as_bytes(), target.as_bytes())).unwrap();
+        assert_eq!(r("/usr/lib/p/m.py", "n.py"), "/usr/lib/p/n.py");
+        assert_eq!(r("/usr/lib/p/m.py", "../q/./n.py"), "/usr/lib/q/n.py");
+        assert_eq!(r("/usr/lib/p/m.py", "/usr/share/n.py"), "/usr/share/n.py");
+        assert_eq!(r("/m.py", "../../n.py"), "/n.py");
+    }
 }
