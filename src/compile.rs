@@ -176,6 +176,29 @@ for ddir, path in zip(a[3::2], a[4::2]):
 sys.exit(int(not ok))
 ";
 
+/// Makes PyPy's caches the same from run to run. PyPy keeps interned strings in a weak table,
+/// and marshal writes a string as interned (`Z`/`A`) or not (`z`/`a`) by whether it is in
+/// that table, so the bytes depended on when the garbage collector last ran (10 of 150 stdlib
+/// caches flipped between two one-worker runs of PyPy 7.3 for Python 3.9). Collecting before
+/// each file, and never during one, fixes that state; memory stays bounded by one file.
+/// Python 2.7 compatible (prefixed to the old driver).
+const PYPY_STEADY_GC: &str = "\
+import compileall, gc
+gc.disable()
+_compile_file = compileall.compile_file
+def compile_file(*args, **kwargs):
+    gc.collect()
+    return _compile_file(*args, **kwargs)
+compileall.compile_file = compile_file
+";
+
+/// `python -m compileall` with [`PYPY_STEADY_GC`] first: compileall's own command line.
+const PYPY_COMPILEALL: &str = "\
+import sys
+sys.argv[0] = 'compileall'
+sys.exit(int(not compileall.main()))
+";
+
 /// The interpreter runs that compile `targets` at every level of `options`. Pure, so the
 /// argument building for every Python version is testable without that Python.
 pub fn invocations(options: &CompileOptions, targets: &[Target]) -> Result<Vec<Invocation>, Error> {
@@ -192,12 +215,19 @@ pub fn invocations(options: &CompileOptions, targets: &[Target]) -> Result<Vec<I
         }
     }
     // PyPy's caches differ from run to run when compileall compiles on several workers (32 of
-    // 97 stdlib caches with -j 4, measured with PyPy 7.3 for Python 3.9); one worker makes
+    // 97 stdlib caches with -j 4, measured with PyPy 7.3 for Python 3.9), since each worker's
+    // interned strings depend on which files it got: one worker, with PYPY_STEADY_GC, makes
     // them reproducible, which a package build needs more than speed.
     let jobs = if python.is_pypy() { 1 } else { options.jobs };
+    let pypy_compileall = format!("{PYPY_STEADY_GC}{PYPY_COMPILEALL}");
+    let old_driver = if python.is_pypy() { format!("{PYPY_STEADY_GC}{OLD_DRIVER}") } else { OLD_DRIVER.to_string() };
     for (build_root, batch) in batches {
         if python.has_compileall_levels() {
-            let mut args: Vec<OsString> = ["-s", "-B", "-m", "compileall", "-f"].map(OsString::from).to_vec();
+            let mut args: Vec<OsString> = if python.is_pypy() {
+                ["-s", "-B", "-c", pypy_compileall.as_str(), "-f"].map(OsString::from).to_vec()
+            } else {
+                ["-s", "-B", "-m", "compileall", "-f"].map(OsString::from).to_vec()
+            };
             args.extend(quiet.iter().map(OsString::from));
             for level in &options.levels {
                 args.extend(["-o".into(), level.to_string().into()]);
@@ -227,7 +257,7 @@ pub fn invocations(options: &CompileOptions, targets: &[Target]) -> Result<Vec<I
                 1 => args.push("-O".into()),
                 _ => args.push("-OO".into()),
             }
-            args.extend(["-s", "-B", "-c", OLD_DRIVER].map(OsString::from));
+            args.extend(["-s", "-B", "-c", old_driver.as_str()].map(OsString::from));
             args.push(if options.verbose { "0" } else { "1" }.into());
             args.push(jobs.to_string().into());
             let timestamp = build_root.is_some() && python.at_least(3, 7);
@@ -476,10 +506,13 @@ mod tests {
     }
 
     #[test]
-    fn pypy_compiles_on_one_worker() {
+    fn pypy_compiles_on_one_worker_collecting_between_files() {
         let pypy = Interpreter { program: "pypy3".into(), major: 3, minor: 11, cache_tag: Some("pypy311".into()) };
         let runs = invocations(&options(pypy, &[0, 1]), &[in_root("/usr/share/x")]).unwrap();
-        assert!(args(&runs[0]).join(" ").contains(" -j 1 "), "{:?}", args(&runs[0]));
+        let args = args(&runs[0]);
+        assert!(args.join(" ").contains(" -j 1 "), "{args:?}");
+        assert_eq!(args[..3], ["-s", "-B", "-c"]);
+        assert!(args[3].contains("gc.collect()") && args[3].contains("compileall.main()"), "{args:?}");
     }
 
     #[test]

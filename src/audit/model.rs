@@ -143,6 +143,14 @@ impl<'a> PathIndex<'a> {
     }
 }
 
+impl PathIndex<'_> {
+    /// Whether `path` seen from inventory `from` is an installed symlink: a source that is one
+    /// exists even when what it points to is outside the items checked.
+    pub fn is_symlink(&self, from: usize, path: &[u8]) -> bool {
+        self.links_by_namespace.get(&self.namespace_of[from]).is_some_and(|links| links.contains_key(path))
+    }
+}
+
 /// The absolute, normalized path a symlink at `link` pointing to `target` names: relative
 /// targets start from the link's directory; `.` and `..` are folded (`..` of `/` is `/`).
 fn resolve_link(link: &[u8], target: &[u8]) -> Vec<u8> {
