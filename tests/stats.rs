@@ -151,8 +151,9 @@ fn rpm_crate_packages_and_their_trees_give_the_same_figures() {
 /// Installed sizes of the layouts of an unlinked tree, counted from the files on disk without
 /// brp-pyc: caches of one module are the files of one directory whose names agree once the
 /// `.opt-N` part is dropped; a group of levels shipped together costs one copy per distinct
-/// content. Returns (all levels linked, level 0 only, levels 0 and 1 linked, split, no caches).
-fn layout_sizes_on_disk(root: &Path) -> [u64; 5] {
+/// content. Returns (all levels linked, level 0 only, levels 0 and 1 linked, split, no caches,
+/// levels 0 and 1 split).
+fn layout_sizes_on_disk(root: &Path) -> [u64; 6] {
     let mut others = 0;
     let mut modules: std::collections::BTreeMap<(PathBuf, String), Vec<(u8, Vec<u8>)>> = Default::default();
     for path in files_below(root) {
@@ -174,8 +175,15 @@ fn layout_sizes_on_disk(root: &Path) -> [u64; 5] {
         }
         total
     };
-    let every: u64 = modules.values().flatten().map(|(_, c)| c.len() as u64).sum();
-    [others + distinct(&[0, 1, 2]), others + distinct(&[0]), others + distinct(&[0, 1]), others + every, others]
+    let every = |levels: &[u8]| -> u64 { modules.values().flatten().filter(|(l, _)| levels.contains(l)).map(|(_, c)| c.len() as u64).sum() };
+    [
+        others + distinct(&[0, 1, 2]),
+        others + distinct(&[0]),
+        others + distinct(&[0, 1]),
+        others + every(&[0, 1, 2]),
+        others,
+        others + every(&[0, 1]),
+    ]
 }
 
 #[test]
@@ -188,10 +196,10 @@ fn layouts_against_the_status_quo_match_sizes_on_disk() {
     write_level_matrix(&tree, "usr/lib/python3/dist-packages/m/sub");
     tree.write("usr/share/doc/m/README", "readme\n".repeat(50));
     tree.compile("python3", &[0, 1, 2]);
-    let [all_linked, opt_0, levels_0_1, split, no_caches] = layout_sizes_on_disk(tree.root());
-    assert!(all_linked < split && opt_0 < levels_0_1 && no_caches < opt_0, "the level matrix tells the layouts apart");
+    let [all_linked, opt_0, levels_0_1, split, no_caches, split_0_1] = layout_sizes_on_disk(tree.root());
+    assert!(all_linked < split && opt_0 < levels_0_1 && levels_0_1 < split_0_1 && no_caches < opt_0, "the level matrix tells the layouts apart");
     let expected = |size: u64| (size as f64 - all_linked as f64) * 100.0 / all_linked as f64;
-    let keys = [("all_linked", all_linked), ("opt_0_only", opt_0), ("levels_0_1", levels_0_1), ("split_0_1_2", split), ("no_caches", no_caches)];
+    let keys = [("all_linked", all_linked), ("opt_0_only", opt_0), ("levels_0_1", levels_0_1), ("split_0_1_2", split), ("no_caches", no_caches), ("split_0_1", split_0_1)];
 
     let (code, unlinked) = audit_json("stats", &[tree.root()]);
     assert_eq!(code, 0);

@@ -55,6 +55,7 @@ pub struct LayoutPercents {
     pub levels_0_1: f64,
     pub split_0_1_2: f64,
     pub no_caches: f64,
+    pub split_0_1: f64,
 }
 
 impl LayoutChanges {
@@ -76,6 +77,7 @@ impl LayoutPercents {
             levels_0_1: p(l.levels_0_1),
             split_0_1_2: p(l.split_0_1_2),
             no_caches: p(l.no_caches),
+            split_0_1: p(l.split_0_1),
         }
     }
 }
@@ -192,6 +194,7 @@ pub fn stats_text(report: &StatsReport) -> String {
         ("all levels, linked in one package", l.all_linked),
         ("level 0 only", l.opt_0_only),
         ("levels 0 and 1, linked", l.levels_0_1),
+        ("levels 0 and 1, split (both installed)", l.split_0_1),
         ("split 0,1,2 (no links across)", l.split_0_1_2),
         ("no caches", l.no_caches),
     ] {
