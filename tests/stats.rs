@@ -154,8 +154,10 @@ fn rpm_crate_packages_and_their_trees_give_the_same_figures() {
 /// content. Returns (all levels linked, level 0 only, levels 0 and 1 linked, split, no caches,
 /// levels 0 and 1 split).
 fn layout_sizes_on_disk(root: &Path) -> [u64; 6] {
+    /// (directory, cache name without `.opt-N`) -> (level, bytes) of each cache.
+    type Modules = std::collections::BTreeMap<(PathBuf, String), Vec<(u8, Vec<u8>)>>;
     let mut others = 0;
-    let mut modules: std::collections::BTreeMap<(PathBuf, String), Vec<(u8, Vec<u8>)>> = Default::default();
+    let mut modules = Modules::new();
     for path in files_below(root) {
         let name = path.file_name().unwrap().to_str().unwrap().to_string();
         let content = std::fs::read(&path).unwrap();
