@@ -1,4 +1,5 @@
-# Install brp-pyc, its rpm macros, the brp-python-hardlink wrapper and the man pages:
+# Install brp-pyc, its rpm macros, the brp-python-hardlink wrapper, the rpmlint filters and the
+# man pages:
 #   make install DESTDIR=/tmp/stage PREFIX=/usr
 PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
@@ -8,6 +9,8 @@ RPMMACRODIR ?= $(PREFIX)/lib/rpm/macros.d
 RPMCONFIGDIR ?= $(PREFIX)/lib/rpm
 # The policy file for configurations without Python brp steps (see rpm-config/).
 RPMPOLICYDIR ?= /etc/rpm
+# rpmlint 2.x reads every *.toml in rpmlint/ below each XDG config directory (/etc/xdg).
+RPMLINTDIR ?= /etc/xdg/rpmlint
 CARGO ?= cargo
 
 BINARY = target/release/brp-pyc
@@ -29,6 +32,7 @@ install: build
 	install -d $(DESTDIR)$(RPMCONFIGDIR)/brp-pyc
 	sed 's|@BINDIR@|$(BINDIR)|' rpm-config/brp-python-hardlink > $(DESTDIR)$(RPMCONFIGDIR)/brp-pyc/brp-python-hardlink
 	chmod 0755 $(DESTDIR)$(RPMCONFIGDIR)/brp-pyc/brp-python-hardlink
+	install -D -m 0644 rpm-config/brp-pyc.toml $(DESTDIR)$(RPMLINTDIR)/brp-pyc.toml
 	install -d $(DESTDIR)$(MANDIR)/man1
 	$(BINARY) manpages $(DESTDIR)$(MANDIR)/man1
 
@@ -39,6 +43,7 @@ uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/brp-pyc $(DESTDIR)$(RPMMACRODIR)/macros.brp-pyc*
 	rm -rf $(DESTDIR)$(RPMCONFIGDIR)/brp-pyc
 	rm -f $(DESTDIR)$(MANDIR)/man1/brp-pyc*.1 $(DESTDIR)$(RPMPOLICYDIR)/macros.brp-pyc-policy
+	rm -f $(DESTDIR)$(RPMLINTDIR)/brp-pyc.toml
 
 test:
 	$(CARGO) test --locked

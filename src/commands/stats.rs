@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use rayon::prelude::*;
 
 use crate::audit::analysis::{analyse, Stats};
-use crate::audit::report::{error_rows, stats_text, ItemRow, StatsReport};
+use crate::audit::report::{error_rows, stats_text, ItemRow, LayoutChanges, StatsReport};
 use crate::audit::model::merge;
 use crate::audit::{load_for_command, Loaded};
 use crate::error::Error;
@@ -15,7 +15,7 @@ use crate::exit_codes::ExitCode;
 #[derive(Debug, clap::Args)]
 pub struct StatsArgs {
     /// Print one JSON object: the totals (caches, cache_bytes, linked_bytes, linkable_bytes,
-    /// bytes, identical, layouts, ...) and one row per item under "items".
+    /// bytes, identical, layouts, layout_change_percent, ...) and one row per item under "items".
     #[arg(long)]
     pub json: bool,
 
@@ -62,7 +62,7 @@ pub fn run(args: &StatsArgs) -> Result<ExitCode, Error> {
         total += &analysis.stats;
         items.push(ItemRow::new(inventory, analysis.stats));
     }
-    let report = StatsReport { total, items, errors: error_rows(&errors) };
+    let report = StatsReport { layout_change_percent: LayoutChanges::of(&total.layouts), total, items, errors: error_rows(&errors) };
     let mut out = std::io::stdout().lock();
     let written = if args.json {
         serde_json::to_writer(&mut out, &report).map_err(std::io::Error::from).and_then(|()| writeln!(out))
