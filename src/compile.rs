@@ -17,7 +17,7 @@ use std::time::{Duration, SystemTime};
 use rustix::fs::{AtFlags, FileType, Timespec, Timestamps, UTIME_OMIT};
 
 use crate::classify::{cache_file_name, Level, Scheme, PYCACHE};
-use crate::commands::link::{link, Event, LinkOptions, LinkReport};
+use crate::link::{link, Event, LinkOptions, LinkReport};
 use crate::error::Error;
 use crate::layout::Layout;
 use crate::render::quote;

@@ -18,9 +18,6 @@ pub enum Error {
     #[error("{}: changed since it was inspected; left as it was", quote(.0))]
     Changed(PathBuf),
 
-    #[error("{0}")]
-    Unsupported(&'static str),
-
     #[error("{}: cannot be listed for {rpm}: {why}", quote(path))]
     Unlistable { path: PathBuf, rpm: &'static str, why: String },
 

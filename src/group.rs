@@ -7,10 +7,9 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
 
-use crate::apply::is_temp_name;
 use rustix::fs::{FileType, Stat};
 
-use crate::classify::{classify, CacheName, Level, Scheme};
+use crate::classify::{classify, is_temp_name, CacheName, Level, Scheme};
 use crate::walk::{Entry, Listing};
 
 /// One cache file of a module: its name in the directory and its level.

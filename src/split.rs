@@ -14,8 +14,9 @@ use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 
 use crate::classify::{cache_file_name, Level, Scheme, PYCACHE};
 use crate::error::Error;
-use crate::group::{group_dir, DirCaches, Module};
+use crate::group::{group_dir, DirCaches};
 use crate::layout::Layout;
+use crate::plan::cross_group_links;
 use crate::render::rpm_files::{escape_path, has_glob_chars, RpmSyntax};
 use crate::walk::visit_dirs;
 
@@ -85,9 +86,9 @@ pub struct FileLists {
 struct DirScan {
     sources: Vec<Box<[u8]>>,
     caches: DirCaches,
-    /// Per module, per cache: the inode of caches that have other links (the only ones a link
-    /// across layout groups can concern), so that such links are reported.
-    linked_inodes: Vec<Vec<Option<u64>>>,
+    /// Per module, per cache: the stored copy (device, inode) of caches that have other links
+    /// (the only ones a link across layout groups can concern), so that such links are reported.
+    linked_copies: Vec<Vec<Option<(u64, u64)>>>,
 }
 
 /// Computes the lists for the trees in `options`.
@@ -100,7 +101,7 @@ pub fn plan_lists(options: &SplitOptions) -> Result<FileLists, Error> {
             .filter_map(|e| e.name_bytes().strip_suffix(b".py").filter(|s| !s.is_empty()).map(Box::from))
             .collect();
         let caches = group_dir(listing);
-        let linked_inodes = caches
+        let linked_copies = caches
             .modules
             .iter()
             .map(|m| {
@@ -108,12 +109,12 @@ pub fn plan_lists(options: &SplitOptions) -> Result<FileLists, Error> {
                     .iter()
                     .map(|c| {
                         let stat = rustix::fs::statat(listing.fd(), &c.name, rustix::fs::AtFlags::SYMLINK_NOFOLLOW).ok()?;
-                        (stat.st_nlink > 1).then_some(stat.st_ino as u64)
+                        (stat.st_nlink > 1).then_some((stat.st_dev as u64, stat.st_ino as u64))
                     })
                     .collect()
             })
             .collect();
-        (!sources.is_empty() || !caches.modules.is_empty()).then_some(DirScan { sources, caches, linked_inodes })
+        (!sources.is_empty() || !caches.modules.is_empty()).then_some(DirScan { sources, caches, linked_copies })
     });
     if let Some(error) = walk.errors.into_iter().next() {
         return Err(error); // a list that silently misses a directory would ship a broken package
@@ -136,9 +137,13 @@ pub fn plan_lists(options: &SplitOptions) -> Result<FileLists, Error> {
         };
         let mut listed_here = false;
         let mut tags = BTreeSet::new();
-        for (module, inodes) in scan.caches.modules.iter().zip(&scan.linked_inodes) {
+        for (module, copies) in scan.caches.modules.iter().zip(&scan.linked_copies) {
             tags.insert((module.scheme, module.tag.clone()));
-            note_cross_links(dir, module, inodes, &options.layout, &mut lists.cross_links);
+            let stored: Vec<_> = module.caches.iter().zip(copies).map(|(c, copy)| (&c.level, *copy)).collect();
+            for (home, sharer) in cross_group_links(&stored, &options.layout) {
+                let (home, sharer) = (&module.caches[home], &module.caches[sharer]);
+                lists.cross_links.push((dir.join(home.name_os()), dir.join(sharer.name_os())));
+            }
             for cache in &module.caches {
                 let path = installed_dir.join(cache.name_os());
                 if !options.filter.accepts(&path) {
@@ -175,18 +180,6 @@ pub fn plan_lists(options: &SplitOptions) -> Result<FileLists, Error> {
         }
     }
     Ok(lists)
-}
-
-/// Records the caches of `module` that share an inode with a cache of another layout group.
-fn note_cross_links(dir: &Path, module: &Module, inodes: &[Option<u64>], layout: &Layout, out: &mut Vec<(PathBuf, PathBuf)>) {
-    for (i, a) in module.caches.iter().enumerate() {
-        for (j, b) in module.caches.iter().enumerate().skip(i + 1) {
-            let shared = inodes[i].is_some() && inodes[i] == inodes[j];
-            if shared && layout.group_of(&a.level) != layout.group_of(&b.level) {
-                out.push((dir.join(a.name_os()), dir.join(b.name_os())));
-            }
-        }
-    }
 }
 
 fn levels_of(scheme: Scheme) -> &'static [Level] {

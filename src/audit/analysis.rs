@@ -10,6 +10,7 @@ use super::model::{Content, FileRecord, Inventory, Storage};
 use crate::classify::{classify, Level, Scheme};
 use crate::compare::same_bytes;
 use crate::error::Error;
+use crate::plan::{verdict, Verdict};
 
 /// The installed caches of one module (directory, scheme, stem, tag) in one inventory.
 #[derive(Debug)]
@@ -310,8 +311,11 @@ fn module_figures(files: &[FileRecord], module: &ModuleCaches<'_>) -> ModuleFigu
             }
         }
     }
-    let linkable =
-        |i: usize, j: usize| identical[i][j] && caches[i].1.mode == caches[j].1.mode && caches[i].1.owner == caches[j].1.owner;
+    let linkable = |i: usize, j: usize| {
+        let (a, b) = (caches[i].1, caches[j].1);
+        a.storage == b.storage
+            || matches!(verdict(a.link_traits(), b.link_traits(), || Ok(identical[i][j])), Ok(Verdict::Linkable))
+    };
     // Each cache's class: the first (lowest-level) cache it could be linked to.
     let class: Vec<usize> = (0..n).map(|i| (0..=i).find(|&j| linkable(j, i)).unwrap_or(i)).collect();
     let mut seen: HashSet<(usize, Storage)> = HashSet::new();

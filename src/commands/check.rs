@@ -6,20 +6,10 @@ use std::io::Write;
 use crate::audit::findings::check;
 use crate::audit::report::{check_text, error_rows, CheckReport};
 use crate::audit::{load_for_command, Loaded};
-use crate::commands::stats::AuditInputs;
+use crate::cli::CheckArgs;
 use crate::error::Error;
 use crate::exit_codes::ExitCode;
 
-#[derive(Debug, clap::Args)]
-pub struct CheckArgs {
-    /// Print one JSON object: "problems" (a count), "findings" (item, path, kind, detail) and
-    /// "errors".
-    #[arg(long)]
-    pub json: bool,
-
-    #[command(flatten)]
-    pub inputs: AuditInputs,
-}
 
 pub fn run(args: &CheckArgs) -> Result<ExitCode, Error> {
     let keep_going = args.inputs.keep_going;

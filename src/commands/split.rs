@@ -2,53 +2,17 @@
 
 use std::path::PathBuf;
 
+use crate::cli::{GhostEntries, SplitArgs};
 use crate::error::Error;
 use crate::exit_codes::ExitCode;
-use crate::layout::Layout;
 use crate::render::quote;
 use crate::render::rpm_files::{EscapeChoice, RpmSyntax};
 use crate::split::{plan_lists, render_lists, write_lists, PathFilter, SplitOptions};
 use crate::walk::check_roots;
 
-#[derive(Debug, clap::Args)]
-pub struct SplitArgs {
-    /// Where to write bytecode-ghost.files and the bytecode-opt-<levels>.files lists.
-    #[arg(long, value_name = "DIR")]
-    pub output_dir: PathBuf,
-
-    /// Which levels ship together, one subpackage per group: 0,1,2 (default), 0,12 or 012.
-    #[arg(long, value_name = "L", default_value = "0,1,2")]
-    pub layout: Layout,
-
-    /// The %files syntax to write: of the installed rpm (auto), of rpm 4.19 and later, or of
-    /// older rpm (legacy). A name the chosen rpm cannot hold is an error naming it.
-    #[arg(long, value_name = "SYNTAX", default_value = "auto")]
-    pub rpm_escape: EscapeChoice,
-
-    /// Only paths (as installed) matching this glob, or below a directory matching it.
-    #[arg(long, value_name = "GLOB")]
-    pub include: Vec<String>,
-
-    /// Leave out paths matching this glob, or below a directory matching it.
-    #[arg(long, value_name = "GLOB")]
-    pub exclude: Vec<String>,
-
-    /// all: the main package owns every cache of every level as %ghost; none: only the
-    /// __pycache__ directories (then erasing a subpackage removes its caches; see README).
-    #[arg(long, value_name = "WHICH", default_value = "all", value_parser = ["all", "none"])]
-    pub ghost: String,
-
-    /// The prefix to remove from paths. Default: $RPM_BUILD_ROOT, else each PATH itself.
-    #[arg(long, value_name = "DIR")]
-    pub build_root: Option<PathBuf>,
-
-    /// Directories to scan. Default: $RPM_BUILD_ROOT; when that is unset or /, do nothing.
-    #[arg(value_name = "PATH")]
-    pub paths: Vec<PathBuf>,
-}
 
 pub fn run(args: &SplitArgs) -> Result<ExitCode, Error> {
-    let Some(paths) = crate::cli::roots_or_build_root(&args.paths) else {
+    let Some(paths) = crate::build_root::roots_or_build_root(&args.paths) else {
         log::info!("RPM_BUILD_ROOT is unset or /: nothing to do");
         return Ok(ExitCode::Success);
     };
@@ -60,7 +24,7 @@ pub fn run(args: &SplitArgs) -> Result<ExitCode, Error> {
     let options = SplitOptions {
         build_root: build_root.clone(),
         layout: args.layout.clone(),
-        ghosts: args.ghost == "all",
+        ghosts: args.ghost == GhostEntries::All,
         filter: PathFilter::new(&args.include, &args.exclude)?,
         roots,
     };
