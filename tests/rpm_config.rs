@@ -132,7 +132,7 @@ fn make_install_lays_out_binary_macros_wrapper_and_man_pages() {
     );
     let at = |p: &str| stage.path().join(p);
     assert!(at("usr/bin/brp-pyc").is_file());
-    let macros = std::fs::read_to_string(at("usr/lib/rpm/macros.d/macros.brp-pyc")).unwrap();
+    let macros = std::fs::read_to_string(at("usr/lib/rpm/macros.d/macros.zz-brp-pyc")).unwrap();
     assert!(macros.lines().any(|l| l == "%__brp_pyc /usr/bin/brp-pyc"), "the installed macros point at the installed binary");
     let wrapper = std::fs::read_to_string(at("usr/lib/rpm/brp-pyc/brp-python-hardlink")).unwrap();
     assert!(wrapper.contains("/usr/bin/brp-pyc") && !wrapper.contains("@BINDIR@"));
@@ -143,7 +143,7 @@ fn make_install_lays_out_binary_macros_wrapper_and_man_pages() {
     }
     // rpm itself reads the installed macro file.
     if have("rpm") {
-        let out = run_ok(Command::new("rpm").arg("--load").arg(at("usr/lib/rpm/macros.d/macros.brp-pyc")).args(["--eval", "%__brp_python_hardlink"]));
+        let out = run_ok(Command::new("rpm").arg("--load").arg(at("usr/lib/rpm/macros.d/macros.zz-brp-pyc")).args(["--eval", "%__brp_python_hardlink"]));
         assert_eq!(String::from_utf8(out.stdout).unwrap().trim(), "/usr/bin/brp-pyc link");
     }
 }

@@ -18,9 +18,9 @@ pub struct CompileArgs {
     #[arg(long, value_name = "INTERPRETER")]
     pub python: Option<PathBuf>,
 
-    /// Optimization level to write caches for (0, 1 or 2); repeat for several. Default: 0 and 1,
-    /// as %py_byte_compile.
-    #[arg(short = 'o', value_name = "LEVEL", value_parser = clap::value_parser!(u8).range(0..=2))]
+    /// Optimization level to write caches for (0, 1 or 2); repeat for several, or separate them
+    /// with commas (-o 0,1,2). Default: 0 and 1, as %py_byte_compile.
+    #[arg(short = 'o', value_name = "LEVEL", value_delimiter = ',', value_parser = clap::value_parser!(u8).range(0..=2))]
     pub levels: Vec<u8>,
 
     /// Compile with N worker processes (Python 3.5+). Default: the number of CPUs.
