@@ -16,7 +16,7 @@ use crate::classify::{cache_file_name, Level, Scheme, PYCACHE};
 use crate::commands::link::Event;
 use crate::compile::{compile, CompileOptions, Interpreter, Target};
 use crate::error::Error;
-use crate::group::group_dir;
+use crate::group::{group_dir, source_stems};
 use crate::layout::Layout;
 use crate::walk::visit_dirs;
 
@@ -43,12 +43,7 @@ struct DirScan {
 pub fn find_missing(roots: &[PathBuf], layout: &Layout, accepts: impl Fn(&Path) -> bool) -> Result<Missing, Error> {
     let wanted: Vec<u8> = layout.groups().into_iter().flatten().collect();
     let walk = visit_dirs(roots, |listing| {
-        let sources: Vec<Box<[u8]>> = listing
-            .entries
-            .iter()
-            .filter(|e| e.file_type == rustix::fs::FileType::RegularFile)
-            .filter_map(|e| e.name_bytes().strip_suffix(b".py").filter(|s| !s.is_empty()).map(Box::from))
-            .collect();
+        let sources = source_stems(listing);
         let mut levels: BTreeMap<(Box<[u8]>, Box<[u8]>), BTreeSet<u8>> = BTreeMap::new();
         for module in group_dir(listing).modules.into_iter().filter(|m| m.scheme == Scheme::Pep3147) {
             let digits = module.caches.iter().filter_map(|c| c.level.digit());

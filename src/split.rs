@@ -14,7 +14,7 @@ use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 
 use crate::classify::{cache_file_name, Level, Scheme, PYCACHE};
 use crate::error::Error;
-use crate::group::{group_dir, DirCaches, Module};
+use crate::group::{group_dir, source_stems, DirCaches, Module};
 use crate::layout::Layout;
 use crate::pyproject::PyprojectBytecode;
 use crate::render::rpm_files::{escape_path, has_glob_chars, RpmSyntax};
@@ -97,12 +97,7 @@ struct DirScan {
 /// Computes the lists for the trees in `options`.
 pub fn plan_lists(options: &SplitOptions) -> Result<FileLists, Error> {
     let walk = visit_dirs(&options.roots, |listing| {
-        let sources: Vec<Box<[u8]>> = listing
-            .entries
-            .iter()
-            .filter(|e| e.file_type == rustix::fs::FileType::RegularFile)
-            .filter_map(|e| e.name_bytes().strip_suffix(b".py").filter(|s| !s.is_empty()).map(Box::from))
-            .collect();
+        let sources = source_stems(listing);
         let caches = group_dir(listing);
         let linked_inodes = caches
             .modules

@@ -116,7 +116,7 @@ impl Build {
     fn assert_no_set_spans_packages(&self) {
         let mut packages_of_inode: BTreeMap<u64, (BTreeSet<&str>, u64, u64)> = BTreeMap::new();
         for (name, package) in &self.packages {
-            for entry in entries(package).into_iter().filter(|e| !e.ghost && !e.dir) {
+            for entry in files_of(package).into_iter().filter(|e| !e.ghost && !e.dir) {
                 let meta = std::fs::symlink_metadata(self.build_root.join(&entry.name[1..])).unwrap();
                 let set = packages_of_inode.entry(std::os::unix::fs::MetadataExt::ino(&meta)).or_default();
                 set.0.insert(name);
@@ -174,27 +174,6 @@ fn rpm_warnings(stderr: &str) -> Vec<&str> {
     stderr.lines().filter(|l| l.starts_with("warning:") || l.starts_with("error:") || l.contains("File listed twice")).collect()
 }
 
-#[derive(Debug, Clone)]
-struct Entry {
-    name: String,
-    ghost: bool,
-    dir: bool,
-    inode: u64,
-}
-
-fn entries(package: &Path) -> Vec<Entry> {
-    let qf = "[%{FILENAMES}\\t%{FILEFLAGS:fflags}\\t%{FILEMODES:perms}\\t%{FILEINODES}\\n]";
-    let out = run_ok(Command::new("rpm").args(["-qp", "--qf", qf]).arg(package));
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|line| {
-            let f: Vec<&str> = line.split('\t').collect();
-            Entry { name: f[0].to_string(), ghost: f[1].contains('g'), dir: f[2].starts_with('d'), inode: f[3].parse().unwrap() }
-        })
-        .collect()
-}
-
 const SPLIT_0_1_2: &str = "\
 %files -n python3-foo -f %{pyproject_files} -f %{py_bytecode_ghost_files}
 %files -n python3-foo-bytecode-opt-0 -f %py_bytecode_files 0
@@ -218,7 +197,7 @@ fn pyproject_spec_splits_every_level_without_a_warning() {
     assert_eq!(rpm_warnings(&build.stderr), Vec::<&str>::new(), "{}", build.stderr);
     assert!(build.stderr.contains("brp-pyc split --link --compile-missing"), "the brp step ran brp-pyc:\n{}", build.stderr);
 
-    let main = entries(&build.packages["python3-foo"]);
+    let main = files_of(&build.packages["python3-foo"]);
     assert!(main.iter().filter(|e| e.name.ends_with(".pyc")).all(|e| e.ghost), "the main package ships no real cache");
     let ghosts: BTreeSet<&str> = main.iter().filter(|e| e.ghost).map(|e| e.name.as_str()).collect();
     let pycache_dirs: BTreeSet<&str> = main.iter().filter(|e| e.dir && e.name.ends_with("/__pycache__")).map(|e| e.name.as_str()).collect();
@@ -228,7 +207,7 @@ fn pyproject_spec_splits_every_level_without_a_warning() {
 
     let mut real_owner: BTreeMap<String, &str> = BTreeMap::new();
     for (level, sub) in ["python3-foo-bytecode-opt-0", "python3-foo-bytecode-opt-1", "python3-foo-bytecode-opt-2"].iter().enumerate() {
-        let files = entries(&build.packages[*sub]);
+        let files = files_of(&build.packages[*sub]);
         // 7 modules: __init__, plain, docs, asserts, both, sub/__init__, foo_top.
         assert_eq!(files.len(), 7, "{sub}: {files:?}");
         for f in &files {
@@ -260,7 +239,7 @@ fn pyproject_layout_0_12_links_inside_its_subpackage_and_python_loads_it() {
 ";
     let build = rpmbuild(config, dir.path(), &split_spec("0,12", files, &["bytecode-opt-0", "bytecode-opt-1-2"]));
     assert_eq!(rpm_warnings(&build.stderr), Vec::<&str>::new(), "{}", build.stderr);
-    let opt12 = entries(&build.packages["python3-foo-bytecode-opt-1-2"]);
+    let opt12 = files_of(&build.packages["python3-foo-bytecode-opt-1-2"]);
     let inode_of = |suffix: &str| opt12.iter().find(|e| e.name.ends_with(suffix)).unwrap_or_else(|| panic!("{suffix}: {opt12:?}")).inode;
     // asserts.py: levels 1 and 2 identical; docs.py: they differ.
     assert_eq!(inode_of("/asserts.cpython-311.opt-1.pyc"), inode_of("/asserts.cpython-311.opt-2.pyc"));
@@ -327,7 +306,7 @@ fn installed_macros_win_over_fedoras() {
     let spec = pyproject_spec("%pyproject_save_files -l foo foo_top", &[], "%files -n python3-foo -f %{pyproject_files}\n");
     let build = rpmbuild(config, dir.path(), &spec);
     assert_eq!(rpm_warnings(&build.stderr), Vec::<&str>::new(), "{}", build.stderr);
-    let main = entries(&build.packages["python3-foo"]);
+    let main = files_of(&build.packages["python3-foo"]);
     let inode_of = |suffix: &str| main.iter().find(|e| e.name.ends_with(suffix)).unwrap().inode;
     // Fedora's brp step compiles levels 0 and 1; docs.py's are identical and linked by brp-pyc.
     assert_eq!(inode_of("/docs.cpython-311.pyc"), inode_of("/docs.cpython-311.opt-1.pyc"));
@@ -370,7 +349,7 @@ fn example_spec_with_a_changelog_keeps_its_links_on_fedora() {
     spec.push_str("\n%changelog\n* Tue Dec 01 2026 Packager <p@example.org> - 1.0-1\n- Built.\n");
     let build = rpmbuild(config, dir.path(), &spec);
     assert_eq!(rpm_warnings(&build.stderr), Vec::<&str>::new(), "{}", build.stderr);
-    let opt12 = entries(&build.packages["python-example-0-12-bytecode-opt-1-2"]);
+    let opt12 = files_of(&build.packages["python-example-0-12-bytecode-opt-1-2"]);
     let inode_of = |suffix: &str| opt12.iter().find(|e| e.name.ends_with(suffix)).unwrap_or_else(|| panic!("{suffix}: {opt12:?}")).inode;
     // plain.py and checked.py have no docstring: levels 1 and 2 are the same bytes.
     for module in ["plain", "checked"] {
