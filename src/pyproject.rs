@@ -50,14 +50,15 @@ pub struct PyprojectList {
     pub rest: String,
 }
 
-/// Splits the text of a `%{pyproject_files}` list.
-pub fn parse(text: &str) -> PyprojectList {
+/// Splits the text of a `%{pyproject_files}` list. A bytecode line whose path `accepts`
+/// refuses (outside `%py_bytecode_split -i`/`-x`) stays in the list: its caches are not split.
+pub fn parse(text: &str, accepts: &dyn Fn(&[u8]) -> bool) -> PyprojectList {
     let mut bytecode = PyprojectBytecode::default();
     let mut rest = String::with_capacity(text.len());
     for line in text.lines() {
         let trimmed = line.trim();
         if let Some(dir) = trimmed.strip_prefix("%dir ").map(|p| unescape(p.trim())) {
-            if dir.ends_with(b"/__pycache__") {
+            if dir.ends_with(b"/__pycache__") && accepts(&dir) {
                 bytecode.dirs.insert(dir);
                 continue;
             }
@@ -67,7 +68,8 @@ pub fn parse(text: &str) -> PyprojectList {
             let unquoted = trimmed.strip_prefix('"').and_then(|t| t.strip_suffix('"')).unwrap_or(trimmed);
             if let Some(path) = unquoted.strip_suffix(PYCACHED_SUFFIX) {
                 let path = unescape(path);
-                if let Some(slash) = path.iter().rposition(|&b| b == b'/') {
+                let level_0 = [path.as_slice(), b".pyc"].concat();
+                if let Some(slash) = path.iter().rposition(|&b| b == b'/').filter(|_| accepts(&level_0)) {
                     if path[..slash].ends_with(b"/__pycache__") {
                         bytecode.caches.insert((path[..slash].to_vec(), path[slash + 1..].to_vec()));
                         continue;
@@ -112,14 +114,14 @@ pub struct TakeOver {
 /// Reads the list at `path`. The original is kept in `saved` when the rewrite is committed, so
 /// that a second run (a short-circuit rebuild, a second brp step) finds the same entries once
 /// the list has none left; a list with bytecode lines again was written anew and wins.
-pub fn read(path: &Path, saved: &Path) -> Result<TakeOver, Error> {
+pub fn read(path: &Path, saved: &Path, accepts: &dyn Fn(&[u8]) -> bool) -> Result<TakeOver, Error> {
     let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-    let list = parse(&text);
+    let list = parse(&text, accepts);
     if !list.bytecode.is_empty() {
         return Ok(TakeOver { bytecode: list.bytecode, rewrite: Some((text, list.rest)) });
     }
     let bytecode = match std::fs::read_to_string(saved) {
-        Ok(original) => parse(&original).bytecode,
+        Ok(original) => parse(&original, accepts).bytecode,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => list.bytecode,
         Err(e) => return Err(Error::io(saved, e)),
     };
@@ -162,7 +164,7 @@ mod tests {
 
     #[test]
     fn bytecode_lines_leave_the_list_and_are_understood() {
-        let list = parse(LIST);
+        let list = parse(LIST, &|_| true);
         assert_eq!(
             list.rest,
             "%dir /usr/lib/python3.11/site-packages/foo\n\
@@ -184,17 +186,27 @@ mod tests {
     }
 
     #[test]
+    fn lines_outside_the_filter_stay() {
+        let outside = |p: &[u8]| !p.starts_with(b"/usr/lib/python3.11/site-packages/foo/");
+        let list = parse(LIST, &outside);
+        assert!(list.rest.contains("%dir /usr/lib/python3.11/site-packages/foo/__pycache__\n"));
+        assert!(list.rest.contains("/foo/__pycache__/__init__.cpython-311{,.opt-?}.pyc\n"));
+        assert!(!list.rest.contains("/top.cpython-311"));
+        assert_eq!(list.bytecode.caches.len(), 1);
+    }
+
+    #[test]
     fn take_over_rewrites_once_and_remembers() {
         let dir = tempfile::tempdir().unwrap();
         let (list, saved) = (dir.path().join("files"), dir.path().join("saved"));
         std::fs::write(&list, LIST).unwrap();
-        let first = read(&list, &saved).unwrap();
+        let first = read(&list, &saved, &|_| true).unwrap();
         assert_eq!(std::fs::read_to_string(&list).unwrap(), LIST, "nothing changes before the commit");
         first.commit(&list, &saved).unwrap();
         assert_eq!(first.bytecode.caches.len(), 4);
         let rewritten = std::fs::read_to_string(&list).unwrap();
         assert!(!rewritten.contains("__pycache__"), "{rewritten}");
-        let second = read(&list, &saved).unwrap();
+        let second = read(&list, &saved, &|_| true).unwrap();
         assert_eq!(second.bytecode, first.bytecode, "a second run finds the same entries");
         second.commit(&list, &saved).unwrap();
         assert_eq!(std::fs::read_to_string(&list).unwrap(), rewritten);

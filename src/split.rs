@@ -409,6 +409,7 @@ mod tests {
             "%dir /usr/lib/python3.11/site-packages/foo/__pycache__\n\
              /usr/lib/python3.11/site-packages/foo/__pycache__/a.cpython-311{,.opt-?}.pyc\n\
              /usr/lib/python3.11/site-packages/__pycache__/top.cpython-311{,.opt-?}.pyc\n",
+            &|_| true,
         )
         .bytecode);
         let lists = plan_lists(&opts).unwrap();

@@ -1,5 +1,6 @@
 //! `brp-pyc split`: write the `%files` fragments of split bytecode subpackages.
 
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use crate::commands::link::{link, Event, LinkOptions};
@@ -102,7 +103,8 @@ pub fn run(args: &SplitArgs) -> Result<ExitCode, Error> {
     // The list is rewritten only once the lists are written, so a failed run leaves it as it was.
     let pyproject_files = args.pyproject_files.as_deref().filter(|f| f.exists());
     let saved_pyproject = args.output_dir.join("pyproject-files.orig");
-    let pyproject = pyproject_files.map(|file| crate::pyproject::read(file, &saved_pyproject)).transpose()?;
+    let accepts = |installed: &[u8]| filter.accepts(Path::new(std::ffi::OsStr::from_bytes(installed)));
+    let pyproject = pyproject_files.map(|file| crate::pyproject::read(file, &saved_pyproject, &accepts)).transpose()?;
     let options = SplitOptions {
         build_root: build_root.clone(),
         layout: args.layout.clone(),
