@@ -164,7 +164,12 @@ fn rpmbuild(config: &Path, dir: &Path, spec: &str) -> Build {
         let name = run_ok(Command::new("rpm").args(["-qp", "--qf", "%{NAME}"]).arg(&path)).stdout;
         packages.insert(String::from_utf8(name).unwrap(), path);
     }
-    let build_root = std::fs::read_dir(top.join("BUILDROOT")).unwrap().next().unwrap().unwrap().path();
+    // rpm 4.18: %_topdir/BUILDROOT/NVRA; 4.20 and later: %_topdir/BUILD/NAME-VERSION-build/BUILDROOT.
+    let per_build = std::fs::read_dir(top.join("BUILD")).unwrap().flatten().map(|e| e.path().join("BUILDROOT"));
+    let build_root = std::fs::read_dir(top.join("BUILDROOT"))
+        .map_or(None, |mut d| d.next().and_then(Result::ok).map(|e| e.path()))
+        .or_else(|| per_build.into_iter().find(|p| p.is_dir()))
+        .expect("rpmbuild --noclean keeps the build root");
     Build { packages, stderr, build_root }
 }
 
@@ -242,8 +247,9 @@ fn pyproject_layout_0_12_links_inside_its_subpackage_and_python_loads_it() {
     let opt12 = files_of(&build.packages["python3-foo-bytecode-opt-1-2"]);
     let inode_of = |suffix: &str| opt12.iter().find(|e| e.name.ends_with(suffix)).unwrap_or_else(|| panic!("{suffix}: {opt12:?}")).inode;
     // asserts.py: levels 1 and 2 identical; docs.py: they differ.
-    assert_eq!(inode_of("/asserts.cpython-311.opt-1.pyc"), inode_of("/asserts.cpython-311.opt-2.pyc"));
-    assert_ne!(inode_of("/docs.cpython-311.opt-1.pyc"), inode_of("/docs.cpython-311.opt-2.pyc"));
+    let tag = cache_tag(SYSTEM_PYTHON);
+    assert_eq!(inode_of(&format!("/asserts.{tag}.opt-1.pyc")), inode_of(&format!("/asserts.{tag}.opt-2.pyc")));
+    assert_ne!(inode_of(&format!("/docs.{tag}.opt-1.pyc")), inode_of(&format!("/docs.{tag}.opt-2.pyc")));
     build.assert_no_set_spans_packages();
 
     let root = tempfile::tempdir().unwrap();
@@ -256,7 +262,9 @@ fn pyproject_layout_0_12_links_inside_its_subpackage_and_python_loads_it() {
             .arg(&build.packages["python3-foo"])
             .arg(&build.packages["python3-foo-bytecode-opt-1-2"]),
     );
-    let sitelib = root.path().join("usr/lib/python3.11/site-packages");
+    let main = files_of(&build.packages["python3-foo"]);
+    let installed_sitelib = main.iter().find(|e| e.name.ends_with("/foo_top.py")).unwrap().name.trim_end_matches("/foo_top.py").to_string();
+    let sitelib = root.path().join(&installed_sitelib[1..]);
     let out = run_ok(
         Command::new(SYSTEM_PYTHON)
             .args(["-O", "-v", "-c", "import foo.asserts, foo_top"])
@@ -264,8 +272,8 @@ fn pyproject_layout_0_12_links_inside_its_subpackage_and_python_loads_it() {
             .env("PYTHONDONTWRITEBYTECODE", "1"),
     );
     let log = String::from_utf8_lossy(&out.stderr);
-    for cache in ["foo/__pycache__/asserts.cpython-311.opt-1.pyc", "__pycache__/foo_top.cpython-311.opt-1.pyc"] {
-        let loaded = format!("code object from '{}'", sitelib.join(cache).display());
+    for cache in [format!("foo/__pycache__/asserts.{tag}.opt-1.pyc"), format!("__pycache__/foo_top.{tag}.opt-1.pyc")] {
+        let loaded = format!("code object from '{}'", sitelib.join(&cache).display());
         assert!(log.contains(&loaded), "python3 -O did not load {cache}:\n{log}");
     }
 }
@@ -309,8 +317,9 @@ fn installed_macros_win_over_fedoras() {
     let main = files_of(&build.packages["python3-foo"]);
     let inode_of = |suffix: &str| main.iter().find(|e| e.name.ends_with(suffix)).unwrap().inode;
     // Fedora's brp step compiles levels 0 and 1; docs.py's are identical and linked by brp-pyc.
-    assert_eq!(inode_of("/docs.cpython-311.pyc"), inode_of("/docs.cpython-311.opt-1.pyc"));
-    assert_ne!(inode_of("/asserts.cpython-311.pyc"), inode_of("/asserts.cpython-311.opt-1.pyc"));
+    let tag = cache_tag(SYSTEM_PYTHON);
+    assert_eq!(inode_of(&format!("/docs.{tag}.pyc")), inode_of(&format!("/docs.{tag}.opt-1.pyc")));
+    assert_ne!(inode_of(&format!("/asserts.{tag}.pyc")), inode_of(&format!("/asserts.{tag}.opt-1.pyc")));
 }
 
 /// A layout level whose cache tag no interpreter here writes: one error line naming the tag
@@ -353,7 +362,8 @@ fn example_spec_with_a_changelog_keeps_its_links_on_fedora() {
     let inode_of = |suffix: &str| opt12.iter().find(|e| e.name.ends_with(suffix)).unwrap_or_else(|| panic!("{suffix}: {opt12:?}")).inode;
     // plain.py and checked.py have no docstring: levels 1 and 2 are the same bytes.
     for module in ["plain", "checked"] {
-        assert_eq!(inode_of(&format!("/{module}.cpython-311.opt-1.pyc")), inode_of(&format!("/{module}.cpython-311.opt-2.pyc")), "{module}");
+        let tag = cache_tag(SYSTEM_PYTHON);
+        assert_eq!(inode_of(&format!("/{module}.{tag}.opt-1.pyc")), inode_of(&format!("/{module}.{tag}.opt-2.pyc")), "{module}");
     }
     let packages: Vec<&Path> = build.packages.values().map(PathBuf::as_path).collect();
     let (code, report) = audit_json("check", &packages);
