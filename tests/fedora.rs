@@ -148,6 +148,9 @@ fn rpmbuild(config: &Path, dir: &Path, spec: &str) -> Build {
         // No debuginfo tooling for noarch here; Fedora's build sets the time from the changelog
         // in its reproducible-builds configuration.
         .args(["--define", "debug_package %{nil}", "--define", "use_source_date_epoch_as_buildtime 1"])
+        // A fixed build host, as reproducible builds set it (rpm 4.20 warns when the machine's
+        // name does not resolve).
+        .args(["--define", "_buildhost build.example.org"])
         .arg(&spec_path)
         .env("RPM_CONFIGDIR", config.join("config"))
         // Fedora's brp step runs `pythonX.Y` found in $PATH: the system's.
@@ -174,9 +177,16 @@ fn rpmbuild(config: &Path, dir: &Path, spec: &str) -> Build {
 }
 
 /// rpm's own warnings (`warning: File listed twice: ...`), not the indented output of the
-/// build tools that rpmbuild passes through.
+/// build tools that rpmbuild passes through. One is left out: rpm 4.20 and later deprecate
+/// `%clamp_mtime_to_source_date_epoch`, which the redhat-rpm-config of the test data (older
+/// than those rpm versions) still sets; it is about that pairing, not about any spec.
 fn rpm_warnings(stderr: &str) -> Vec<&str> {
-    stderr.lines().filter(|l| l.starts_with("warning:") || l.starts_with("error:") || l.contains("File listed twice")).collect()
+    let configuration = |l: &str| l.contains("%clamp_mtime_to_source_date_epoch is deprecated");
+    stderr
+        .lines()
+        .filter(|l| l.starts_with("warning:") || l.starts_with("error:") || l.contains("File listed twice"))
+        .filter(|l| !configuration(l))
+        .collect()
 }
 
 const SPLIT_0_1_2: &str = "\

@@ -55,4 +55,6 @@ make -s -C "$repo" install DESTDIR= PREFIX="$dir/prefix" RPMCONFIGDIR="$config" 
 echo "$config/macros:$config/macros.d/macros.*:$config/platform/%{_target}/macros:$config/fileattrs/*.attr:$config/redhat/macros" > "$dir/macro-path"
 
 # Fedora's sitelib is /usr/lib/pythonX.Y/site-packages: a venv of the system Python gives it.
-[ -x "$dir/venv/bin/python3" ] || /usr/bin/python3 -m venv --without-pip --system-site-packages "$dir/venv"
+# Made anew each time: a venv left by another system's Python would point at the wrong one.
+rm -rf "$dir/venv"
+/usr/bin/python3 -m venv --without-pip --system-site-packages "$dir/venv"
