@@ -31,11 +31,14 @@ pub struct Missing {
     pub by_tag: BTreeMap<String, (BTreeSet<u8>, BTreeSet<PathBuf>)>,
 }
 
+/// The level digits each module of a `__pycache__` has, by (tag, stem).
+type LevelsByModule = BTreeMap<(Box<[u8]>, Box<[u8]>), BTreeSet<u8>>;
+
 /// What one directory holds: its sources (stems) and, for a `__pycache__`, which levels each
-/// (tag, stem) has.
+/// module has.
 struct DirScan {
     sources: Vec<Box<[u8]>>,
-    levels: BTreeMap<(Box<[u8]>, Box<[u8]>), BTreeSet<u8>>,
+    levels: LevelsByModule,
 }
 
 /// Finds, below `roots`, the modules with a PEP 3147 cache of some tag that lack a level of
@@ -44,7 +47,7 @@ pub fn find_missing(roots: &[PathBuf], layout: &Layout, accepts: impl Fn(&Path) 
     let wanted: Vec<u8> = layout.groups().into_iter().flatten().collect();
     let walk = visit_dirs(roots, |listing| {
         let sources = source_stems(listing);
-        let mut levels: BTreeMap<(Box<[u8]>, Box<[u8]>), BTreeSet<u8>> = BTreeMap::new();
+        let mut levels = LevelsByModule::new();
         for module in group_dir(listing).modules.into_iter().filter(|m| m.scheme == Scheme::Pep3147) {
             let digits = module.caches.iter().filter_map(|c| c.level.digit());
             levels.entry((module.tag, module.stem)).or_default().extend(digits);
