@@ -147,6 +147,26 @@ pub struct SplitArgs {
     #[arg(long, value_name = "DIR")]
     pub build_root: Option<PathBuf>,
 
+    /// First link identical caches inside each group of the layout (and give a cache linked
+    /// across groups an inode of its own), as `link --layout` does.
+    #[arg(long)]
+    pub link: bool,
+
+    /// First compile the layout's levels that the caches beside a source lack, with the
+    /// interpreter of their cache tag: pythonX.Y from $PATH for cpython-XY, else --python.
+    #[arg(long)]
+    pub compile_missing: bool,
+
+    /// The interpreter for --compile-missing when pythonX.Y is not there (%__python3).
+    #[arg(long, value_name = "INTERPRETER")]
+    pub python: Option<PathBuf>,
+
+    /// The %{pyproject_files} list of %pyproject_save_files: its __pycache__ directories and
+    /// cache globs are removed from it and the main package's list owns exactly those, as
+    /// %ghost. A FILE that does not exist is ignored.
+    #[arg(long, value_name = "FILE")]
+    pub pyproject_files: Option<PathBuf>,
+
     /// Directories to scan. Default: $RPM_BUILD_ROOT; when that is unset or /, do nothing.
     #[arg(value_name = "PATH")]
     pub paths: Vec<PathBuf>,
@@ -160,9 +180,9 @@ pub struct CompileArgs {
     #[arg(long, value_name = "INTERPRETER")]
     pub python: Option<PathBuf>,
 
-    /// Optimization level to write caches for (0, 1 or 2); repeat for several. Default: 0 and 1,
-    /// as %py_byte_compile.
-    #[arg(short = 'o', value_name = "LEVEL", value_parser = clap::value_parser!(u8).range(0..=2))]
+    /// Optimization level to write caches for (0, 1 or 2); repeat for several, or separate them
+    /// with commas (-o 0,1,2). Default: 0 and 1, as %py_byte_compile.
+    #[arg(short = 'o', value_name = "LEVEL", value_delimiter = ',', value_parser = clap::value_parser!(u8).range(0..=2))]
     pub levels: Vec<u8>,
 
     /// Compile with N worker processes (Python 3.5+). Default: the number of CPUs.

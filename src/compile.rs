@@ -310,6 +310,10 @@ fn link_roots(python: &Interpreter, targets: &[Target]) -> Vec<PathBuf> {
             }
         }
     }
+    // Files of one directory share it: each directory once, or two workers would link the
+    // same caches at the same time.
+    roots.sort();
+    roots.dedup();
     roots
 }
 

@@ -58,6 +58,16 @@ impl DirCaches {
     }
 }
 
+/// The stems of the Python sources (`stem.py`, regular files) of a directory listing.
+pub fn source_stems(listing: &Listing) -> Vec<Box<[u8]>> {
+    listing
+        .entries
+        .iter()
+        .filter(|e| e.file_type == FileType::RegularFile)
+        .filter_map(|e| e.name_bytes().strip_suffix(b".py").filter(|s| !s.is_empty()).map(Box::from))
+        .collect()
+}
+
 /// Classifies the entries of a directory and groups its regular cache files into modules.
 pub fn group_dir(listing: &Listing) -> DirCaches {
     let parent = listing.path.file_name().map_or(&b""[..], OsStr::as_bytes);

@@ -22,7 +22,7 @@ pub fn run(args: &CheckArgs) -> Result<ExitCode, Error> {
     } else {
         errors.extend(checked.errors);
     }
-    let problems = checked.findings.iter().filter(|f| f.kind.is_problem()).count();
+    let problems = checked.findings.len();
     let mut out = std::io::stdout().lock();
     let written = if args.json {
         let report = CheckReport { problems, findings: &checked.findings, errors: error_rows(&errors) };
