@@ -1,26 +1,96 @@
 #!/usr/bin/env bash
-# Shows brp-pyc doing its real job on real caches: part of this machine's Python standard
-# library is copied to a scratch directory, compiled at the three optimization levels by the
-# interpreter itself, then linked by brp-pyc; sizes and one __pycache__ are shown before/after.
+# The whole job of brp-pyc, on this machine, in about a minute after the cargo build:
+#   1. `make install` into a scratch prefix; rpmbuild builds examples/python-example-split.spec
+#      with those macros: caches of each optimization level in an optional subpackage;
+#   2. the packages and what each ships;
+#   3. the main package and opt-0 installed into a scratch root with `rpm --root`, and python3
+#      loading the installed caches (python3 -O finds no opt-1 cache: opt-1 is not installed);
+#   4. what each layout costs (`brp-pyc stats --together` over the four packages);
+#   5. `brp-pyc link` on caches of part of the standard library, compiled at three levels.
+# Every scratch directory is removed at the end, also on failure or Ctrl-C.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --release --quiet
-brp=target/release/brp-pyc
-stdlib=$(python3 -c 'import sysconfig; print(sysconfig.get_paths()["stdlib"])')
+
+# Tools the demo runs, with the package that brings each.
+missing=()
+for tool in cargo:cargo make:make rpm:rpm rpmbuild:rpm-build python3:python3; do
+    command -v "${tool%%:*}" >/dev/null || missing+=("${tool%%:*} (package ${tool#*:})")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+    printf 'demo: not found: %s\n' "${missing[@]}" >&2
+    echo "demo: install them first (Debian/Ubuntu: apt-get install rpm python3 make; Fedora: dnf install rpm-build python3 make)" >&2
+    exit 2
+fi
+
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
+# A failing step prints its own output and stops the demo; on success it stays quiet.
+quietly() {
+    "$@" >"$work/step.log" 2>&1 || { cat "$work/step.log" >&2; echo "demo: failed: $*" >&2; exit 1; }
+}
+
+python=$(python3 -c 'import sys; print(sys.executable)')
+prefix=$work/prefix
+echo "== make install PREFIX=$prefix (cargo builds first: minutes the first time, then seconds)"
+quietly make install PREFIX="$prefix" RPMLINTDIR="$prefix/etc/xdg/rpmlint"
+brp=$prefix/bin/brp-pyc
+macro_files=$(find "$prefix" -path '*/macros.d/macros.*' | sort | paste -sd: -)
+# rpm 4.20 reads its configuration again for a noarch spec and forgets files given with
+# --load; a macro path given with --macros (before any --define) survives. So: rpm's own
+# macro path, then the installed files.
+rpm_macro_path=$(rpm --showrc | sed -n 's/^Macro path: //p')
+echo "== rpmbuild -bb examples/python-example-split.spec, with the installed macros"
+quietly rpmbuild -bb --macros "$rpm_macro_path:$macro_files" \
+    --define "_topdir $work/rpmbuild" --define "__python3 $python" examples/python-example-split.spec
+packages=("$work"/rpmbuild/RPMS/noarch/*.rpm)
+
+echo
+echo "== the packages: what each installs (%ghost: owned, not shipped)"
+printf '%-40s %6s %7s %10s\n' PACKAGE FILES GHOSTS INSTALLED
+for package in "${packages[@]}"; do
+    rpm -qp --qf '[%{FILEFLAGS:fflags}\t%{FILEMODES:perms}\t%{FILESIZES}\n]' "$package" |
+        awk -F'\t' -v name="$(rpm -qp --qf '%{NAME}' "$package")" '
+            $2 ~ /^d/ { next }
+            $1 ~ /g/ { ghosts++; next }
+            { files++; bytes += $3 }
+            END { printf "%-40s %6d %7d %8d B\n", name, files, ghosts, bytes }'
+done
+
+root=$work/root
+main=$(ls "${packages[@]}" | grep -v -- '-bytecode-opt-')
+opt0=$(ls "${packages[@]}" | grep -- '-bytecode-opt-0-')
+echo
+echo "== rpm --root: the main package and bytecode-opt-0 installed into a scratch root"
+quietly rpm --root "$root" --dbpath /var/lib/rpm --initdb
+quietly rpm --root "$root" --dbpath /var/lib/rpm --nodeps --noscripts -i "$main" "$opt0"
+rpm --root "$root" --dbpath /var/lib/rpm -qa | sort | sed 's/^/   /'
+sitelib=$(rpm -qp --qf '[%{FILENAMES}\n]' "$main" | sed -n 's|/example/__init__.py$||p')
+pycache=$sitelib/example/__pycache__
+echo "   in $pycache: $(cd "$root$pycache" && ls | paste -sd' ' -)"
+
+echo
+echo "== python3 -v -c 'import example.both', the scratch root's $sitelib on sys.path:"
+PYTHONPATH=$root$sitelib PYTHONDONTWRITEBYTECODE=1 "$python" -v -c 'import example.both' 2>&1 |
+    grep -E "^# .*example/(__pycache__/)?both\." | sed "s|$root||g; s|^|   |"
+echo "== python3 -O (opt-1 not installed: compiled from source in memory):"
+PYTHONPATH=$root$sitelib PYTHONDONTWRITEBYTECODE=1 "$python" -O -v -c 'import example.both' 2>&1 |
+    grep -E "^# .*example/(__pycache__/)?both\." | sed "s|$root||g; s|^|   |"
+
+echo
+echo "== brp-pyc stats --together (the four packages as one installation): each layout's size"
+"$brp" stats --together "${packages[@]}" | sed -n '/^LAYOUT/,$p'
+
+# Part two: `link` alone, on real caches of part of this machine's standard library.
+stdlib=$("$python" -c 'import sysconfig; print(sysconfig.get_paths()["stdlib"])')
 mkdir "$work/lib"
 for pkg in json email http logging collections importlib concurrent urllib xml asyncio unittest; do
     cp -r "$stdlib/$pkg" "$work/lib/"
 done
 find "$work/lib" -name __pycache__ -prune -exec rm -rf {} +
-python3 -m compileall -q -j 0 -o 0 -o 1 -o 2 "$work/lib" >/dev/null
-echo "== $(find "$work/lib" -name '*.pyc' | wc -l) caches written by $(python3 -V), $(du -sh "$work/lib" | cut -f1) in all"
-echo "== brp-pyc link --dry-run (first lines):"
-"$brp" link --dry-run "$work/lib" | sed -n "1,5s|$work/||p"
-echo "== brp-pyc link --json:"
+"$python" -m compileall -q -j 0 -o 0 -o 1 -o 2 "$work/lib" >/dev/null
+echo
+echo "== brp-pyc link on $(find "$work/lib" -name '*.pyc' | wc -l) caches of the standard library written by $("$python" -V), $(du -sh "$work/lib" | cut -f1) in all:"
+"$brp" link --dry-run "$work/lib" | sed -n "1,3s|$work/||gp"
 "$brp" link --json "$work/lib"
 echo "== after: $(du -sh "$work/lib" | cut -f1); json/__pycache__ by inode:"
-ls -1i "$work/lib/json/__pycache__" | sort -n | head -n 9
-echo "== a second run finds everything linked:"
-"$brp" link --json "$work/lib"
+ls -1i "$work/lib/json/__pycache__" | sort -n | head -n 6

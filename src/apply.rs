@@ -17,39 +17,11 @@ use std::fs::File;
 use rustix::fs::{AtFlags, FileType, Mode, OFlags};
 use rustix::io::Errno;
 
+use crate::classify::{temp_kind, TempKind, COPY_MARK, TEMP_PREFIX, TEMP_SUFFIX};
 use crate::error::Error;
 use crate::group::{Identity, InspectedCache};
 
-const TEMP_PREFIX: &[u8] = b".brp-pyc-";
-const COPY_MARK: &[u8] = b"copy-";
-const TEMP_SUFFIX: &[u8] = b".tmp";
-
 static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
-
-/// The two kinds of temporary name, which a killed run may leave behind.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum TempKind {
-    /// `.brp-pyc-<pid>-<n>.tmp`: a second link of a cache, made before rename(2).
-    Link,
-    /// `.brp-pyc-copy-<pid>-<n>.tmp`: a (partial) copy of a cache being separated; the cache
-    /// itself is intact, so the copy is never the only one of anything.
-    Copy,
-}
-
-/// Which temporary name `name` is, if it is one.
-pub fn temp_kind(name: &[u8]) -> Option<TempKind> {
-    let mid = name.strip_prefix(TEMP_PREFIX)?.strip_suffix(TEMP_SUFFIX)?;
-    let (kind, mid) = match mid.strip_prefix(COPY_MARK) {
-        Some(rest) => (TempKind::Copy, rest),
-        None => (TempKind::Link, mid),
-    };
-    (!mid.is_empty() && mid.iter().all(|&b| b.is_ascii_digit() || b == b'-')).then_some(kind)
-}
-
-/// Whether a file name is one of the temporary names this module creates.
-pub fn is_temp_name(name: &[u8]) -> bool {
-    temp_kind(name).is_some()
-}
 
 /// A temporary name unique to this process and call; the pid is asked once, not per link.
 fn temp_name(kind: TempKind) -> CString {
@@ -65,23 +37,14 @@ fn temp_name(kind: TempKind) -> CString {
     CString::new(name).expect("no NUL in a temporary name")
 }
 
-/// What applying one link did.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Applied {
-    Linked,
-    /// The two names had become one inode in the meantime; nothing to do.
-    AlreadyLinked,
-}
-
 /// Makes `dup` a hardlink of `keep`, both names in the directory open as `dir`, after checking
 /// that both are still the files that were planned (`dup` before, `keep` through its new name). On any error `dup` is left as it was and
 /// the temporary name is removed. Every call is relative to `dir`: no path is resolved again,
 /// and a directory renamed meanwhile cannot redirect the link elsewhere.
-pub fn link_atomically(dir: BorrowedFd<'_>, keep: &InspectedCache, dup: &InspectedCache) -> Result<Applied, Error> {
-    let dup_now = recheck(dir, dup)?;
-    if keep.id.same_inode(&dup_now) {
-        return Ok(Applied::AlreadyLinked);
-    }
+pub fn link_atomically(dir: BorrowedFd<'_>, keep: &InspectedCache, dup: &InspectedCache) -> Result<(), Error> {
+    // The planner never links two names of one inode, so a duplicate that passes the re-check
+    // is still a file of its own.
+    recheck(dir, dup)?;
     let temp = loop {
         let temp = temp_name(TempKind::Link);
         match rustix::fs::linkat(dir, &keep.name, dir, &temp, AtFlags::empty()) {
@@ -99,7 +62,7 @@ pub fn link_atomically(dir: BorrowedFd<'_>, keep: &InspectedCache, dup: &Inspect
     result
 }
 
-fn swap_in(dir: BorrowedFd<'_>, temp: &CString, keep: &InspectedCache, dup: &InspectedCache) -> Result<Applied, Error> {
+fn swap_in(dir: BorrowedFd<'_>, temp: &CString, keep: &InspectedCache, dup: &InspectedCache) -> Result<(), Error> {
     // The new name is the kept file as it is now: it must still be the planned inode, with
     // the planned size, mode, owner and mtime (this is the re-check of the kept file, made
     // after link(2) so that no replacement can slip in between).
@@ -107,8 +70,7 @@ fn swap_in(dir: BorrowedFd<'_>, temp: &CString, keep: &InspectedCache, dup: &Ins
     if !keep.id.unchanged(&Identity::of_stat(&linked)) {
         return Err(Error::Changed(keep.path.clone()));
     }
-    rustix::fs::renameat(dir, temp, dir, &dup.name).map_err(|e| link_error(keep, dup, e.into()))?;
-    Ok(Applied::Linked)
+    rustix::fs::renameat(dir, temp, dir, &dup.name).map_err(|e| link_error(keep, dup, e.into()))
 }
 
 /// Gives `cache` an inode of its own: a copy of its bytes, mode, owner and mtime under a
@@ -189,7 +151,7 @@ pub fn remove_stale_temp(path: &Path, cache_inodes: &[u64]) -> Result<bool, Erro
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::classify::Level;
+    use crate::classify::{is_temp_name, Level};
     use std::os::fd::AsFd;
     use std::os::unix::ffi::OsStrExt;
 
@@ -222,7 +184,7 @@ mod tests {
         std::fs::write(&b, b"same").unwrap();
         let (keep, dup) = (inspected(&a, Level::Zero), inspected(&b, Level::One));
         let fd = open_dir(dir.path());
-        assert_eq!(link_atomically(fd.as_fd(), &keep, &dup).unwrap(), Applied::Linked);
+        link_atomically(fd.as_fd(), &keep, &dup).unwrap();
         assert_eq!(ino(&a), ino(&b));
         assert_eq!(names(dir.path()), ["a", "b"]);
         // Planned again with stale identities: b is now a's inode, which is not what was planned.

@@ -9,6 +9,37 @@ use std::fmt;
 /// The directory name that PEP 3147 caches live in.
 pub const PYCACHE: &[u8] = b"__pycache__";
 
+/// The temporary names [`crate::apply`] makes beside a cache and renames over it: recognised
+/// here, with the cache names, because a directory listing is classified once.
+pub const TEMP_PREFIX: &[u8] = b".brp-pyc-";
+pub const COPY_MARK: &[u8] = b"copy-";
+pub const TEMP_SUFFIX: &[u8] = b".tmp";
+
+/// The two kinds of temporary name, which a killed run may leave behind.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TempKind {
+    /// `.brp-pyc-<pid>-<n>.tmp`: a second link of a cache, made before rename(2).
+    Link,
+    /// `.brp-pyc-copy-<pid>-<n>.tmp`: a (partial) copy of a cache being separated; the cache
+    /// itself is intact, so the copy is never the only one of anything.
+    Copy,
+}
+
+/// Which temporary name `name` is, if it is one.
+pub fn temp_kind(name: &[u8]) -> Option<TempKind> {
+    let mid = name.strip_prefix(TEMP_PREFIX)?.strip_suffix(TEMP_SUFFIX)?;
+    let (kind, mid) = match mid.strip_prefix(COPY_MARK) {
+        Some(rest) => (TempKind::Copy, rest),
+        None => (TempKind::Link, mid),
+    };
+    (!mid.is_empty() && mid.iter().all(|&b| b.is_ascii_digit() || b == b'-')).then_some(kind)
+}
+
+/// Whether a file name is one of the temporary names [`crate::apply`] creates.
+pub fn is_temp_name(name: &[u8]) -> bool {
+    temp_kind(name).is_some()
+}
+
 /// Optimization level of one cache file.
 ///
 /// The order is the order of preference for the file that is kept when identical caches are

@@ -1,14 +1,13 @@
-//! The command line: clap definitions (their doc comments are the help text), logging setup
-//! and the dispatch to [`crate::commands`].
+//! The command line: clap definitions (their doc comments are the help text) and logging
+//! setup. [`crate::commands`] runs what was parsed; nothing in the library depends on this.
 
 use std::io::Write;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::error::Error;
-use crate::exit_codes::ExitCode;
 use crate::layout::Layout;
+use crate::render::rpm_files::EscapeChoice;
 
 /// The Python bytecode step of an RPM build: hardlink byte-identical caches of the
 /// optimization levels of each module, safely and fast.
@@ -37,18 +36,18 @@ pub enum Command {
     /// bytecode-ghost.files lists every __pycache__ as %dir and the caches of every level of
     /// every module as %ghost, for the main package; bytecode-opt-<levels>.files lists the real
     /// caches of each layout group, for its subpackage.
-    Split(crate::commands::split::SplitArgs),
+    Split(SplitArgs),
 
     /// Byte-compile Python sources with the target interpreter, then link identical levels.
     ///
     /// The backend of %py_byte_compile and brp-python-bytecompile, for any Python version.
-    Compile(crate::commands::compile::CompileArgs),
+    Compile(CompileArgs),
 
     /// Report the bytes at stake in a tree or in built .rpm packages.
-    Stats(crate::commands::stats::StatsArgs),
+    Stats(StatsArgs),
 
     /// Exit 1 when a tree or package leaves bytes on the table or ships broken caches.
-    Check(crate::commands::check::CheckArgs),
+    Check(CheckArgs),
 
     /// Write the man pages (brp-pyc.1, brp-pyc-link.1, ...) into DIR; used by `make install`.
     #[command(hide = true)]
@@ -82,20 +81,6 @@ pub struct LinkArgs {
     pub paths: Vec<PathBuf>,
 }
 
-/// The directories to work on: the explicit paths, or `$RPM_BUILD_ROOT` under the rules of a
-/// brp script (unset, empty or `/`: `None`, which means change nothing and succeed).
-pub fn roots_or_build_root(paths: &[PathBuf]) -> Option<Vec<PathBuf>> {
-    if !paths.is_empty() {
-        return Some(paths.to_vec());
-    }
-    let root = std::env::var_os("RPM_BUILD_ROOT")?;
-    let is_system_root = !root.is_empty() && root.as_encoded_bytes().iter().all(|&b| b == b'/');
-    if root.is_empty() || is_system_root {
-        return None;
-    }
-    Some(vec![PathBuf::from(root)])
-}
-
 /// Sets up `log` for a command-line run: warnings always, decisions with `-v`, and `RUST_LOG`
 /// on top. Messages read `brp-pyc: warning: PATH: what`.
 pub fn init_logging(verbose: u8) {
@@ -121,28 +106,142 @@ pub fn init_logging(verbose: u8) {
         .init();
 }
 
-/// Sizes the worker pool: link(2) and rename(2) sleep on filesystem journals and directory
-/// locks, so more workers than cores keep the cores busy (4 per core measured 1.6x faster than
-/// 1 per core on ext4). `RAYON_NUM_THREADS` still decides when set.
-fn configure_threads() {
-    if std::env::var_os("RAYON_NUM_THREADS").is_some() {
-        return;
-    }
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let threads = (cores * 4).clamp(4, 64);
-    // Fails only if a pool exists already (a library caller made one): keep theirs.
-    let _ = rayon::ThreadPoolBuilder::new().num_threads(threads).build_global();
+/// What `split --ghost` lists as `%ghost` in the main package.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum GhostEntries {
+    /// Every cache of every level of every module with a source.
+    All,
+    /// None: only the `__pycache__` directories.
+    None,
 }
 
-/// Runs the parsed command line.
-pub fn run(cli: Cli) -> Result<ExitCode, Error> {
-    configure_threads();
-    match cli.command {
-        Command::Link(args) => crate::commands::link::run(&args),
-        Command::Split(args) => crate::commands::split::run(&args),
-        Command::Compile(args) => crate::commands::compile::run(&args),
-        Command::Stats(args) => crate::commands::stats::run(&args),
-        Command::Check(args) => crate::commands::check::run(&args),
-        Command::Manpages { dir } => crate::render::manpages::write_manpages(&dir).map(|()| ExitCode::Success),
-    }
+#[derive(Debug, Args)]
+pub struct SplitArgs {
+    /// Where to write bytecode-ghost.files and the bytecode-opt-<levels>.files lists.
+    #[arg(long, value_name = "DIR")]
+    pub output_dir: PathBuf,
+
+    /// Which levels ship together, one subpackage per group: 0,1,2 (default), 0,12 or 012.
+    #[arg(long, value_name = "L", default_value = "0,1,2")]
+    pub layout: Layout,
+
+    /// The %files syntax to write: of the installed rpm (auto), of rpm 4.19 and later, or of
+    /// older rpm (legacy). A name the chosen rpm cannot hold is an error naming it.
+    #[arg(long, value_name = "SYNTAX", default_value = "auto")]
+    pub rpm_escape: EscapeChoice,
+
+    /// Only paths (as installed) matching this glob, or below a directory matching it.
+    #[arg(long, value_name = "GLOB")]
+    pub include: Vec<String>,
+
+    /// Leave out paths matching this glob, or below a directory matching it.
+    #[arg(long, value_name = "GLOB")]
+    pub exclude: Vec<String>,
+
+    /// all: the main package owns every cache of every level as %ghost; none: only the
+    /// __pycache__ directories (then erasing a subpackage removes its caches; see README).
+    #[arg(long, value_name = "WHICH", value_enum, default_value_t = GhostEntries::All)]
+    pub ghost: GhostEntries,
+
+    /// The prefix to remove from paths. Default: $RPM_BUILD_ROOT, else each PATH itself.
+    #[arg(long, value_name = "DIR")]
+    pub build_root: Option<PathBuf>,
+
+    /// First link identical caches inside each group of the layout (and give a cache linked
+    /// across groups an inode of its own), as `link --layout` does.
+    #[arg(long)]
+    pub link: bool,
+
+    /// First compile the layout's levels that the caches beside a source lack, with the
+    /// interpreter of their cache tag: pythonX.Y from $PATH for cpython-XY, else --python.
+    #[arg(long)]
+    pub compile_missing: bool,
+
+    /// The interpreter for --compile-missing when pythonX.Y is not there (%__python3).
+    #[arg(long, value_name = "INTERPRETER")]
+    pub python: Option<PathBuf>,
+
+    /// The %{pyproject_files} list of %pyproject_save_files: its __pycache__ directories and
+    /// cache globs are removed from it and the main package's list owns exactly those, as
+    /// %ghost. A FILE that does not exist is ignored.
+    #[arg(long, value_name = "FILE")]
+    pub pyproject_files: Option<PathBuf>,
+
+    /// Directories to scan. Default: $RPM_BUILD_ROOT; when that is unset or /, do nothing.
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct CompileArgs {
+    /// The interpreter whose caches to write (a path, or a name looked up in $PATH). Required
+    /// with PATH; without PATH, /usr/bin/pythonX.Y is used for each usr/lib{,64}/pythonX.Y of
+    /// the build root and this one only when that is missing and the versions agree.
+    #[arg(long, value_name = "INTERPRETER")]
+    pub python: Option<PathBuf>,
+
+    /// Optimization level to write caches for (0, 1 or 2); repeat for several, or separate them
+    /// with commas (-o 0,1,2). Default: 0 and 1, as %py_byte_compile.
+    #[arg(short = 'o', value_name = "LEVEL", value_delimiter = ',', value_parser = clap::value_parser!(u8).range(0..=2))]
+    pub levels: Vec<u8>,
+
+    /// Compile with N worker processes (Python 3.5+). Default: the number of CPUs.
+    #[arg(short = 'j', long = "jobs", value_name = "N")]
+    pub jobs: Option<usize>,
+
+    /// Link only inside these groups of levels, as `link --layout` does.
+    #[arg(long, value_name = "L")]
+    pub layout: Option<Layout>,
+
+    /// Sources that fail to compile (syntax errors) are warnings and the exit status is 0,
+    /// as with %_python_bytecompile_errors_terminate_build 0. Default: they fail the run.
+    #[arg(long)]
+    pub keep_going: bool,
+
+    /// Files or trees to compile. Below $RPM_BUILD_ROOT the caches record the installed path.
+    /// Default: each usr/lib{,64}/pythonX.Y of $RPM_BUILD_ROOT; when that is unset or /, do
+    /// nothing.
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct StatsArgs {
+    /// Print one JSON object: the totals (caches, cache_bytes, linked_bytes, linkable_bytes,
+    /// bytes, identical, layouts, layout_change_percent, ...) and one row per item under "items".
+    #[arg(long)]
+    pub json: bool,
+
+    /// Count all items as one installation (the subpackages of one split build): modules,
+    /// identical caches and the size of each layout across them, in one row.
+    #[arg(long)]
+    pub together: bool,
+
+    #[command(flatten)]
+    pub inputs: AuditInputs,
+}
+
+/// What `stats` and `check` read.
+#[derive(Debug, Args)]
+pub struct AuditInputs {
+    /// Report an item that cannot be read as an error row and go on with the others (the exit
+    /// status is still 2).
+    #[arg(long)]
+    pub keep_going: bool,
+
+    /// Directories (walked as a build root; `.rpm` files inside are read as packages) and
+    /// `.rpm` packages. Give all the subpackages of one build together.
+    #[arg(value_name = "PATH|PACKAGE.rpm", required = true)]
+    pub paths: Vec<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Print one JSON object: "problems" (a count), "findings" (item, path, kind, detail) and
+    /// "errors".
+    #[arg(long)]
+    pub json: bool,
+
+    #[command(flatten)]
+    pub inputs: AuditInputs,
 }

@@ -17,7 +17,7 @@ use std::time::{Duration, SystemTime};
 use rustix::fs::{AtFlags, FileType, Timespec, Timestamps, UTIME_OMIT};
 
 use crate::classify::{cache_file_name, Level, Scheme, PYCACHE};
-use crate::commands::link::{link, Event, LinkOptions, LinkReport};
+use crate::link::{link, Event, LinkOptions, LinkReport};
 use crate::error::Error;
 use crate::layout::Layout;
 use crate::render::quote;
@@ -349,6 +349,10 @@ fn link_roots(python: &Interpreter, targets: &[Target]) -> Vec<PathBuf> {
             }
         }
     }
+    // Files of one directory share it: each directory once, or two workers would link the
+    // same caches at the same time.
+    roots.sort();
+    roots.dedup();
     roots
 }
 

@@ -18,9 +18,6 @@ pub enum Error {
     #[error("{}: changed since it was inspected; left as it was", quote(.0))]
     Changed(PathBuf),
 
-    #[error("{0}")]
-    Unsupported(&'static str),
-
     #[error("{}: cannot be listed for {rpm}: {why}", quote(path))]
     Unlistable { path: PathBuf, rpm: &'static str, why: String },
 
@@ -42,6 +39,10 @@ pub enum Error {
 
     #[error("{}: {count} source file(s) not byte-compiled (the interpreter's messages are above)", quote(path))]
     CompileFailed { path: PathBuf, count: usize },
+
+    /// A layout level that no interpreter on this machine can write for a cache tag.
+    #[error("{}: level(s) {levels} of cache tag {tag} are missing and no interpreter writes that tag ({tried}); install {install} (BuildRequires: {install}) or leave the level(s) out of the layout", quote(path))]
+    MissingInterpreter { path: PathBuf, tag: String, levels: String, tried: String, install: String },
 
     #[error("{}: --python INTERPRETER is required to compile it", quote(.0))]
     NoInterpreter(PathBuf),

@@ -7,10 +7,9 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
 
-use crate::apply::is_temp_name;
 use rustix::fs::{FileType, Stat};
 
-use crate::classify::{classify, CacheName, Level, Scheme};
+use crate::classify::{classify, is_temp_name, CacheName, Level, Scheme};
 use crate::walk::{Entry, Listing};
 
 /// One cache file of a module: its name in the directory and its level.
@@ -57,6 +56,16 @@ impl DirCaches {
     pub fn cache_count(&self) -> usize {
         self.modules.iter().map(|m| m.caches.len()).sum()
     }
+}
+
+/// The stems of the Python sources (`stem.py`, regular files) of a directory listing.
+pub fn source_stems(listing: &Listing) -> Vec<Box<[u8]>> {
+    listing
+        .entries
+        .iter()
+        .filter(|e| e.file_type == FileType::RegularFile)
+        .filter_map(|e| e.name_bytes().strip_suffix(b".py").filter(|s| !s.is_empty()).map(Box::from))
+        .collect()
 }
 
 /// Classifies the entries of a directory and groups its regular cache files into modules.

@@ -2,7 +2,8 @@
 
 use clap::Parser;
 
-use brp_pyc::cli::{init_logging, run, Cli};
+use brp_pyc::cli::{init_logging, Cli};
+use brp_pyc::commands::run;
 use brp_pyc::exit_codes::ExitCode;
 
 fn main() -> std::process::ExitCode {

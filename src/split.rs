@@ -14,8 +14,10 @@ use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 
 use crate::classify::{cache_file_name, Level, Scheme, PYCACHE};
 use crate::error::Error;
-use crate::group::{group_dir, DirCaches, Module};
+use crate::group::{group_dir, source_stems, DirCaches};
 use crate::layout::Layout;
+use crate::plan::cross_group_links;
+use crate::pyproject::PyprojectBytecode;
 use crate::render::rpm_files::{escape_absent_path, escape_path, has_glob_chars, RpmSyntax};
 use crate::walk::visit_dirs;
 
@@ -32,6 +34,9 @@ pub struct SplitOptions {
     /// Whether the main package lists caches as `%ghost` (`--ghost all`).
     pub ghosts: bool,
     pub filter: PathFilter,
+    /// The bytecode entries taken over from `%{pyproject_files}`: then the main package's list
+    /// owns exactly the directories and caches they named.
+    pub pyproject: Option<PyprojectBytecode>,
 }
 
 /// `--include`/`--exclude`: globs on installed paths. A glob that matches a directory covers
@@ -85,22 +90,17 @@ pub struct FileLists {
 struct DirScan {
     sources: Vec<Box<[u8]>>,
     caches: DirCaches,
-    /// Per module, per cache: the inode of caches that have other links (the only ones a link
-    /// across layout groups can concern), so that such links are reported.
-    linked_inodes: Vec<Vec<Option<u64>>>,
+    /// Per module, per cache: the stored copy (device, inode) of caches that have other links
+    /// (the only ones a link across layout groups can concern), so that such links are reported.
+    linked_copies: Vec<Vec<Option<(u64, u64)>>>,
 }
 
 /// Computes the lists for the trees in `options`.
 pub fn plan_lists(options: &SplitOptions) -> Result<FileLists, Error> {
     let walk = visit_dirs(&options.roots, |listing| {
-        let sources: Vec<Box<[u8]>> = listing
-            .entries
-            .iter()
-            .filter(|e| e.file_type == rustix::fs::FileType::RegularFile)
-            .filter_map(|e| e.name_bytes().strip_suffix(b".py").filter(|s| !s.is_empty()).map(Box::from))
-            .collect();
+        let sources = source_stems(listing);
         let caches = group_dir(listing);
-        let linked_inodes = caches
+        let linked_copies = caches
             .modules
             .iter()
             .map(|m| {
@@ -108,12 +108,12 @@ pub fn plan_lists(options: &SplitOptions) -> Result<FileLists, Error> {
                     .iter()
                     .map(|c| {
                         let stat = rustix::fs::statat(listing.fd(), &c.name, rustix::fs::AtFlags::SYMLINK_NOFOLLOW).ok()?;
-                        (stat.st_nlink > 1).then_some(stat.st_ino as u64)
+                        (stat.st_nlink > 1).then_some((stat.st_dev as u64, stat.st_ino as u64))
                     })
                     .collect()
             })
             .collect();
-        (!sources.is_empty() || !caches.modules.is_empty()).then_some(DirScan { sources, caches, linked_inodes })
+        (!sources.is_empty() || !caches.modules.is_empty()).then_some(DirScan { sources, caches, linked_copies })
     });
     if let Some(error) = walk.errors.into_iter().next() {
         return Err(error); // a list that silently misses a directory would ship a broken package
@@ -136,9 +136,13 @@ pub fn plan_lists(options: &SplitOptions) -> Result<FileLists, Error> {
         };
         let mut listed_here = false;
         let mut tags = BTreeSet::new();
-        for (module, inodes) in scan.caches.modules.iter().zip(&scan.linked_inodes) {
+        for (module, copies) in scan.caches.modules.iter().zip(&scan.linked_copies) {
             tags.insert((module.scheme, module.tag.clone()));
-            note_cross_links(dir, module, inodes, &options.layout, &mut lists.cross_links);
+            let stored: Vec<_> = module.caches.iter().zip(copies).map(|(c, copy)| (&c.level, *copy)).collect();
+            for (home, sharer) in cross_group_links(&stored, &options.layout) {
+                let (home, sharer) = (&module.caches[home], &module.caches[sharer]);
+                lists.cross_links.push((dir.join(home.name_os()), dir.join(sharer.name_os())));
+            }
             for cache in &module.caches {
                 let path = installed_dir.join(cache.name_os());
                 if !options.filter.accepts(&path) {
@@ -170,23 +174,30 @@ pub fn plan_lists(options: &SplitOptions) -> Result<FileLists, Error> {
                 }
             }
         }
-        if in_pycache && listed_here {
+        // A __pycache__ whose parent another package owns (site-packages, the interpreter's
+        // library directory) is that package's: owning it would make two owners.
+        let shared_parent = installed_dir.parent().and_then(Path::file_name).is_some_and(|n| is_shared_dir(n.as_bytes()));
+        if in_pycache && listed_here && !shared_parent {
             lists.dirs.insert(installed_dir.into_os_string().into_vec());
         }
+    }
+    if let Some(pyproject) = &options.pyproject {
+        lists.dirs = pyproject.dirs.iter().filter(|d| options.filter.accepts(Path::new(OsStr::from_bytes(d)))).cloned().collect();
+        lists.ghosts.retain(|path| pyproject.covers(path));
     }
     Ok(lists)
 }
 
-/// Records the caches of `module` that share an inode with a cache of another layout group.
-fn note_cross_links(dir: &Path, module: &Module, inodes: &[Option<u64>], layout: &Layout, out: &mut Vec<(PathBuf, PathBuf)>) {
-    for (i, a) in module.caches.iter().enumerate() {
-        for (j, b) in module.caches.iter().enumerate().skip(i + 1) {
-            let shared = inodes[i].is_some() && inodes[i] == inodes[j];
-            if shared && layout.group_of(&a.level) != layout.group_of(&b.level) {
-                out.push((dir.join(a.name_os()), dir.join(b.name_os())));
-            }
-        }
-    }
+/// Directories that hold the modules of many packages: `site-packages`, `dist-packages`, and
+/// an interpreter's library directory (`python3.13`, `python3.13t`, `python2.7`).
+fn is_shared_dir(name: &[u8]) -> bool {
+    let interpreter_lib = name.strip_prefix(b"python").is_some_and(|v| {
+        let v = v.strip_suffix(b"t").unwrap_or(v);
+        let mut parts = v.splitn(2, |&b| b == b'.');
+        let all_digits = |p: Option<&[u8]>| p.is_some_and(|p| !p.is_empty() && p.iter().all(u8::is_ascii_digit));
+        all_digits(parts.next()) && all_digits(parts.next())
+    });
+    name == b"site-packages" || name == b"dist-packages" || interpreter_lib
 }
 
 fn levels_of(scheme: Scheme) -> &'static [Level] {
@@ -343,6 +354,7 @@ mod tests {
             layout: layout.parse().unwrap(),
             ghosts: true,
             filter: PathFilter::default(),
+            pyproject: None,
         }
     }
 
@@ -381,6 +393,37 @@ mod tests {
         let split = plan_lists(&options(root.path(), "0,1,2")).unwrap();
         assert_eq!(split.cross_links, [(cache.join("a.cpython-311.pyc"), cache.join("a.cpython-311.opt-1.pyc"))]);
         assert!(plan_lists(&options(root.path(), "01,2")).unwrap().cross_links.is_empty());
+    }
+
+    #[test]
+    fn shared_directories_keep_their_pycache_and_pyproject_decides_what_is_owned() {
+        let root = tree(&[
+            b"usr/lib/python3.11/site-packages/top.py",
+            b"usr/lib/python3.11/site-packages/__pycache__/top.cpython-311.pyc",
+            b"usr/lib/python3.11/site-packages/foo/a.py",
+            b"usr/lib/python3.11/site-packages/foo/__pycache__/a.cpython-311.pyc",
+            b"usr/lib/python3.11/__pycache__/std.cpython-311.pyc",
+            b"usr/lib/python3.11/std.py",
+            b"usr/share/x/m.py",
+            b"usr/share/x/__pycache__/m.cpython-311.pyc",
+        ]);
+        let lists = plan_lists(&options(root.path(), "0,1,2")).unwrap();
+        assert_eq!(strings(&lists.dirs), ["/usr/lib/python3.11/site-packages/foo/__pycache__", "/usr/share/x/__pycache__"]);
+        let mut opts = options(root.path(), "0,1,2");
+        opts.pyproject = Some(crate::pyproject::parse(
+            "%dir /usr/lib/python3.11/site-packages/foo/__pycache__\n\
+             /usr/lib/python3.11/site-packages/foo/__pycache__/a.cpython-311{,.opt-?}.pyc\n\
+             /usr/lib/python3.11/site-packages/__pycache__/top.cpython-311{,.opt-?}.pyc\n",
+            &|_| true,
+        )
+        .bytecode);
+        let lists = plan_lists(&opts).unwrap();
+        assert_eq!(strings(&lists.dirs), ["/usr/lib/python3.11/site-packages/foo/__pycache__"]);
+        let ghosts = strings(&lists.ghosts);
+        assert_eq!(ghosts.len(), 6, "{ghosts:?}");
+        assert!(ghosts.iter().all(|g| g.contains("/site-packages/foo/__pycache__/a.") || g.contains("/site-packages/__pycache__/top.")));
+        assert_eq!(lists.groups[0].1.len(), 4, "the subpackages still ship every real cache");
+        assert!(is_shared_dir(b"python3.13t") && is_shared_dir(b"dist-packages") && !is_shared_dir(b"python-foo"));
     }
 
     #[test]

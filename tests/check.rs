@@ -268,3 +268,76 @@ fn a_symlink_to_a_source_is_that_source() {
     let (code, report) = audit_json("check", &[&package]);
     assert_eq!((code, findings(&report).len()), (0, 0), "{report}");
 }
+
+/// Levels compiled in different invalidation modes (compileall under $SOURCE_DATE_EPOCH writes
+/// hash-based caches, Fedora's brp step rewrites levels 0 and 1 as timestamp caches): each
+/// module is named once, and linking cannot fix it.
+#[test]
+fn levels_in_different_invalidation_modes_are_named() {
+    if !have("python3") {
+        return;
+    }
+    let tree = Tree::in_memory();
+    let modules = write_level_matrix(&tree, "pkg");
+    let compile_levels = |levels: &[&str], mode: &str| {
+        let mut cmd = Command::new("python3");
+        cmd.args(["-m", "compileall", "-q", "--invalidation-mode", mode, "-s"]).arg(tree.root()).args(["-p", "/"]);
+        for level in levels {
+            cmd.args(["-o", level]);
+        }
+        run_ok(cmd.arg(tree.root()));
+    };
+    compile_levels(&["0", "1"], "timestamp");
+    compile_levels(&["2"], "checked-hash");
+    tree.link_json(&[]);
+    let (code, report) = audit_json("check", &[tree.root()]);
+    assert_eq!(code, 1, "{report}");
+    let mixed = of_kind(&report, "mixed-invalidation");
+    let tag = cache_tag("python3");
+    let expected: BTreeSet<String> =
+        modules.iter().map(|m| format!("/pkg/__pycache__/{}.{tag}.opt-2.pyc", m.trim_start_matches("pkg/").trim_end_matches(".py"))).collect();
+    assert_eq!(mixed, expected, "{report}");
+
+    // Compiled in one mode, the same tree has no such finding.
+    compile_levels(&["0", "1", "2"], "timestamp");
+    tree.link_json(&[]);
+    let (code, report) = audit_json("check", &[tree.root()]);
+    assert_eq!((code, findings(&report).len()), (0, 0), "{report}");
+}
+
+/// A split build: sources in the main package, hash-based caches in a subpackage. Given both,
+/// `check` reads each source from the package that has it: clean caches pass, and a source
+/// edited after compiling (same size and mtime: only the hash tells) makes its caches stale.
+#[test]
+fn hash_based_caches_are_verified_against_a_source_in_another_package() {
+    if !have("rpmbuild") || !have("python3") {
+        return;
+    }
+    let top = Tree::in_memory();
+    let build = |name: &str, after: &str| {
+        let src = Tree::in_memory();
+        write_level_matrix(&src, "");
+        let spec = format!(
+            "Name: {name}\nVersion: 1\nRelease: 1\nSummary: t\nLicense: MIT\nBuildArch: noarch\n\
+             %description\nt\n%package caches\nSummary: c\n%description caches\nc\n%install\n\
+             mkdir -p %{{buildroot}}{SITE}\ncp -a {src}/. %{{buildroot}}{SITE}/\n\
+             python3 -m compileall -q -o 0 -o 1 -o 2 -s %{{buildroot}} -p / --invalidation-mode checked-hash %{{buildroot}}{SITE}\n\
+             {link} link %{{buildroot}}\n{after}\n\
+             %files\n{SITE}/*.py\n%files caches\n{SITE}/__pycache__\n",
+            src = src.root().display(),
+            link = env!("CARGO_BIN_EXE_brp-pyc"),
+        );
+        rpmbuild_spec(&top.path(name), &spec)
+    };
+    let clean = build("split", "");
+    assert_eq!(clean.len(), 2);
+    let (code, report) = audit_json("check", &[&clean[0], &clean[1]]);
+    assert_eq!((code, findings(&report).len()), (0, 0), "{report}");
+
+    let stale = build("splitstale", &format!("touch -r %{{buildroot}}{SITE}/docs.py t && sed -i s/x/y/ %{{buildroot}}{SITE}/docs.py && touch -r t %{{buildroot}}{SITE}/docs.py"));
+    let (code, report) = audit_json("check", &[&stale[0], &stale[1]]);
+    assert_eq!(code, 1, "{report}");
+    let stale_paths = of_kind(&report, "stale");
+    assert_eq!(stale_paths.len(), 3, "levels 0, 1, 2 of docs: {report}");
+    assert!(stale_paths.iter().all(|p| p.contains("/__pycache__/docs.")), "{report}");
+}

@@ -135,7 +135,7 @@ fn make_install_lays_out_binary_macros_wrapper_and_man_pages() {
     );
     let at = |p: &str| stage.path().join(p);
     assert!(at("usr/bin/brp-pyc").is_file());
-    let macros = std::fs::read_to_string(at("usr/lib/rpm/macros.d/macros.brp-pyc")).unwrap();
+    let macros = std::fs::read_to_string(at("usr/lib/rpm/macros.d/macros.zz-brp-pyc")).unwrap();
     assert!(macros.lines().any(|l| l == "%__brp_pyc /usr/bin/brp-pyc"), "the installed macros point at the installed binary");
     let wrapper = std::fs::read_to_string(at("usr/lib/rpm/brp-pyc/brp-python-hardlink")).unwrap();
     assert!(wrapper.contains("/usr/bin/brp-pyc") && !wrapper.contains("@BINDIR@"));
@@ -146,7 +146,91 @@ fn make_install_lays_out_binary_macros_wrapper_and_man_pages() {
     }
     // rpm itself reads the installed macro file.
     if have("rpm") {
-        let out = run_ok(Command::new("rpm").arg("--load").arg(at("usr/lib/rpm/macros.d/macros.brp-pyc")).args(["--eval", "%__brp_python_hardlink"]));
+        let out = run_ok(Command::new("rpm").arg("--load").arg(at("usr/lib/rpm/macros.d/macros.zz-brp-pyc")).args(["--eval", "%__brp_python_hardlink"]));
         assert_eq!(String::from_utf8(out.stdout).unwrap().trim(), "/usr/bin/brp-pyc link");
     }
+}
+
+/// Debian's configuration with the policy drop-in: a spec that compiles levels 0 and 1 and
+/// splits with layout 0,1,2 gets its level 2 compiled by the brp step (the interpreter of the
+/// caches' tag), three non-empty subpackages, and every level valid for python3 -OO.
+#[test]
+fn policy_brp_step_compiles_the_level_a_split_layout_names() {
+    if !have("rpmbuild") || !have("python3") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let top = dir.path().join("top");
+    let spec = r#"Name: split-missing
+Version: 1
+Release: 1
+Summary: Level 2 compiled by the brp step
+License: MIT
+BuildArch: noarch
+%description
+Levels 0 and 1 compiled in %install, level 2 by the brp step.
+%package opt-0
+Summary: 0
+%description opt-0
+0
+%package opt-1
+Summary: 1
+%description opt-1
+1
+%package opt-2
+Summary: 2
+%description opt-2
+2
+%install
+mkdir -p %{buildroot}/usr/share/sm/m
+printf '"""doc"""\nx = 1\n' > %{buildroot}/usr/share/sm/m/doc.py
+%py_byte_compile %{__python3} %{buildroot}/usr/share/sm/m
+%py_bytecode_split -l 0,1,2
+%files -f %{py_bytecode_ghost_files}
+/usr/share/sm/m/doc.py
+%files opt-0 -f %py_bytecode_files 0
+%files opt-1 -f %py_bytecode_files 1
+%files opt-2 -f %py_bytecode_files 2
+"#;
+    let spec_path = dir.path().join("split-missing.spec");
+    std::fs::write(&spec_path, spec).unwrap();
+    let policy = format!("{ROOT}/rpm-config/macros.brp-pyc-policy");
+    let python = String::from_utf8(run_ok(Command::new("python3").args(["-c", "import sys; print(sys.executable)"])).stdout).unwrap();
+    run_ok(
+        Command::new("rpmbuild")
+            .arg("-bb")
+            .args(rpm_macros_args(&[
+                &Path::new(ROOT).join("macros/macros.brp-pyc"),
+                &Path::new(ROOT).join("macros/macros.brp-pyc-compile"),
+                Path::new(&policy),
+            ]))
+            .args(["--define", &format!("_topdir {}", top.display())])
+            .args(["--define", "debug_package %{nil}"])
+            .args(["--define", &format!("__python3 {}", python.trim())])
+            .args(["--define", &format!("__brp_pyc {}", env!("CARGO_BIN_EXE_brp-pyc"))])
+            .arg(&spec_path)
+            .env_remove("RPM_BUILD_ROOT"),
+    );
+    let tag = cache_tag(python.trim());
+    for (level, suffix) in [(0, ".pyc"), (1, ".opt-1.pyc"), (2, ".opt-2.pyc")] {
+        let package = top.join(format!("RPMS/noarch/split-missing-opt-{level}-1-1.noarch.rpm"));
+        let out = run_ok(Command::new("rpm").args(["-qp", "--qf", "[%{FILENAMES}\\n]"]).arg(&package));
+        let names = String::from_utf8(out.stdout).unwrap();
+        assert_eq!(names.trim(), format!("/usr/share/sm/m/__pycache__/doc.{tag}{suffix}"), "opt-{level}");
+    }
+    // The level 2 cache is valid: python3 -OO loads it from the extracted package.
+    let opt2 = extract_payload(&top.join("RPMS/noarch/split-missing-opt-2-1-1.noarch.rpm"));
+    let main = extract_payload(&top.join("RPMS/noarch/split-missing-1-1.noarch.rpm"));
+    let source = main.root().join("usr/share/sm/m/doc.py");
+    let cache = opt2.root().join(format!("usr/share/sm/m/__pycache__/doc.{tag}.opt-2.pyc"));
+    let staged = Tree::new();
+    std::fs::create_dir_all(staged.path("m/__pycache__")).unwrap();
+    std::fs::copy(&source, staged.path("m/doc.py")).unwrap();
+    set_mtime(&staged.path("m/doc.py"), std::fs::metadata(&source).unwrap().modified().unwrap().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs());
+    std::fs::copy(&cache, staged.path(format!("m/__pycache__/doc.{tag}.opt-2.pyc"))).unwrap();
+    let out = run_ok(
+        Command::new(python.trim()).args(["-OO", "-v", "-c", "import m.doc"]).env("PYTHONPATH", staged.root()).env("PYTHONDONTWRITEBYTECODE", "1"),
+    );
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(log.contains(&format!("code object from '{}'", staged.path(format!("m/__pycache__/doc.{tag}.opt-2.pyc")).display())), "{log}");
 }

@@ -53,33 +53,6 @@ fn rpmbuild(spec: &Path, topdir: &Path, defines: &[(&str, &str)]) -> BTreeMap<St
     packages
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct PackagedFile {
-    name: String,
-    ghost: bool,
-    dir: bool,
-    inode: u64,
-}
-
-/// What rpm recorded about each file of a package.
-fn files_of(package: &Path) -> Vec<PackagedFile> {
-    let qf = "[%{FILENAMES}\\t%{FILEFLAGS:fflags}\\t%{FILEINODES}\\t%{FILEMODES:perms}\\n]";
-    let out = run_ok(Command::new("rpm").args(["-qp", "--qf", qf]).arg(package));
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|line| {
-            let f: Vec<&str> = line.split('\t').collect();
-            PackagedFile {
-                name: f[0].to_string(),
-                ghost: f[1].contains('g'),
-                inode: f[2].parse().unwrap(),
-                dir: f[3].starts_with('d'),
-            }
-        })
-        .collect()
-}
-
 /// The level of a cache path: 0, 1, 2, or None for anything else.
 fn level(name: &str) -> Option<u8> {
     let file = name.rsplit('/').next()?;

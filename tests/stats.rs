@@ -159,6 +159,91 @@ fn rpm_crate_packages_and_their_trees_give_the_same_figures() {
     }
 }
 
+/// Installed sizes of the layouts of an unlinked tree, counted from the files on disk without
+/// brp-pyc: caches of one module are the files of one directory whose names agree once the
+/// `.opt-N` part is dropped; a group of levels shipped together costs one copy per distinct
+/// content. Returns (all levels linked, level 0 only, levels 0 and 1 linked, split, no caches,
+/// levels 0 and 1 split).
+fn layout_sizes_on_disk(root: &Path) -> [u64; 6] {
+    /// (directory, cache name without `.opt-N`) -> (level, bytes) of each cache.
+    type Modules = std::collections::BTreeMap<(PathBuf, String), Vec<(u8, Vec<u8>)>>;
+    let mut others = 0;
+    let mut modules = Modules::new();
+    for path in files_below(root) {
+        let name = path.file_name().unwrap().to_str().unwrap().to_string();
+        let content = std::fs::read(&path).unwrap();
+        if !name.ends_with(".pyc") {
+            others += content.len() as u64;
+            continue;
+        }
+        let level = if name.ends_with(".opt-1.pyc") { 1 } else if name.ends_with(".opt-2.pyc") { 2 } else { 0 };
+        let module = name.replace(".opt-1.pyc", ".pyc").replace(".opt-2.pyc", ".pyc");
+        modules.entry((path.parent().unwrap().to_path_buf(), module)).or_default().push((level, content));
+    }
+    let distinct = |levels: &[u8]| -> u64 {
+        let mut total = 0;
+        for caches in modules.values() {
+            let contents: std::collections::BTreeSet<&Vec<u8>> = caches.iter().filter(|(l, _)| levels.contains(l)).map(|(_, c)| c).collect();
+            total += contents.iter().map(|c| c.len() as u64).sum::<u64>();
+        }
+        total
+    };
+    let every = |levels: &[u8]| -> u64 { modules.values().flatten().filter(|(l, _)| levels.contains(l)).map(|(_, c)| c.len() as u64).sum() };
+    [
+        others + distinct(&[0, 1, 2]),
+        others + distinct(&[0]),
+        others + distinct(&[0, 1]),
+        others + every(&[0, 1, 2]),
+        others,
+        others + every(&[0, 1]),
+    ]
+}
+
+#[test]
+fn layouts_against_the_status_quo_match_sizes_on_disk() {
+    if !have("python3") {
+        return;
+    }
+    let tree = Tree::in_memory();
+    write_level_matrix(&tree, "usr/lib/python3/dist-packages/m");
+    write_level_matrix(&tree, "usr/lib/python3/dist-packages/m/sub");
+    tree.write("usr/share/doc/m/README", "readme\n".repeat(50));
+    tree.compile("python3", &[0, 1, 2]);
+    let [all_linked, opt_0, levels_0_1, split, no_caches, split_0_1] = layout_sizes_on_disk(tree.root());
+    assert!(all_linked < split && opt_0 < levels_0_1 && levels_0_1 < split_0_1 && no_caches < opt_0, "the level matrix tells the layouts apart");
+    let expected = |size: u64| (size as f64 - all_linked as f64) * 100.0 / all_linked as f64;
+    let keys = [("all_linked", all_linked), ("opt_0_only", opt_0), ("levels_0_1", levels_0_1), ("split_0_1_2", split), ("no_caches", no_caches), ("split_0_1", split_0_1)];
+
+    let (code, unlinked) = audit_json("stats", &[tree.root()]);
+    assert_eq!(code, 0);
+    let percent = |report: &Value, reference: &str, key: &str| report["layout_change_percent"][reference][key].as_f64().unwrap();
+    for (key, size) in keys {
+        assert!((percent(&unlinked, "against_all_linked", key) - expected(size)).abs() < 1e-9, "{key}: {unlinked}");
+        let against_shipped = (size as f64 - split as f64) * 100.0 / split as f64;
+        assert!((percent(&unlinked, "against_shipped", key) - against_shipped).abs() < 1e-9, "{key}: {unlinked}");
+        // The row of the one item carries the same figures as the total.
+        assert_eq!(unlinked["items"][0]["layout_change_percent"]["against_all_linked"][key], unlinked["layout_change_percent"]["against_all_linked"][key]);
+    }
+    let out = run_ok(brp_pyc().arg("stats").arg(tree.root()));
+    let text = String::from_utf8(out.stdout).unwrap();
+    let row = text.lines().find(|l| l.starts_with("level 0 only")).unwrap_or_else(|| panic!("{text}"));
+    assert!(row.ends_with(&format!("{:+.2} %", expected(opt_0))), "last column against all levels linked: {row}\n{text}");
+
+    // Once the tree is linked, what it ships is the status quo: the two references agree, and
+    // the one that is the status quo did not move.
+    tree.link_json(&[]);
+    let distinct_inodes: u64 = {
+        let mut seen = std::collections::BTreeSet::new();
+        files_below(tree.root()).iter().filter(|p| seen.insert(inode(p))).map(|p| std::fs::metadata(p).unwrap().len()).sum()
+    };
+    assert_eq!(distinct_inodes, all_linked, "linking stores what the layout counted");
+    let (_, linked) = audit_json("stats", &[tree.root()]);
+    for (key, size) in keys {
+        assert!((percent(&linked, "against_all_linked", key) - expected(size)).abs() < 1e-9, "{key}: {linked}");
+        assert!((percent(&linked, "against_shipped", key) - expected(size)).abs() < 1e-9, "{key}: {linked}");
+    }
+}
+
 #[test]
 fn human_output_is_an_aligned_table_with_units() {
     let tree = Tree::in_memory();

@@ -10,6 +10,7 @@ use super::model::{Content, FileRecord, Inventory, Storage};
 use crate::classify::{classify, Level, Scheme};
 use crate::compare::same_bytes;
 use crate::error::Error;
+use crate::plan::{verdict, Verdict};
 
 /// The installed caches of one module (directory, scheme, stem, tag) in one inventory.
 #[derive(Debug)]
@@ -127,6 +128,9 @@ pub struct Layouts {
     pub split_0_1_2: u64,
     /// No caches at all.
     pub no_caches: u64,
+    /// Levels 0 and 1 in two subpackages, both installed: every cache of the two levels in
+    /// full (the "levels 0 and 1" of Fedora's change proposal).
+    pub split_0_1: u64,
 }
 
 /// The figures of `stats` for one inventory, or summed over several.
@@ -178,6 +182,7 @@ impl std::ops::AddAssign<&Stats> for Stats {
         l.levels_0_1 += ol.levels_0_1;
         l.split_0_1_2 += ol.split_0_1_2;
         l.no_caches += ol.no_caches;
+        l.split_0_1 += ol.split_0_1;
     }
 }
 
@@ -198,6 +203,7 @@ struct ModuleFigures {
     opt_0: u64,
     levels_0_1: u64,
     split: u64,
+    split_0_1: u64,
     unlinked: Vec<Unlinked>,
     error: Option<Error>,
 }
@@ -263,6 +269,7 @@ pub fn analyse(inventory: &Inventory) -> Analysis {
     stats.layouts.opt_0_only = no_caches;
     stats.layouts.levels_0_1 = no_caches;
     stats.layouts.split_0_1_2 = no_caches;
+    stats.layouts.split_0_1 = no_caches;
     for figures in per_module {
         let stats = &mut analysis.stats;
         stats.linkable_bytes += figures.linkable_bytes;
@@ -273,6 +280,7 @@ pub fn analyse(inventory: &Inventory) -> Analysis {
         stats.layouts.opt_0_only += figures.opt_0;
         stats.layouts.levels_0_1 += figures.levels_0_1;
         stats.layouts.split_0_1_2 += figures.split;
+        stats.layouts.split_0_1 += figures.split_0_1;
         analysis.unlinked.extend(figures.unlinked);
         analysis.errors.extend(figures.error);
     }
@@ -303,8 +311,11 @@ fn module_figures(files: &[FileRecord], module: &ModuleCaches<'_>) -> ModuleFigu
             }
         }
     }
-    let linkable =
-        |i: usize, j: usize| identical[i][j] && caches[i].1.mode == caches[j].1.mode && caches[i].1.owner == caches[j].1.owner;
+    let linkable = |i: usize, j: usize| {
+        let (a, b) = (caches[i].1, caches[j].1);
+        a.storage == b.storage
+            || matches!(verdict(a.link_traits(), b.link_traits(), || Ok(identical[i][j])), Ok(Verdict::Linkable))
+    };
     // Each cache's class: the first (lowest-level) cache it could be linked to.
     let class: Vec<usize> = (0..n).map(|i| (0..=i).find(|&j| linkable(j, i)).unwrap_or(i)).collect();
     let mut seen: HashSet<(usize, Storage)> = HashSet::new();
@@ -336,5 +347,6 @@ fn module_figures(files: &[FileRecord], module: &ModuleCaches<'_>) -> ModuleFigu
     figures.opt_0 = group_size(&|l| *l == Level::Zero);
     figures.levels_0_1 = group_size(&|l| matches!(l, Level::Zero | Level::One));
     figures.split = caches.iter().map(|(_, file, _)| file.size).sum();
+    figures.split_0_1 = caches.iter().filter(|(l, _, _)| matches!(l, Level::Zero | Level::One)).map(|(_, file, _)| file.size).sum();
     figures
 }

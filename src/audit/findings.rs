@@ -31,8 +31,9 @@ pub enum FindingKind {
     BuildRoot,
     /// A `__pycache__` cache without its `../stem.py`: Python never uses it.
     NoSource,
-    /// A hash-based cache whose source is in another package: not verified.
-    Unverified,
+    /// The levels of one module are compiled in different invalidation modes (timestamp and
+    /// hash-based): their headers differ, so they never hold the same bytes and never link.
+    MixedInvalidation,
 }
 
 impl FindingKind {
@@ -43,13 +44,8 @@ impl FindingKind {
             FindingKind::BadHeader => "bad-header",
             FindingKind::BuildRoot => "build-root",
             FindingKind::NoSource => "no-source",
-            FindingKind::Unverified => "unverified",
+            FindingKind::MixedInvalidation => "mixed-invalidation",
         }
-    }
-
-    /// Whether `check` fails for it. An unverified cache is reported, not held against anyone.
-    pub fn is_problem(self) -> bool {
-        self != FindingKind::Unverified
     }
 }
 
@@ -99,8 +95,9 @@ pub fn check(inventories: &[Inventory]) -> Checked {
 
 /// A cache's magic number (the hash key) and the source hash its header records.
 type MagicAndHash = ([u8; 4], [u8; 8]);
-/// A hash-based cache to verify: (cache, source, magic, recorded hash, checked by Python).
-type HashCheck = (usize, usize, [u8; 4], [u8; 8], bool);
+/// A hash-based cache to verify: (cache, source item, source, magic, recorded hash, checked
+/// by Python).
+type HashCheck = (usize, usize, usize, [u8; 4], [u8; 8], bool);
 
 fn check_one(inventories: &[Inventory], index: &PathIndex<'_>, item: usize) -> Checked {
     let inventory = &inventories[item];
@@ -129,11 +126,13 @@ fn check_one(inventories: &[Inventory], index: &PathIndex<'_>, item: usize) -> C
             return checked;
         }
     };
-    // Hash-based caches whose source is in this package: their sources are read afterwards.
+    // Hash-based caches: their sources are read afterwards, from whichever item has them.
     let mut hash_checks: Vec<HashCheck> = Vec::new();
     for module in &modules {
         let source_path = module.source_path();
         let source = index.find(item, &source_path);
+        // The invalidation mode of each level with a readable header, lowest level first.
+        let mut modes: Vec<(usize, bool)> = Vec::new();
         for (_, cache) in &module.caches {
             // A source linked to a file outside the items checked (Debian's sitecustomize.py
             // points into /etc) is there for Python; only its staleness cannot be seen.
@@ -152,6 +151,7 @@ fn check_one(inventories: &[Inventory], index: &PathIndex<'_>, item: usize) -> C
                     continue;
                 }
             };
+            modes.push((*cache, matches!(header.validation, Validation::Hash { .. })));
             let Some((source_item, source_file)) = source else { continue };
             let source_record = &inventories[source_item].files[source_file];
             match header.validation {
@@ -167,32 +167,46 @@ fn check_one(inventories: &[Inventory], index: &PathIndex<'_>, item: usize) -> C
                     }
                 }
                 Validation::Hash { hash, checked: checked_hash } => {
-                    if source_item == item {
-                        hash_checks.push((*cache, source_file, header.magic, hash, checked_hash));
-                    } else {
-                        let detail = format!("hash-based; its source is in {}: not verified", inventories[source_item].name);
-                        checked.findings.push(finding(*cache, FindingKind::Unverified, detail));
-                    }
+                    hash_checks.push((*cache, source_item, source_file, header.magic, hash, checked_hash));
                 }
             }
         }
+        if let Some(&(first, first_is_hash)) = modes.first() {
+            if let Some(&(other, _)) = modes.iter().find(|(_, is_hash)| *is_hash != first_is_hash) {
+                let mode = |is_hash: bool| if is_hash { "hash-based" } else { "timestamp" };
+                let detail = format!(
+                    "a {} cache while {} is a {} cache: levels in different invalidation modes never hold the same bytes, so they can never be linked (compile every level with brp-pyc compile)",
+                    mode(!first_is_hash),
+                    quote(Path::new(OsStr::from_bytes(&files[first].path))),
+                    mode(first_is_hash)
+                );
+                checked.findings.push(finding(other, FindingKind::MixedInvalidation, detail));
+            }
+        }
     }
-    if !hash_checks.is_empty() {
-        let wanted: Vec<usize> = hash_checks.iter().map(|c| c.1).collect();
+    // Each item that holds sources is read once, for all the caches whose sources it has (a
+    // split package ships the caches in subpackages and the sources in the main package).
+    let mut source_items: Vec<usize> = hash_checks.iter().map(|c| c.1).collect();
+    source_items.sort_unstable();
+    source_items.dedup();
+    for source_item in source_items {
+        let checks: Vec<&HashCheck> = hash_checks.iter().filter(|c| c.1 == source_item).collect();
+        let source_files = &inventories[source_item].files;
+        let wanted: Vec<usize> = checks.iter().map(|c| c.2).collect();
         // The magic numbers (hash keys) each source is checked with; usually one.
         let mut keys: HashMap<Storage, Vec<MagicAndHash>> = HashMap::new();
-        for &(_, source, magic, hash, _) in &hash_checks {
-            keys.entry(files[source].storage).or_default().push((magic, hash));
+        for &&(_, _, source, magic, hash, _) in &checks {
+            keys.entry(source_files[source].storage).or_default().push((magic, hash));
         }
-        let verdicts = with_contents(inventory, &wanted, |storage, content| {
+        let verdicts = with_contents(&inventories[source_item], &wanted, |storage, content| {
             keys.get(&storage).map_or(Vec::new(), |keys| {
                 keys.iter().filter(|(magic, hash)| !source_hash_matches(*magic, content, *hash)).copied().collect()
             })
         });
         match verdicts {
             Ok(mismatches) => {
-                for (cache, source, magic, hash, checked_hash) in hash_checks {
-                    let Some(bad) = mismatches.get(&files[source].storage) else { continue };
+                for &&(cache, _, source, magic, hash, checked_hash) in &checks {
+                    let Some(bad) = mismatches.get(&source_files[source].storage) else { continue };
                     if bad.contains(&(magic, hash)) {
                         let consequence = if checked_hash {
                             "Python ignores and rewrites it"

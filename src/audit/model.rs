@@ -75,6 +75,11 @@ impl FileRecord {
         self.kind == FileKind::Regular && !self.ghost
     }
 
+    /// What [`crate::plan::verdict`] compares: device, size, mode and owner.
+    pub fn link_traits(&self) -> (u64, u64, u32, &str) {
+        (self.storage.0, self.size, self.mode, &self.owner)
+    }
+
     /// The directory part (without trailing slash) and the file name.
     pub fn split(&self) -> (&[u8], &[u8]) {
         split_path(&self.path)

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use super::analysis::Stats;
+use super::analysis::{Layouts, Stats};
 use super::findings::Finding;
 use super::model::{Inventory, ItemKind};
 use crate::error::Error;
@@ -20,6 +20,7 @@ pub struct ItemRow {
     pub path: String,
     #[serde(flatten)]
     pub stats: Stats,
+    pub layout_change_percent: LayoutChanges,
 }
 
 impl ItemRow {
@@ -28,9 +29,71 @@ impl ItemRow {
             name: inventory.name.clone(),
             kind: inventory.kind,
             path: inventory.location.to_string_lossy().into_owned(),
+            layout_change_percent: LayoutChanges::of(&stats.layouts),
             stats,
         }
     }
+}
+
+/// The change of each layout's installed size, in percent, against two references.
+#[derive(Debug, Serialize)]
+pub struct LayoutChanges {
+    /// Against the items as they are (`layouts.shipped`).
+    pub against_shipped: LayoutPercents,
+    /// Against all levels in one package with identical caches linked (`layouts.all_linked`):
+    /// the status quo of a distribution that already links identical levels, which is what
+    /// Fedora's change proposal measured its layouts against.
+    pub against_all_linked: LayoutPercents,
+}
+
+/// One percentage per layout, named as in [`Layouts`].
+#[derive(Debug, Serialize)]
+pub struct LayoutPercents {
+    pub shipped: f64,
+    pub all_linked: f64,
+    pub opt_0_only: f64,
+    pub levels_0_1: f64,
+    pub split_0_1_2: f64,
+    pub no_caches: f64,
+    pub split_0_1: f64,
+}
+
+impl LayoutChanges {
+    pub fn of(layouts: &Layouts) -> LayoutChanges {
+        LayoutChanges {
+            against_shipped: LayoutPercents::against(layouts, layouts.shipped),
+            against_all_linked: LayoutPercents::against(layouts, layouts.all_linked),
+        }
+    }
+}
+
+impl LayoutPercents {
+    fn against(l: &Layouts, reference: u64) -> LayoutPercents {
+        let p = |size| percent_change(size, reference);
+        LayoutPercents {
+            shipped: p(l.shipped),
+            all_linked: p(l.all_linked),
+            opt_0_only: p(l.opt_0_only),
+            levels_0_1: p(l.levels_0_1),
+            split_0_1_2: p(l.split_0_1_2),
+            no_caches: p(l.no_caches),
+            split_0_1: p(l.split_0_1),
+        }
+    }
+}
+
+/// `size` against `reference` in percent; 0 when there is nothing to compare with.
+fn percent_change(size: u64, reference: u64) -> f64 {
+    if reference == 0 {
+        return 0.0;
+    }
+    (size as f64 - reference as f64) * 100.0 / reference as f64
+}
+
+/// `size - reference` as a signed size with a unit: `+1.2 MiB`, `-300 B`.
+fn signed_size(size: u64, reference: u64) -> String {
+    let sign = if size < reference { "-" } else { "+" };
+    format!("{sign}{}", human_bytes(size.abs_diff(reference)))
 }
 
 /// `stats --json`: the totals at the top level (the contract's integer keys), then the rows.
@@ -38,6 +101,8 @@ impl ItemRow {
 pub struct StatsReport {
     #[serde(flatten)]
     pub total: Stats,
+    /// The totals' layouts in percent (each row has its own under "items").
+    pub layout_change_percent: LayoutChanges,
     pub items: Vec<ItemRow>,
     /// One message per item that could not be read (with `--keep-going`).
     pub errors: Vec<String>,
@@ -120,25 +185,30 @@ pub fn stats_text(report: &StatsReport) -> String {
         i.pairs_0_1, i.pairs_1_2, i.pairs_0_2, i.triples, t.modules
     ));
     let l = &t.layouts;
-    let change = |size: u64| -> (String, String) {
-        let delta = size as i128 - l.shipped as i128;
-        let sign = if delta < 0 { "-" } else { "+" };
-        let percent = if l.shipped == 0 { 0.0 } else { delta as f64 * 100.0 / l.shipped as f64 };
-        (format!("{sign}{}", human_bytes(delta.unsigned_abs() as u64)), format!("{percent:+.2} %"))
-    };
-    let mut layout_rows = vec![vec!["LAYOUT".to_string(), "INSTALLED".into(), "CHANGE".into(), "%".into()]];
+    // Two references: the items as they are, and all levels linked in one package (the
+    // status quo that distributions and Fedora's change proposal compare layouts with).
+    let mut layout_rows =
+        vec![["LAYOUT", "INSTALLED", "VS SHIPPED", "%", "VS ALL LINKED", "%"].iter().map(|s| s.to_string()).collect::<Vec<_>>()];
     for (name, size) in [
         ("as shipped", l.shipped),
         ("all levels, linked in one package", l.all_linked),
         ("level 0 only", l.opt_0_only),
         ("levels 0 and 1, linked", l.levels_0_1),
+        ("levels 0 and 1, split (both installed)", l.split_0_1),
         ("split 0,1,2 (no links across)", l.split_0_1_2),
         ("no caches", l.no_caches),
     ] {
-        let (delta, percent) = change(size);
-        layout_rows.push(vec![name.to_string(), human_bytes(size), delta, percent]);
+        layout_rows.push(vec![
+            name.to_string(),
+            human_bytes(size),
+            signed_size(size, l.shipped),
+            format!("{:+.2} %", percent_change(size, l.shipped)),
+            signed_size(size, l.all_linked),
+            format!("{:+.2} %", percent_change(size, l.all_linked)),
+        ]);
     }
     out.push_str(&table(&layout_rows));
+    out.push_str("(VS ALL LINKED: against all levels in one package with identical caches linked, the status quo)\n");
     out
 }
 
@@ -160,5 +230,14 @@ mod tests {
     fn tables_align_numbers_right() {
         let rows = vec![vec!["A".to_string(), "1".into()], vec!["long name".to_string(), "100".into()]];
         assert_eq!(table(&rows), "A            1\nlong name  100\n");
+    }
+
+    #[test]
+    fn changes_are_signed_and_zero_without_a_reference() {
+        assert_eq!(percent_change(75, 100), -25.0);
+        assert_eq!(percent_change(120, 100), 20.0);
+        assert_eq!(percent_change(5, 0), 0.0);
+        assert_eq!(signed_size(1, 2049), "-2.0 KiB");
+        assert_eq!(signed_size(7, 7), "+0 B");
     }
 }

@@ -6,20 +6,10 @@ use std::io::Write;
 use crate::audit::findings::check;
 use crate::audit::report::{check_text, error_rows, CheckReport};
 use crate::audit::{load_for_command, Loaded};
-use crate::commands::stats::AuditInputs;
+use crate::cli::CheckArgs;
 use crate::error::Error;
 use crate::exit_codes::ExitCode;
 
-#[derive(Debug, clap::Args)]
-pub struct CheckArgs {
-    /// Print one JSON object: "problems" (a count), "findings" (item, path, kind, detail) and
-    /// "errors".
-    #[arg(long)]
-    pub json: bool,
-
-    #[command(flatten)]
-    pub inputs: AuditInputs,
-}
 
 pub fn run(args: &CheckArgs) -> Result<ExitCode, Error> {
     let keep_going = args.inputs.keep_going;
@@ -32,7 +22,7 @@ pub fn run(args: &CheckArgs) -> Result<ExitCode, Error> {
     } else {
         errors.extend(checked.errors);
     }
-    let problems = checked.findings.iter().filter(|f| f.kind.is_problem()).count();
+    let problems = checked.findings.len();
     let mut out = std::io::stdout().lock();
     let written = if args.json {
         let report = CheckReport { problems, findings: &checked.findings, errors: error_rows(&errors) };

@@ -2,52 +2,19 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::commands::link::Event;
+use crate::cli::CompileArgs;
+use crate::link::Event;
 use crate::compile::{compile, python_libdirs, CompileOptions, CompileReport, Interpreter, Target};
 use crate::error::Error;
 use crate::exit_codes::ExitCode;
-use crate::layout::Layout;
 use crate::render::quote;
 use crate::render::units::human_bytes;
 
-#[derive(Debug, clap::Args)]
-pub struct CompileArgs {
-    /// The interpreter whose caches to write (a path, or a name looked up in $PATH). Required
-    /// with PATH; without PATH, /usr/bin/pythonX.Y is used for each usr/lib{,64}/pythonX.Y of
-    /// the build root and this one only when that is missing and the versions agree.
-    #[arg(long, value_name = "INTERPRETER")]
-    pub python: Option<PathBuf>,
-
-    /// Optimization level to write caches for (0, 1 or 2); repeat for several. Default: 0 and 1,
-    /// as %py_byte_compile.
-    #[arg(short = 'o', value_name = "LEVEL", value_parser = clap::value_parser!(u8).range(0..=2))]
-    pub levels: Vec<u8>,
-
-    /// Compile with N worker processes (Python 3.5+). Default: the number of CPUs.
-    #[arg(short = 'j', long = "jobs", value_name = "N")]
-    pub jobs: Option<usize>,
-
-    /// Link only inside these groups of levels, as `link --layout` does.
-    #[arg(long, value_name = "L")]
-    pub layout: Option<Layout>,
-
-    /// Sources that fail to compile (syntax errors) are warnings and the exit status is 0,
-    /// as with %_python_bytecompile_errors_terminate_build 0. Default: they fail the run.
-    #[arg(long)]
-    pub keep_going: bool,
-
-    /// Files or trees to compile. Below $RPM_BUILD_ROOT the caches record the installed path.
-    /// Default: each usr/lib{,64}/pythonX.Y of $RPM_BUILD_ROOT; when that is unset or /, do
-    /// nothing.
-    #[arg(value_name = "PATH")]
-    pub paths: Vec<PathBuf>,
-}
 
 /// The build root as a brp script sees it: `$RPM_BUILD_ROOT` unless unset, empty or `/`.
 /// Normalized (`/a//b/` is `/a/b`) because compileall's `-s` compares path parts as strings.
 fn build_root() -> Option<PathBuf> {
-    let root = crate::cli::roots_or_build_root(&[])?.into_iter().next()?;
-    Some(root.components().collect())
+    Some(crate::build_root::build_root()?.components().collect())
 }
 
 /// `$SOURCE_DATE_EPOCH` as seconds; a value that is not a number is ignored with a warning,

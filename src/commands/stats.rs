@@ -1,46 +1,16 @@
 //! `brp-pyc stats`: what a tree or a set of built packages spends on bytecode caches.
 
 use std::io::Write;
-use std::path::PathBuf;
 
 use rayon::prelude::*;
 
 use crate::audit::analysis::{analyse, Stats};
-use crate::audit::report::{error_rows, stats_text, ItemRow, StatsReport};
+use crate::audit::report::{error_rows, stats_text, ItemRow, LayoutChanges, StatsReport};
 use crate::audit::model::merge;
 use crate::audit::{load_for_command, Loaded};
+use crate::cli::StatsArgs;
 use crate::error::Error;
 use crate::exit_codes::ExitCode;
-
-#[derive(Debug, clap::Args)]
-pub struct StatsArgs {
-    /// Print one JSON object: the totals (caches, cache_bytes, linked_bytes, linkable_bytes,
-    /// bytes, identical, layouts, ...) and one row per item under "items".
-    #[arg(long)]
-    pub json: bool,
-
-    /// Count all items as one installation (the subpackages of one split build): modules,
-    /// identical caches and the size of each layout across them, in one row.
-    #[arg(long)]
-    pub together: bool,
-
-    #[command(flatten)]
-    pub inputs: AuditInputs,
-}
-
-/// What `stats` and `check` read.
-#[derive(Debug, clap::Args)]
-pub struct AuditInputs {
-    /// Report an item that cannot be read as an error row and go on with the others (the exit
-    /// status is still 2).
-    #[arg(long)]
-    pub keep_going: bool,
-
-    /// Directories (walked as a build root; `.rpm` files inside are read as packages) and
-    /// `.rpm` packages. Give all the subpackages of one build together.
-    #[arg(value_name = "PATH|PACKAGE.rpm", required = true)]
-    pub paths: Vec<PathBuf>,
-}
 
 pub fn run(args: &StatsArgs) -> Result<ExitCode, Error> {
     let keep_going = args.inputs.keep_going;
@@ -62,7 +32,7 @@ pub fn run(args: &StatsArgs) -> Result<ExitCode, Error> {
         total += &analysis.stats;
         items.push(ItemRow::new(inventory, analysis.stats));
     }
-    let report = StatsReport { total, items, errors: error_rows(&errors) };
+    let report = StatsReport { layout_change_percent: LayoutChanges::of(&total.layouts), total, items, errors: error_rows(&errors) };
     let mut out = std::io::stdout().lock();
     let written = if args.json {
         serde_json::to_writer(&mut out, &report).map_err(std::io::Error::from).and_then(|()| writeln!(out))

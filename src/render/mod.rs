@@ -1,6 +1,5 @@
 //! Render: what people and programs read, from paths in messages to reports and file lists.
 
-pub mod manpages;
 pub mod quote;
 pub mod rpm_files;
 pub mod units;

@@ -304,3 +304,31 @@ pub fn build_root_below(topdir: &Path) -> PathBuf {
     assert_eq!(found.len(), 1, "one build root below {}: {found:?}", topdir.display());
     found.pop().unwrap()
 }
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PackagedFile {
+    pub name: String,
+    pub ghost: bool,
+    pub dir: bool,
+    /// rpm's inode number, unique inside one package.
+    pub inode: u64,
+}
+
+/// What rpm recorded about each file of a package.
+pub fn files_of(package: &Path) -> Vec<PackagedFile> {
+    let qf = "[%{FILENAMES}\\t%{FILEFLAGS:fflags}\\t%{FILEINODES}\\t%{FILEMODES:perms}\\n]";
+    let out = run_ok(Command::new("rpm").args(["-qp", "--qf", qf]).arg(package));
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|line| {
+            let f: Vec<&str> = line.split('\t').collect();
+            PackagedFile {
+                name: f[0].to_string(),
+                ghost: f[1].contains('g'),
+                inode: f[2].parse().unwrap(),
+                dir: f[3].starts_with('d'),
+            }
+        })
+        .collect()
+}

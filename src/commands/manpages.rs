@@ -1,4 +1,5 @@
-//! Man pages generated from the command-line definition, so they never drift from `--help`.
+//! The hidden `manpages` command: man pages generated from the command-line definition, so
+//! they never drift from `--help`.
 
 use std::path::Path;
 

@@ -1,0 +1,245 @@
+//! The link engine: walk, classify, group, plan and apply, one directory at a time in parallel.
+//!
+//! `link` and `compile` both run it; it reports counts and events and prints nothing itself.
+
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
+use std::path::PathBuf;
+
+use rustix::fs::{AtFlags, FileType};
+use serde::Serialize;
+
+use crate::apply::{link_atomically, remove_stale_temp, separate_atomically};
+use crate::compare::same_bytes_at;
+use crate::error::Error;
+use crate::group::{group_dir, CacheEntry, DirCaches, Identity, InspectedCache, Module};
+use crate::layout::Layout;
+use crate::plan::{plan_module, ModulePlan};
+use crate::render::quote;
+use crate::walk::{visit_dirs, Listing};
+
+#[derive(Clone, Debug, Default)]
+pub struct LinkOptions {
+    /// Directories to work on, already checked by [`crate::walk::check_roots`].
+    pub roots: Vec<PathBuf>,
+    pub layout: Layout,
+    pub dry_run: bool,
+    /// Report each link as an [`Event::Link`] (for `--dry-run` output or `-v`); the counts need
+    /// none, and a quiet run over 100,000 caches should not hold 100,000 pairs of paths.
+    pub link_events: bool,
+}
+
+/// What a run did (or, with `--dry-run`, would do). Serialized as `link --json`.
+#[derive(Debug, Default, Serialize, PartialEq, Eq)]
+pub struct LinkReport {
+    /// Cache files found.
+    pub scanned: u64,
+    /// Modules (directory, stem, tag) found.
+    pub groups: u64,
+    /// Links made (or planned with `--dry-run`).
+    pub linked: u64,
+    pub bytes_saved: u64,
+    /// Warnings: files or directories that could not be inspected or linked.
+    pub errors: u64,
+    /// Caches that were already links of their kept file.
+    pub already_linked: u64,
+    /// Identical caches left apart because their mode or owner differ.
+    pub identical_not_linked: u64,
+    /// Symlinks, directories and other non-regular files with a cache name, left as they are.
+    pub non_regular: u64,
+    /// Temporary names of an interrupted earlier run that were removed.
+    pub stale_temps_removed: u64,
+    /// Caches given an inode of their own because they were linked to a cache of another
+    /// layout group (another subpackage).
+    pub separated: u64,
+    pub dry_run: bool,
+}
+
+/// One decision or problem, reported in a deterministic order after the parallel work.
+#[derive(Debug)]
+pub enum Event {
+    Link { keep: PathBuf, dup: PathBuf, bytes: u64 },
+    IdenticalNotLinked { a: PathBuf, b: PathBuf },
+    StaleTempRemoved(PathBuf),
+    /// A cache linked across layout groups was (or would be) given an inode of its own.
+    Separated(PathBuf),
+    Warning(Error),
+}
+
+impl Event {
+    /// Logs the event for a person: warnings always, decisions with `-v`.
+    pub fn log(&self) {
+        match self {
+            Event::Link { keep, dup, bytes } => log::info!("linked {} => {} ({bytes} bytes)", quote(dup), quote(keep)),
+            Event::IdenticalNotLinked { a, b } => {
+                log::info!("{}: identical to {} but mode or owner differ; not linked", quote(b), quote(a))
+            }
+            Event::StaleTempRemoved(path) => {
+                log::info!("{}: removed a temporary name left by an interrupted run", quote(path))
+            }
+            Event::Separated(path) => log::info!("{}: separated from its links in other layout groups", quote(path)),
+            Event::Warning(e) => log::warn!("{e}"),
+        }
+    }
+}
+
+/// Runs `link` and hands every event to `on_event` in path order.
+pub fn link(options: &LinkOptions, mut on_event: impl FnMut(&Event)) -> LinkReport {
+    let walk = visit_dirs(&options.roots, |listing| {
+        let found = group_dir(listing);
+        (!found.is_empty()).then(|| process_dir(listing, &found, options))
+    });
+    let mut report = LinkReport { dry_run: options.dry_run, ..LinkReport::default() };
+    for error in walk.errors {
+        report.errors += 1;
+        on_event(&Event::Warning(error));
+    }
+    for (_, outcome) in walk.dirs {
+        report += &outcome.counts;
+        for event in &outcome.events {
+            if matches!(event, Event::Warning(_)) {
+                report.errors += 1;
+            }
+            on_event(event);
+        }
+    }
+    report
+}
+
+/// The counts and events of one directory.
+#[derive(Default)]
+struct DirOutcome {
+    counts: LinkReport,
+    events: Vec<Event>,
+}
+
+impl std::ops::AddAssign<&LinkReport> for LinkReport {
+    fn add_assign(&mut self, other: &LinkReport) {
+        self.scanned += other.scanned;
+        self.groups += other.groups;
+        self.linked += other.linked;
+        self.bytes_saved += other.bytes_saved;
+        self.errors += other.errors;
+        self.already_linked += other.already_linked;
+        self.identical_not_linked += other.identical_not_linked;
+        self.non_regular += other.non_regular;
+        self.stale_temps_removed += other.stale_temps_removed;
+        self.separated += other.separated;
+    }
+}
+
+fn process_dir(listing: &Listing, found: &DirCaches, options: &LinkOptions) -> DirOutcome {
+    let counts = LinkReport {
+        scanned: found.cache_count() as u64,
+        groups: found.modules.len() as u64,
+        non_regular: found.non_regular.len() as u64,
+        ..LinkReport::default()
+    };
+    let mut outcome = DirOutcome { counts, events: Vec::new() };
+    for path in &found.non_regular {
+        log::debug!("{}: not a regular file; left as it is", quote(path));
+    }
+    if !options.dry_run && !found.stale_temps.is_empty() {
+        let cache_inodes: Vec<u64> = found
+            .modules
+            .iter()
+            .flat_map(|m| &m.caches)
+            .filter_map(|c| rustix::fs::statat(listing.fd(), &c.name, AtFlags::SYMLINK_NOFOLLOW).ok())
+            .map(|stat| stat.st_ino)
+            .collect();
+        for path in &found.stale_temps {
+            match remove_stale_temp(path, &cache_inodes) {
+                Ok(true) => {
+                    outcome.counts.stale_temps_removed += 1;
+                    outcome.events.push(Event::StaleTempRemoved(path.clone()));
+                }
+                Ok(false) => log::info!("{}: named like a temporary of ours but not one; left alone", quote(path)),
+                Err(e) => outcome.events.push(Event::Warning(e)),
+            }
+        }
+    }
+    for module in &found.modules {
+        process_module(listing, module, options, &mut outcome);
+    }
+    outcome
+}
+
+fn process_module(listing: &Listing, module: &Module, options: &LinkOptions, outcome: &mut DirOutcome) {
+    if module.caches.len() < 2 {
+        return; // nothing to link with, and no need to stat it
+    }
+    let plan = match plan_and_separate(listing, module, options, outcome) {
+        Ok(plan) => plan,
+        Err(e) => {
+            outcome.events.push(Event::Warning(e));
+            return;
+        }
+    };
+    outcome.counts.already_linked += plan.already_linked as u64;
+    outcome.counts.identical_not_linked += plan.metadata_differs.len() as u64;
+    for &(a, b) in &plan.metadata_differs {
+        let (a, b) = (plan.caches[a].path.clone(), plan.caches[b].path.clone());
+        outcome.events.push(Event::IdenticalNotLinked { a, b });
+    }
+    let applied = if options.dry_run { plan.links.len() } else { apply_plan(listing, &plan, &mut outcome.events) };
+    for link in plan.links[..applied].iter().filter(|_| options.link_events) {
+        let (keep, dup) = (&plan.caches[link.keep], &plan.caches[link.dup]);
+        outcome.events.push(Event::Link { keep: keep.path.clone(), dup: dup.path.clone(), bytes: dup.id.size });
+    }
+    outcome.counts.linked += applied as u64;
+    outcome.counts.bytes_saved += if applied == plan.links.len() { plan.bytes_saved } else { plan.bytes_freed(applied) };
+}
+
+/// Plans the module. When the plan first separates caches linked across layout groups (so that
+/// no hardlink set crosses a subpackage), a real run makes those copies and plans again on what
+/// is now on disk; a dry run keeps the plan, which already links as if they were made. The
+/// first failure leaves the rest of the module alone.
+fn plan_and_separate(
+    listing: &Listing,
+    module: &Module,
+    options: &LinkOptions,
+    outcome: &mut DirOutcome,
+) -> Result<ModulePlan, Error> {
+    let same_bytes = |a: &InspectedCache, b: &InspectedCache| same_bytes_at(listing.fd(), a, b);
+    let plan = plan_module(inspect(listing, module)?, &options.layout, same_bytes)?;
+    if plan.separate.is_empty() {
+        return Ok(plan);
+    }
+    for &i in &plan.separate {
+        if !options.dry_run {
+            separate_atomically(listing.fd(), &plan.caches[i])?;
+        }
+        outcome.counts.separated += 1;
+        outcome.events.push(Event::Separated(plan.caches[i].path.clone()));
+    }
+    if options.dry_run {
+        return Ok(plan);
+    }
+    plan_module(inspect(listing, module)?, &options.layout, same_bytes)
+}
+
+/// Applies the links in order and returns how many were made. The first failure stops the
+/// module: what was linked so far is correct, the rest stays as it was.
+fn apply_plan(listing: &Listing, plan: &ModulePlan, events: &mut Vec<Event>) -> usize {
+    for (n, link) in plan.links.iter().enumerate() {
+        if let Err(failure) = link_atomically(listing.fd(), &plan.caches[link.keep], &plan.caches[link.dup]) {
+            events.push(Event::Warning(failure));
+            return n;
+        }
+    }
+    plan.links.len()
+}
+
+/// `lstat`s the caches of a module, relative to the open directory. A name that is no longer a
+/// regular file is dropped.
+fn inspect(listing: &Listing, module: &Module) -> Result<Vec<InspectedCache>, Error> {
+    let mut caches = Vec::new();
+    for CacheEntry { name, level } in &module.caches {
+        let path = listing.path.join(OsStr::from_bytes(name.to_bytes()));
+        let stat = rustix::fs::statat(listing.fd(), name, AtFlags::SYMLINK_NOFOLLOW).map_err(|e| Error::io(&path, e.into()))?;
+        if FileType::from_raw_mode(stat.st_mode as _) == FileType::RegularFile {
+            caches.push(InspectedCache { path, name: name.clone(), level: level.clone(), id: Identity::of_stat(&stat) });
+        }
+    }
+    Ok(caches)
+}

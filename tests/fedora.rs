@@ -1,0 +1,382 @@
+//! brp-pyc on Fedora's real rpm configuration (redhat-rpm-config, python-rpm-macros,
+//! pyproject-rpm-macros from `../shared/fedora-rpm-config`), installed by `make install` into a
+//! scratch copy of rpm's configuration: real `%pyproject_wheel`/`%pyproject_install`/
+//! `%pyproject_save_files` builds of a small project, offline, read back with rpm, installed
+//! into a scratch root and loaded by python3 -O.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+use common::*;
+
+const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+/// The system interpreter: Fedora's brp step calls `pythonX.Y` by name and the tests' venv is
+/// made from it, so every cache of a build has its tag.
+const SYSTEM_PYTHON: &str = "/usr/bin/python3";
+
+/// The scratch configuration, made once for all tests of this file: `None` (with a message)
+/// when Fedora's files or the tools are missing outside CI.
+fn fedora() -> Option<&'static Path> {
+    static SETUP: OnceLock<Option<PathBuf>> = OnceLock::new();
+    SETUP.get_or_init(setup).as_deref()
+}
+
+fn setup() -> Option<PathBuf> {
+    // Beside the checkout, or where $FEDORA_RPM_CONFIG says (a checkout elsewhere).
+    let files = std::env::var_os("FEDORA_RPM_CONFIG").map_or_else(|| Path::new(ROOT).join("../shared/fedora-rpm-config"), PathBuf::from);
+    let in_ci = std::env::var_os("CI").is_some();
+    if !files.join("python-rpm-macros/macros.python-srpm").is_file() {
+        assert!(!in_ci, "{}: Fedora's rpm configuration is required in CI", files.display());
+        eprintln!("skipped: {} is absent (Fedora's rpm configuration)", files.display());
+        return None;
+    }
+    if !have("rpmbuild") || !have(SYSTEM_PYTHON) || !have("make") {
+        return None;
+    }
+    let modules = Command::new(SYSTEM_PYTHON).args(["-c", "import setuptools, wheel, packaging, venv, pip"]).output();
+    if !modules.is_ok_and(|o| o.status.success()) {
+        assert!(!in_ci, "{SYSTEM_PYTHON} needs pip, setuptools, wheel, packaging and venv in CI; .ci/run installs them");
+        eprintln!("skipped: {SYSTEM_PYTHON} lacks pip, setuptools, wheel, packaging or venv");
+        return None;
+    }
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("fedora-config");
+    run_ok(
+        Command::new("bash")
+            .arg(Path::new(ROOT).join("tests/fedora/setup-config.sh"))
+            .arg(&files)
+            .arg(&dir)
+            .env("BINARY", env!("CARGO_BIN_EXE_brp-pyc")),
+    );
+    Some(dir)
+}
+
+/// The project the packages are built from: a package with one module of each kind CPython's
+/// levels tell apart, a subpackage, and a top-level module (whose cache directory is
+/// site-packages' own `__pycache__`).
+fn write_project(sources: &Path) {
+    let tree = Tree::new();
+    let top = tree.root().join("foo-1.0");
+    let write = |rel: &str, text: &str| {
+        let path = top.join(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    };
+    write(
+        "pyproject.toml",
+        "[build-system]\nrequires = [\"setuptools\"]\nbuild-backend = \"setuptools.build_meta\"\n\n\
+         [project]\nname = \"foo\"\nversion = \"1.0\"\n\n\
+         [tool.setuptools]\npackages = [\"foo\", \"foo.sub\"]\npy-modules = [\"foo_top\"]\n",
+    );
+    write("LICENSE", "MIT\n");
+    write("foo/__init__.py", "");
+    write("foo/plain.py", "def f(x):\n    return x + 1\n");
+    write("foo/docs.py", "\"\"\"Module docs.\"\"\"\ndef f(x):\n    \"\"\"Function docs.\"\"\"\n    return x\n");
+    write("foo/asserts.py", "def f(x):\n    assert x > 0\n    return x\n");
+    write("foo/both.py", "\"\"\"Docs.\"\"\"\ndef f(x):\n    assert x\n    return x\n");
+    write("foo/sub/__init__.py", "X = 1\n");
+    write("foo_top.py", "TOP = 1\n");
+    std::fs::create_dir_all(sources).unwrap();
+    run_ok(Command::new("tar").arg("czf").arg(sources.join("foo-1.0.tar.gz")).arg("-C").arg(tree.root()).arg("foo-1.0"));
+}
+
+/// A pyproject spec: `install` is the %install section after %pyproject_install, `files` the
+/// %files sections, `packages` the subpackages' names after `python3-foo-`.
+fn pyproject_spec(install: &str, packages: &[&str], files: &str) -> String {
+    let mut spec = String::from(
+        "Name: python-foo\nVersion: 1.0\nRelease: 1\nSummary: foo\nLicense: MIT\nBuildArch: noarch\n\
+         Source0: foo-1.0.tar.gz\n%description\nfoo.\n\
+         %package -n python3-foo\nSummary: foo\n%description -n python3-foo\nfoo.\n",
+    );
+    for sub in packages {
+        spec.push_str(&format!("%package -n python3-foo-{sub}\nSummary: {sub}\n%description -n python3-foo-{sub}\n{sub}.\n"));
+    }
+    spec.push_str("%prep\n%autosetup -n foo-1.0\n%build\n%pyproject_wheel\n%install\n%pyproject_install\n");
+    spec.push_str(install);
+    spec.push('\n');
+    spec.push_str(files);
+    // Every Fedora spec has a changelog, so SOURCE_DATE_EPOCH is set in the build.
+    spec.push_str("\n%changelog\n* Tue Dec 01 2026 Packager <p@example.org> - 1.0-1\n- Built.\n");
+    spec
+}
+
+/// What one build gave: the packages by name, rpmbuild's stderr and the build root.
+struct Build {
+    packages: BTreeMap<String, PathBuf>,
+    stderr: String,
+    build_root: PathBuf,
+}
+
+impl Build {
+    /// Checks that every hardlink set of the build root that a package ships is shipped whole
+    /// by that one package: rpm stores a set split across packages in full in each.
+    fn assert_no_set_spans_packages(&self) {
+        let mut packages_of_inode: BTreeMap<u64, (BTreeSet<&str>, u64, u64)> = BTreeMap::new();
+        for (name, package) in &self.packages {
+            for entry in files_of(package).into_iter().filter(|e| !e.ghost && !e.dir) {
+                let meta = std::fs::symlink_metadata(self.build_root.join(&entry.name[1..])).unwrap();
+                let set = packages_of_inode.entry(std::os::unix::fs::MetadataExt::ino(&meta)).or_default();
+                set.0.insert(name);
+                set.1 += 1;
+                set.2 = std::os::unix::fs::MetadataExt::nlink(&meta);
+            }
+        }
+        for (inode, (packages, shipped, nlink)) in packages_of_inode {
+            assert!(packages.len() == 1 && shipped == nlink, "inode {inode}: {nlink} links, {shipped} shipped by {packages:?}");
+        }
+    }
+}
+
+/// Builds `spec` on the Fedora configuration in a fresh `_topdir` below `dir`.
+fn rpmbuild(config: &Path, dir: &Path, spec: &str) -> Build {
+    let top = dir.join("top");
+    write_project(&top.join("SOURCES"));
+    let spec_path = dir.join("foo.spec");
+    std::fs::write(&spec_path, spec).unwrap();
+    let macro_path = std::fs::read_to_string(config.join("macro-path")).unwrap();
+    let out = Command::new("rpmbuild")
+        // --noclean keeps the build root, whose inodes say which files are one hardlink set.
+        .args(["-bb", "--noclean"])
+        .args(["--macros", macro_path.trim()])
+        .args(["--define", &format!("_topdir {}", top.display())])
+        // Fedora's /bin/sh is bash; the pyproject macros need it.
+        .args(["--define", "_buildshell /bin/bash"])
+        .args(["--define", &format!("__python3 {}", config.join("venv/bin/python3").display())])
+        // No debuginfo tooling for noarch here; Fedora's build sets the time from the changelog
+        // in its reproducible-builds configuration.
+        .args(["--define", "debug_package %{nil}", "--define", "use_source_date_epoch_as_buildtime 1"])
+        // A fixed build host, as reproducible builds set it (rpm 4.20 warns when the machine's
+        // name does not resolve).
+        .args(["--define", "_buildhost build.example.org"])
+        .arg(&spec_path)
+        .env("RPM_CONFIGDIR", config.join("config"))
+        // Fedora's brp step runs `pythonX.Y` found in $PATH: the system's.
+        .env("PATH", "/usr/bin:/bin:/usr/sbin:/sbin")
+        .env_remove("RPM_BUILD_ROOT")
+        .env_remove("SOURCE_DATE_EPOCH")
+        .env_remove("PYTHONDONTWRITEBYTECODE")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "rpmbuild failed:\n{stderr}");
+    let mut packages = BTreeMap::new();
+    for path in files_below(&top.join("RPMS")) {
+        let name = run_ok(Command::new("rpm").args(["-qp", "--qf", "%{NAME}"]).arg(&path)).stdout;
+        packages.insert(String::from_utf8(name).unwrap(), path);
+    }
+    // rpm 4.18: %_topdir/BUILDROOT/NVRA; 4.20 and later: %_topdir/BUILD/NAME-VERSION-build/BUILDROOT.
+    let per_build = std::fs::read_dir(top.join("BUILD")).unwrap().flatten().map(|e| e.path().join("BUILDROOT"));
+    let build_root = std::fs::read_dir(top.join("BUILDROOT"))
+        .map_or(None, |mut d| d.next().and_then(Result::ok).map(|e| e.path()))
+        .or_else(|| per_build.into_iter().find(|p| p.is_dir()))
+        .expect("rpmbuild --noclean keeps the build root");
+    Build { packages, stderr, build_root }
+}
+
+/// rpm's own warnings (`warning: File listed twice: ...`), not the indented output of the
+/// build tools that rpmbuild passes through. One is left out: rpm 4.20 and later deprecate
+/// `%clamp_mtime_to_source_date_epoch`, which the redhat-rpm-config of the test data (older
+/// than those rpm versions) still sets; it is about that pairing, not about any spec.
+fn rpm_warnings(stderr: &str) -> Vec<&str> {
+    let configuration = |l: &str| l.contains("%clamp_mtime_to_source_date_epoch is deprecated");
+    stderr
+        .lines()
+        .filter(|l| l.starts_with("warning:") || l.starts_with("error:") || l.contains("File listed twice"))
+        .filter(|l| !configuration(l))
+        .collect()
+}
+
+const SPLIT_0_1_2: &str = "\
+%files -n python3-foo -f %{pyproject_files} -f %{py_bytecode_ghost_files}
+%files -n python3-foo-bytecode-opt-0 -f %py_bytecode_files 0
+%files -n python3-foo-bytecode-opt-1 -f %py_bytecode_files 1
+%files -n python3-foo-bytecode-opt-2 -f %py_bytecode_files 2
+";
+
+fn split_spec(layout: &str, files: &str, subpackages: &[&str]) -> String {
+    pyproject_spec(&format!("%pyproject_save_files -l foo foo_top\n%py_bytecode_split -l {layout}"), subpackages, files)
+}
+
+/// The spec of the issue, word for word: no warning, every level in its subpackage, each cache
+/// real in exactly one package and a %ghost of the main package, which owns exactly the
+/// `__pycache__` directories %pyproject_save_files named.
+#[test]
+fn pyproject_spec_splits_every_level_without_a_warning() {
+    let Some(config) = fedora() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let spec = split_spec("0,1,2", SPLIT_0_1_2, &["bytecode-opt-0", "bytecode-opt-1", "bytecode-opt-2"]);
+    let build = rpmbuild(config, dir.path(), &spec);
+    assert_eq!(rpm_warnings(&build.stderr), Vec::<&str>::new(), "{}", build.stderr);
+    assert!(build.stderr.contains("brp-pyc split --link --compile-missing"), "the brp step ran brp-pyc:\n{}", build.stderr);
+
+    let main = files_of(&build.packages["python3-foo"]);
+    assert!(main.iter().filter(|e| e.name.ends_with(".pyc")).all(|e| e.ghost), "the main package ships no real cache");
+    let ghosts: BTreeSet<&str> = main.iter().filter(|e| e.ghost).map(|e| e.name.as_str()).collect();
+    let pycache_dirs: BTreeSet<&str> = main.iter().filter(|e| e.dir && e.name.ends_with("/__pycache__")).map(|e| e.name.as_str()).collect();
+    let sitelib = main.iter().find(|e| e.name.ends_with("/foo_top.py")).unwrap().name.trim_end_matches("/foo_top.py").to_string();
+    let expected_dirs: BTreeSet<String> = ["foo/__pycache__", "foo/sub/__pycache__"].iter().map(|d| format!("{sitelib}/{d}")).collect();
+    assert_eq!(pycache_dirs, expected_dirs.iter().map(String::as_str).collect(), "not site-packages/__pycache__");
+
+    let mut real_owner: BTreeMap<String, &str> = BTreeMap::new();
+    for (level, sub) in ["python3-foo-bytecode-opt-0", "python3-foo-bytecode-opt-1", "python3-foo-bytecode-opt-2"].iter().enumerate() {
+        let files = files_of(&build.packages[*sub]);
+        // 7 modules: __init__, plain, docs, asserts, both, sub/__init__, foo_top.
+        assert_eq!(files.len(), 7, "{sub}: {files:?}");
+        for f in &files {
+            let level_of_name = if f.name.ends_with(".opt-1.pyc") { 1 } else if f.name.ends_with(".opt-2.pyc") { 2 } else { 0 };
+            assert!(!f.ghost && !f.dir && level_of_name == level, "{sub}: {f:?}");
+            assert!(ghosts.contains(f.name.as_str()), "{} is a %ghost of the main package", f.name);
+            assert!(real_owner.insert(f.name.clone(), sub).is_none(), "{} is real in two packages", f.name);
+        }
+    }
+    assert_eq!(ghosts.len(), real_owner.len(), "every %ghost has a real file in a subpackage");
+    build.assert_no_set_spans_packages();
+
+    // The list %pyproject_save_files wrote no longer names a cache: the main package has no
+    // real cache above, and no entry twice (no warning above).
+    let listed = std::fs::read_to_string(files_below(&dir.path().join("top/BUILD")).into_iter().find(|p| p.to_string_lossy().ends_with("-pyproject-files")).unwrap()).unwrap();
+    assert!(!listed.contains("__pycache__") && listed.contains("/foo/plain.py"), "{listed}");
+}
+
+/// Layout 0,12: levels 1 and 2 ship together and their identical caches stay one hardlink set
+/// inside that package; installed with the main package, python3 -O loads the opt-1 caches.
+#[test]
+fn pyproject_layout_0_12_links_inside_its_subpackage_and_python_loads_it() {
+    let Some(config) = fedora() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let files = "\
+%files -n python3-foo -f %{pyproject_files} -f %{py_bytecode_ghost_files}
+%files -n python3-foo-bytecode-opt-0 -f %py_bytecode_files 0
+%files -n python3-foo-bytecode-opt-1-2 -f %py_bytecode_files 1-2
+";
+    let build = rpmbuild(config, dir.path(), &split_spec("0,12", files, &["bytecode-opt-0", "bytecode-opt-1-2"]));
+    assert_eq!(rpm_warnings(&build.stderr), Vec::<&str>::new(), "{}", build.stderr);
+    let opt12 = files_of(&build.packages["python3-foo-bytecode-opt-1-2"]);
+    let inode_of = |suffix: &str| opt12.iter().find(|e| e.name.ends_with(suffix)).unwrap_or_else(|| panic!("{suffix}: {opt12:?}")).inode;
+    // asserts.py: levels 1 and 2 identical; docs.py: they differ.
+    let tag = cache_tag(SYSTEM_PYTHON);
+    assert_eq!(inode_of(&format!("/asserts.{tag}.opt-1.pyc")), inode_of(&format!("/asserts.{tag}.opt-2.pyc")));
+    assert_ne!(inode_of(&format!("/docs.{tag}.opt-1.pyc")), inode_of(&format!("/docs.{tag}.opt-2.pyc")));
+    build.assert_no_set_spans_packages();
+
+    let root = tempfile::tempdir().unwrap();
+    run_ok(Command::new("rpm").arg("--root").arg(root.path()).arg("--initdb"));
+    run_ok(
+        Command::new("rpm")
+            .arg("--root")
+            .arg(root.path())
+            .args(["-i", "--nodeps", "--noscripts"])
+            .arg(&build.packages["python3-foo"])
+            .arg(&build.packages["python3-foo-bytecode-opt-1-2"]),
+    );
+    let main = files_of(&build.packages["python3-foo"]);
+    let installed_sitelib = main.iter().find(|e| e.name.ends_with("/foo_top.py")).unwrap().name.trim_end_matches("/foo_top.py").to_string();
+    let sitelib = root.path().join(&installed_sitelib[1..]);
+    let out = run_ok(
+        Command::new(SYSTEM_PYTHON)
+            .args(["-O", "-v", "-c", "import foo.asserts, foo_top"])
+            .env("PYTHONPATH", &sitelib)
+            .env("PYTHONDONTWRITEBYTECODE", "1"),
+    );
+    let log = String::from_utf8_lossy(&out.stderr);
+    for cache in [format!("foo/__pycache__/asserts.{tag}.opt-1.pyc"), format!("__pycache__/foo_top.{tag}.opt-1.pyc")] {
+        let loaded = format!("code object from '{}'", sitelib.join(&cache).display());
+        assert!(log.contains(&loaded), "python3 -O did not load {cache}:\n{log}");
+    }
+}
+
+/// Two builds of the spec give the same bytes in every package.
+#[test]
+fn pyproject_split_builds_are_reproducible() {
+    let Some(config) = fedora() else { return };
+    let spec = split_spec("0,1,2", SPLIT_0_1_2, &["bytecode-opt-0", "bytecode-opt-1", "bytecode-opt-2"]);
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let first = rpmbuild(config, a.path(), &spec);
+    // A second apart, so that a time that leaked into a package would show.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let second = rpmbuild(config, b.path(), &spec);
+    assert_eq!(first.packages.keys().collect::<Vec<_>>(), second.packages.keys().collect::<Vec<_>>());
+    for (name, path) in &first.packages {
+        assert!(std::fs::read(path).unwrap() == std::fs::read(&second.packages[name]).unwrap(), "{name} differs between two builds");
+    }
+}
+
+/// Installed by `make install`, brp-pyc's macros are the ones Fedora's configuration expands,
+/// and a spec that only uses %pyproject_save_files (no split) gets its caches linked.
+#[test]
+fn installed_macros_win_over_fedoras() {
+    let Some(config) = fedora() else { return };
+    let macro_path = std::fs::read_to_string(config.join("macro-path")).unwrap();
+    let eval = |expr: &str| {
+        let out = run_ok(
+            Command::new("rpm").args(["--macros", macro_path.trim(), "--eval", expr]).env("RPM_CONFIGDIR", config.join("config")),
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let binary = config.join("prefix/bin/brp-pyc");
+    assert_eq!(eval("%__brp_python_hardlink").trim(), format!("{} link", binary.display()));
+    assert!(eval("%{macrobody:py_byte_compile}").contains("brp-pyc} compile"), "%py_byte_compile is brp-pyc's");
+
+    let dir = tempfile::tempdir().unwrap();
+    let spec = pyproject_spec("%pyproject_save_files -l foo foo_top", &[], "%files -n python3-foo -f %{pyproject_files}\n");
+    let build = rpmbuild(config, dir.path(), &spec);
+    assert_eq!(rpm_warnings(&build.stderr), Vec::<&str>::new(), "{}", build.stderr);
+    let main = files_of(&build.packages["python3-foo"]);
+    let inode_of = |suffix: &str| main.iter().find(|e| e.name.ends_with(suffix)).unwrap().inode;
+    // Fedora's brp step compiles levels 0 and 1; docs.py's are identical and linked by brp-pyc.
+    let tag = cache_tag(SYSTEM_PYTHON);
+    assert_eq!(inode_of(&format!("/docs.{tag}.pyc")), inode_of(&format!("/docs.{tag}.opt-1.pyc")));
+    assert_ne!(inode_of(&format!("/asserts.{tag}.pyc")), inode_of(&format!("/asserts.{tag}.opt-1.pyc")));
+}
+
+/// A layout level whose cache tag no interpreter here writes: one error line naming the tag
+/// and what to install, and the tree as it was.
+#[test]
+fn missing_interpreter_for_a_cache_tag_is_one_error_line() {
+    if !have(SYSTEM_PYTHON) {
+        return;
+    }
+    let tree = Tree::new();
+    tree.write("usr/share/x/m.py", "X = 1\n");
+    tree.write("usr/share/x/__pycache__/m.cpython-399.pyc", "not really a cache");
+    let before = tree.contents();
+    let out = brp_pyc()
+        .args(["split", "--compile-missing", "--python", SYSTEM_PYTHON, "--layout", "0,1,2", "--rpm-escape", "4.19", "--output-dir"])
+        .arg(tree.root().join("lists"))
+        .arg(tree.root().join("usr"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("cpython-399") && stderr.contains("install python3.99") && stderr.contains("m.py"), "{stderr}");
+    assert_eq!(tree.contents(), before);
+}
+
+/// A spec without %pyproject_save_files (the example with layout 0,12, plus the %changelog
+/// every Fedora spec has) keeps working on Fedora's configuration: levels compiled by
+/// `brp-pyc compile` in %install and rewritten by Fedora's brp step are all timestamp caches,
+/// so identical levels 1 and 2 stay linked, and `check` finds nothing in the packages.
+#[test]
+fn example_spec_with_a_changelog_keeps_its_links_on_fedora() {
+    let Some(config) = fedora() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let mut spec = std::fs::read_to_string(Path::new(ROOT).join("examples/python-example-0-12.spec")).unwrap();
+    spec.push_str("\n%changelog\n* Tue Dec 01 2026 Packager <p@example.org> - 1.0-1\n- Built.\n");
+    let build = rpmbuild(config, dir.path(), &spec);
+    assert_eq!(rpm_warnings(&build.stderr), Vec::<&str>::new(), "{}", build.stderr);
+    let opt12 = files_of(&build.packages["python-example-0-12-bytecode-opt-1-2"]);
+    let inode_of = |suffix: &str| opt12.iter().find(|e| e.name.ends_with(suffix)).unwrap_or_else(|| panic!("{suffix}: {opt12:?}")).inode;
+    // plain.py and checked.py have no docstring: levels 1 and 2 are the same bytes.
+    for module in ["plain", "checked"] {
+        let tag = cache_tag(SYSTEM_PYTHON);
+        assert_eq!(inode_of(&format!("/{module}.{tag}.opt-1.pyc")), inode_of(&format!("/{module}.{tag}.opt-2.pyc")), "{module}");
+    }
+    let packages: Vec<&Path> = build.packages.values().map(PathBuf::as_path).collect();
+    let (code, report) = audit_json("check", &packages);
+    assert_eq!(code, 0, "{report}");
+    build.assert_no_set_spans_packages();
+}
