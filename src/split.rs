@@ -462,4 +462,21 @@ mod tests {
         let rendered = render_lists(&lists, RpmSyntax::Legacy, alone.path()).unwrap();
         assert!(rendered[1].text.contains("/p/__pycache__/[x]*.cpython-311.pyc\n"));
     }
+
+    /// rpm 4.19+ records an absent `%ghost` as its text: written unescaped (spaces aside), and
+    /// refused when that glob would take a file that is there.
+    #[test]
+    fn v419_absent_ghosts_are_written_unescaped_and_must_match_nothing() {
+        let root = tree(&[b"p/[x] y.py", b"p/__pycache__/[x] y.cpython-311.pyc"]);
+        let lists = plan_lists(&options(root.path(), "0,1,2")).unwrap();
+        let rendered = render_lists(&lists, RpmSyntax::V419, root.path()).unwrap();
+        let ghosts = &rendered[0].text;
+        assert!(ghosts.contains("%ghost /p/__pycache__/\\[x\\]\\ y.cpython-311.pyc\n"), "present: escaped\n{ghosts}");
+        assert!(ghosts.contains("%ghost /p/__pycache__/[x]\\ y.cpython-311.opt-1.pyc\n"), "absent: as it is\n{ghosts}");
+
+        let root = tree(&[b"p/m*.py", b"p/mod.py", b"p/__pycache__/mod.cpython-311.opt-1.pyc"]);
+        let lists = plan_lists(&options(root.path(), "0,1,2")).unwrap();
+        let err = render_lists(&lists, RpmSyntax::V419, root.path()).unwrap_err();
+        assert!(err.to_string().contains("m*.cpython-311.opt-1.pyc") && err.to_string().contains("would also take"), "{err}");
+    }
 }
