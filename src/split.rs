@@ -18,7 +18,7 @@ use crate::group::{group_dir, source_stems, DirCaches};
 use crate::layout::Layout;
 use crate::plan::cross_group_links;
 use crate::pyproject::PyprojectBytecode;
-use crate::render::rpm_files::{escape_path, has_glob_chars, RpmSyntax};
+use crate::render::rpm_files::{escape_absent_path, escape_path, has_glob_chars, RpmSyntax};
 use crate::walk::visit_dirs;
 
 /// The levels every module gets `%ghost` entries for: the ones CPython writes.
@@ -239,8 +239,13 @@ pub fn render_lists(lists: &FileLists, syntax: RpmSyntax, real_root: &Path) -> R
             RpmSyntax::Legacy => "rpm before 4.19",
         };
         let unlistable = |why: String| Error::Unlistable { path: PathBuf::from(OsStr::from_bytes(path)), rpm, why };
-        let escaped = escape_path(path, syntax).map_err(|e| unlistable(e.to_string()))?;
-        if syntax == RpmSyntax::Legacy && has_glob_chars(path) {
+        // rpm 4.19 and later undo escapes through a glob match only, which a name absent from
+        // the build root (a %ghost of a level not compiled) never has: it is written as a glob
+        // that must match nothing else, like every name for rpm before 4.19.
+        let absent = syntax == RpmSyntax::V419 && !checker.exists(path);
+        let escaped = if absent { escape_absent_path(path) } else { escape_path(path, syntax) };
+        let escaped = escaped.map_err(|e| unlistable(e.to_string()))?;
+        if (syntax == RpmSyntax::Legacy || absent) && has_glob_chars(path) {
             checker.check(path).map_err(unlistable)?;
         }
         Ok(format!("{directive}{escaped}\n"))
@@ -267,15 +272,22 @@ pub fn render_lists(lists: &FileLists, syntax: RpmSyntax, real_root: &Path) -> R
     Ok(rendered)
 }
 
-/// rpm before 4.19 globs every entry, quoted or not, and has no escape: a name with glob
-/// characters is right only if, in each directory along its path, its pattern matches no other
-/// entry (checked against the build root, as rpm will see it).
+/// rpm before 4.19 globs every entry, quoted or not, and has no escape (and rpm 4.19 and later
+/// cannot escape a name absent from the build root): a name with glob characters is right only
+/// if, in each directory along its path, its pattern matches no other entry (checked against
+/// the build root, as rpm will see it).
 struct LegacyGlobCheck<'a> {
     root: &'a Path,
     listings: HashMap<PathBuf, Vec<Vec<u8>>>,
 }
 
 impl LegacyGlobCheck<'_> {
+    /// Whether the installed path names anything in the build root (a dangling symlink too).
+    fn exists(&self, installed: &[u8]) -> bool {
+        let rel = installed.strip_prefix(b"/").unwrap_or(installed);
+        std::fs::symlink_metadata(self.root.join(OsStr::from_bytes(rel))).is_ok()
+    }
+
     fn check(&mut self, installed: &[u8]) -> Result<(), String> {
         let mut dir = self.root.to_path_buf();
         for component in Path::new(OsStr::from_bytes(installed)).components().skip(1) {
@@ -286,12 +298,12 @@ impl LegacyGlobCheck<'_> {
                     .literal_separator(true)
                     .backslash_escape(true)
                     .build()
-                    .map_err(|_| "glob characters rpm before 4.19 would misread".to_string())?
+                    .map_err(|_| "glob characters that rpm would misread".to_string())?
                     .compile_matcher();
                 let siblings = self.listings.entry(dir.clone()).or_insert_with(|| list_names(&dir));
                 if let Some(other) = siblings.iter().find(|s| s.as_slice() != name && glob.is_match(OsStr::from_bytes(s))) {
                     return Err(format!(
-                        "glob characters; rpm before 4.19 would also take {}",
+                        "glob characters that would also take {}",
                         String::from_utf8_lossy(other)
                     ));
                 }
@@ -449,5 +461,22 @@ mod tests {
         let lists = plan_lists(&options(alone.path(), "0,1,2")).unwrap();
         let rendered = render_lists(&lists, RpmSyntax::Legacy, alone.path()).unwrap();
         assert!(rendered[1].text.contains("/p/__pycache__/[x]*.cpython-311.pyc\n"));
+    }
+
+    /// rpm 4.19+ records an absent `%ghost` as its text: written unescaped (spaces aside), and
+    /// refused when that glob would take a file that is there.
+    #[test]
+    fn v419_absent_ghosts_are_written_unescaped_and_must_match_nothing() {
+        let root = tree(&[b"p/[x] y.py", b"p/__pycache__/[x] y.cpython-311.pyc"]);
+        let lists = plan_lists(&options(root.path(), "0,1,2")).unwrap();
+        let rendered = render_lists(&lists, RpmSyntax::V419, root.path()).unwrap();
+        let ghosts = &rendered[0].text;
+        assert!(ghosts.contains("%ghost /p/__pycache__/\\[x\\]\\ y.cpython-311.pyc\n"), "present: escaped\n{ghosts}");
+        assert!(ghosts.contains("%ghost /p/__pycache__/[x]\\ y.cpython-311.opt-1.pyc\n"), "absent: as it is\n{ghosts}");
+
+        let root = tree(&[b"p/m*.py", b"p/mod.py", b"p/__pycache__/mod.cpython-311.opt-1.pyc"]);
+        let lists = plan_lists(&options(root.path(), "0,1,2")).unwrap();
+        let err = render_lists(&lists, RpmSyntax::V419, root.path()).unwrap_err();
+        assert!(err.to_string().contains("m*.cpython-311.opt-1.pyc") && err.to_string().contains("would also take"), "{err}");
     }
 }

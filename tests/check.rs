@@ -120,10 +120,15 @@ const SITE: &str = "/usr/lib/python3/dist-packages/m";
 /// A package of the level matrix compiled in %install with `compile` (compileall options),
 /// then `after` (shell) run on the build root.
 fn package(top: &Path, name: &str, compile: &str, after: &str) -> std::path::PathBuf {
+    package_with(top, name, "", compile, after)
+}
+
+/// The same, with `preamble` (spec lines) before the package's tags.
+fn package_with(top: &Path, name: &str, preamble: &str, compile: &str, after: &str) -> std::path::PathBuf {
     let src = Tree::in_memory();
     write_level_matrix(&src, "");
     let spec = format!(
-        "Name: {name}\nVersion: 1\nRelease: 1\nSummary: t\nLicense: MIT\nBuildArch: noarch\n\
+        "{preamble}Name: {name}\nVersion: 1\nRelease: 1\nSummary: t\nLicense: MIT\nBuildArch: noarch\n\
          %description\nt\n%install\n\
          mkdir -p %{{buildroot}}{SITE}\ncp -a {src}/. %{{buildroot}}{SITE}/\n\
          python3 -m compileall -q -o 0 -o 1 -o 2 {compile} %{{buildroot}}{SITE}\n{after}\n\
@@ -185,6 +190,83 @@ fn rpmbuild_packages_clean_and_broken() {
     let out = brp_pyc().arg("check").arg(&unlinked).arg(&cut).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("cut.rpm"));
+}
+
+/// rpm writes bzip2 and lzma payloads on request; check cannot read them and says so in one
+/// line naming the package and the compression, while stats (headers only) still counts.
+#[test]
+fn payload_compressions_not_read_are_named() {
+    if !have("rpmbuild") || !have("python3") {
+        return;
+    }
+    let top = Tree::in_memory();
+    for (payload, compression) in [("w9.bzdio", "bzip2"), ("w9.lzdio", "lzma")] {
+        let preamble = format!("%define _binary_payload {payload}\n");
+        let pkg = package_with(top.root(), compression, &preamble, "-s %{buildroot} -p /", "");
+        let out = brp_pyc().arg("check").arg(&pkg).output().unwrap();
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(stderr.contains(pkg.file_name().unwrap().to_str().unwrap()) && stderr.contains(compression), "{stderr}");
+        let (code, stats) = audit_json("stats", &[&pkg]);
+        assert_eq!(code, 0);
+        assert!(stats["caches"].as_u64().unwrap() > 0, "{stats}");
+    }
+}
+
+/// A module whose source is a symlink (Debian links `sitecustomize.py` into /etc): Python
+/// stats and reads the file the link names, so check does too, in a tree and in a package:
+/// editing that file makes the caches of every link to it stale. A link whose target is not
+/// among the items checked is a source whose staleness cannot be seen: no finding.
+#[test]
+fn a_symlink_to_a_source_is_that_source() {
+    if !have("python3") || !have("rpmbuild") {
+        return;
+    }
+    let links = "mkdir -p etc/p && printf 'x = 1\\n' > etc/p/real.py && \
+                 mkdir -p lib/m && ln -s ../../etc/p/real.py lib/m/relative.py && ln -s /etc/p/real.py lib/m/absolute.py && \
+                 ln -s relative.py lib/m/chained.py && printf 'y = 2\\n' > lib/m/gone.py";
+    let tree = Tree::in_memory();
+    run_ok(Command::new("sh").arg("-c").arg(links).current_dir(tree.root()));
+    // Absolute links name the installed path: compile through a link that works here.
+    std::fs::remove_file(tree.path("lib/m/absolute.py")).unwrap();
+    std::os::unix::fs::symlink("../../etc/p/real.py", tree.path("lib/m/absolute.py")).unwrap();
+    compile(&tree.path("lib"), true, "timestamp");
+    std::fs::remove_file(tree.path("lib/m/absolute.py")).unwrap();
+    std::os::unix::fs::symlink("/etc/p/real.py", tree.path("lib/m/absolute.py")).unwrap();
+    std::fs::remove_file(tree.path("lib/m/gone.py")).unwrap();
+    std::os::unix::fs::symlink("nowhere.py", tree.path("lib/m/gone.py")).unwrap();
+    run_ok(brp_pyc().arg("link").arg(tree.root()));
+    let (code, report) = audit_json("check", &[tree.root()]);
+    assert_eq!((code, findings(&report).len()), (0, 0), "{report}");
+    // The target edited: every module linked to it is stale, through one, two links or an
+    // absolute one.
+    std::fs::write(tree.path("etc/p/real.py"), "x = 1  # edited\n").unwrap();
+    let (code, report) = audit_json("check", &[tree.root()]);
+    let mut stale = BTreeSet::new();
+    for module in ["lib/m/relative.py", "lib/m/absolute.py", "lib/m/chained.py"] {
+        stale.extend(cache_paths(&tree, module));
+    }
+    assert_eq!((code, of_kind(&report, "stale")), (1, stale), "{report}");
+    assert_eq!(findings(&report).len(), 9, "{report}");
+
+    // The same in a package (FILELINKTOS), with the gone module left out and the absolute
+    // link made after compiling, as for the tree.
+    let top = Tree::in_memory();
+    let spec = format!(
+        "Name: links\nVersion: 1\nRelease: 1\nSummary: t\nLicense: MIT\nBuildArch: noarch\n%description\nt\n%install\n\
+         cd %{{buildroot}} && {links} && rm lib/m/gone.py\n\
+         python3 -m compileall -q -o 0 -o 1 -o 2 -s %{{buildroot}} -p / %{{buildroot}}/lib\n\
+         ln -sfn /etc/p/real.py %{{buildroot}}/lib/m/absolute.py\n\
+         {brp_pyc} link %{{buildroot}}\n%files\n/etc/p\n/lib/m\n",
+        links = links.replace("ln -s /etc/p/real.py", "ln -s ../../etc/p/real.py"),
+        brp_pyc = env!("CARGO_BIN_EXE_brp-pyc")
+    );
+    let package = rpmbuild_spec(top.root(), &spec).remove(0);
+    let listing = run_ok(Command::new("rpm").args(["-qp", "--qf", "[%{FILENAMES} %{FILELINKTOS}\\n]"]).arg(&package));
+    assert!(String::from_utf8_lossy(&listing.stdout).contains("/lib/m/absolute.py /etc/p/real.py"), "a symlink in the package");
+    let (code, report) = audit_json("check", &[&package]);
+    assert_eq!((code, findings(&report).len()), (0, 0), "{report}");
 }
 
 /// Levels compiled in different invalidation modes (compileall under $SOURCE_DATE_EPOCH writes

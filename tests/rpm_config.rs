@@ -35,14 +35,16 @@ printf '"""doc"""\nx = 1\n' > %{buildroot}/usr/lib/python3/site-packages/m/doc.p
 
 /// Builds the spec with extra rpmbuild arguments and returns, per cache file name, its inode
 /// in the package.
-fn build(dir: &Path, extra: &[&str], env: &[(&str, &str)]) -> Vec<(String, u64)> {
+fn build(dir: &Path, macro_files: &[&str], extra: &[&str], env: &[(&str, &str)]) -> Vec<(String, u64)> {
     let top = dir.join("top");
+    let mut files = vec![Path::new(ROOT).join("macros/macros.brp-pyc")];
+    files.extend(macro_files.iter().map(|f| Path::new(ROOT).join(f)));
     let mut cmd = Command::new("rpmbuild");
     cmd.arg("-bb")
+        .args(rpm_macros_args(&files.iter().map(PathBuf::as_path).collect::<Vec<_>>()))
         .args(["--define", &format!("_topdir {}", top.display())])
         .args(["--define", "debug_package %{nil}"])
         .args(["--define", "__python3 python3"])
-        .args(["--load", &format!("{ROOT}/macros/macros.brp-pyc")])
         .args(["--define", &format!("__brp_pyc {}", env!("CARGO_BIN_EXE_brp-pyc"))])
         .args(extra)
         .arg(plain_spec(dir))
@@ -87,10 +89,10 @@ fn policy_drop_in_links_after_install() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let unlinked = build(dir.path(), &[], &[]);
+    let unlinked = build(dir.path(), &[], &[], &[]);
     assert_eq!(unlinked.iter().map(|(_, i)| i).collect::<std::collections::BTreeSet<_>>().len(), 6, "without the policy nothing links");
-    let policy = format!("{ROOT}/rpm-config/macros.brp-pyc-policy");
-    assert_linked_like_compileall_hardlink_dupes(&build(dir.path(), &["--load", &policy], &[]));
+    let policy = "rpm-config/macros.brp-pyc-policy";
+    assert_linked_like_compileall_hardlink_dupes(&build(dir.path(), &[policy], &[], &[]));
 }
 
 #[test]
@@ -100,13 +102,14 @@ fn wrapper_script_called_by_path_links_like_the_old_script() {
     }
     let dir = tempfile::tempdir().unwrap();
     let wrapper = format!("__brp_python_hardlink {ROOT}/rpm-config/brp-python-hardlink");
-    let policy = format!("{ROOT}/rpm-config/macros.brp-pyc-policy");
-    let caches = build(dir.path(), &["--load", &policy, "--define", &wrapper], &[("BRP_PYC", env!("CARGO_BIN_EXE_brp-pyc"))]);
+    let policy = "rpm-config/macros.brp-pyc-policy";
+    let caches = build(dir.path(), &[policy], &["--define", &wrapper], &[("BRP_PYC", env!("CARGO_BIN_EXE_brp-pyc"))]);
     assert_linked_like_compileall_hardlink_dupes(&caches);
     // With a layout, links stay inside its groups: 0 alone, 1 and 2 together.
     let caches = build(
         dir.path(),
-        &["--load", &policy, "--define", &wrapper],
+        &[policy],
+        &["--define", &wrapper],
         &[("BRP_PYC", env!("CARGO_BIN_EXE_brp-pyc")), ("BRP_PYC_LAYOUT", "0,12")],
     );
     let p = |s| inode_of(&caches, s, "plain");
@@ -196,10 +199,14 @@ printf '"""doc"""\nx = 1\n' > %{buildroot}/usr/share/sm/m/doc.py
     run_ok(
         Command::new("rpmbuild")
             .arg("-bb")
+            .args(rpm_macros_args(&[
+                &Path::new(ROOT).join("macros/macros.brp-pyc"),
+                &Path::new(ROOT).join("macros/macros.brp-pyc-compile"),
+                Path::new(&policy),
+            ]))
             .args(["--define", &format!("_topdir {}", top.display())])
             .args(["--define", "debug_package %{nil}"])
             .args(["--define", &format!("__python3 {}", python.trim())])
-            .args(["--load", &format!("{ROOT}/macros/macros.brp-pyc"), "--load", &format!("{ROOT}/macros/macros.brp-pyc-compile"), "--load", &policy])
             .args(["--define", &format!("__brp_pyc {}", env!("CARGO_BIN_EXE_brp-pyc"))])
             .arg(&spec_path)
             .env_remove("RPM_BUILD_ROOT"),

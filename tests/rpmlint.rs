@@ -27,13 +27,8 @@ fn build(topdir: &Path, spec: &str) -> Vec<PathBuf> {
     std::fs::create_dir_all(topdir).unwrap();
     let spec_path = topdir.join("package.spec");
     std::fs::write(&spec_path, spec).unwrap();
-    // rpm 4.20 reads its configuration again for a noarch spec and forgets --load files; a
-    // macro path given with --macros, before any --define, survives.
-    let showrc = run_ok(Command::new("rpm").arg("--showrc"));
-    let showrc = String::from_utf8_lossy(&showrc.stdout);
-    let rpm_macro_path = showrc.lines().find_map(|l| l.strip_prefix("Macro path: ")).expect("rpm --showrc names its macro path");
     let mut cmd = Command::new("rpmbuild");
-    cmd.arg("-bb").arg("--macros").arg(format!("{rpm_macro_path}:{MACROS}"));
+    cmd.arg("-bb").args(rpm_macros_args(&[Path::new(MACROS)]));
     for (name, value) in [
         ("_topdir", topdir.to_str().unwrap().to_string()),
         ("__brp_pyc", env!("CARGO_BIN_EXE_brp-pyc").to_string()),

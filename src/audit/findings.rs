@@ -134,7 +134,9 @@ fn check_one(inventories: &[Inventory], index: &PathIndex<'_>, item: usize) -> C
         // The invalidation mode of each level with a readable header, lowest level first.
         let mut modes: Vec<(usize, bool)> = Vec::new();
         for (_, cache) in &module.caches {
-            if source.is_none() && module.scheme == Scheme::Pep3147 {
+            // A source linked to a file outside the items checked (Debian's sitecustomize.py
+            // points into /etc) is there for Python; only its staleness cannot be seen.
+            if source.is_none() && module.scheme == Scheme::Pep3147 && !index.is_symlink(item, &source_path) {
                 let detail = format!("no source {}: Python never uses it", quote(Path::new(OsStr::from_bytes(&source_path))));
                 checked.findings.push(finding(*cache, FindingKind::NoSource, detail));
             }

@@ -65,6 +65,8 @@ pub struct FileRecord {
     pub mtime: i64,
     /// Owned but not shipped (`%ghost`): costs nothing installed.
     pub ghost: bool,
+    /// What a symlink points to, as written (FILELINKTOS in a package); empty otherwise.
+    pub link_target: Box<[u8]>,
 }
 
 impl FileRecord {
@@ -96,8 +98,13 @@ pub fn split_path(path: &[u8]) -> (&[u8], &[u8]) {
 /// the packages of one run share `/`, each tree is a namespace of its own.
 pub struct PathIndex<'a> {
     by_namespace: HashMap<usize, HashMap<&'a [u8], (usize, usize)>>,
+    /// Installed symlinks and what they point to, per namespace.
+    links_by_namespace: HashMap<usize, HashMap<&'a [u8], &'a [u8]>>,
     namespace_of: Vec<usize>,
 }
+
+/// How many symlinks a path may pass through, as the kernel's own limit (`MAXSYMLINKS`).
+const MAX_SYMLINK_HOPS: usize = 40;
 
 impl<'a> PathIndex<'a> {
     pub fn new(inventories: &'a [Inventory]) -> PathIndex<'a> {
@@ -107,21 +114,76 @@ impl<'a> PathIndex<'a> {
             .map(|(i, inv)| if inv.kind == ItemKind::Package { usize::MAX } else { i })
             .collect();
         let mut by_namespace: HashMap<usize, HashMap<&'a [u8], (usize, usize)>> = HashMap::new();
+        let mut links_by_namespace: HashMap<usize, HashMap<&'a [u8], &'a [u8]>> = HashMap::new();
         for (i, inv) in inventories.iter().enumerate() {
             let paths = by_namespace.entry(namespace_of[i]).or_default();
+            let links = links_by_namespace.entry(namespace_of[i]).or_default();
             for (f, file) in inv.files.iter().enumerate() {
                 if file.is_installed_regular() {
                     paths.entry(file.path.as_slice()).or_insert((i, f));
+                } else if file.kind == FileKind::Symlink && !file.ghost && !file.link_target.is_empty() {
+                    links.entry(file.path.as_slice()).or_insert(&file.link_target);
                 }
             }
         }
-        PathIndex { by_namespace, namespace_of }
+        PathIndex { by_namespace, links_by_namespace, namespace_of }
     }
 
     /// The installed regular file at `path` seen from inventory `from`: (inventory, file).
+    /// Symlinks are followed, as Python follows them when it stats a source: a module whose
+    /// source is a link to a file is that file.
     pub fn find(&self, from: usize, path: &[u8]) -> Option<(usize, usize)> {
-        self.by_namespace.get(&self.namespace_of[from])?.get(path).copied()
+        let namespace = self.namespace_of[from];
+        let paths = self.by_namespace.get(&namespace)?;
+        let links = self.links_by_namespace.get(&namespace);
+        let mut path = path.to_vec();
+        for _ in 0..MAX_SYMLINK_HOPS {
+            if let Some(found) = paths.get(path.as_slice()) {
+                return Some(*found);
+            }
+            let target = links?.get(path.as_slice())?;
+            path = resolve_link(&path, target);
+        }
+        None
     }
+}
+
+impl PathIndex<'_> {
+    /// Whether `path` seen from inventory `from` is an installed symlink: a source that is one
+    /// exists even when what it points to is outside the items checked.
+    pub fn is_symlink(&self, from: usize, path: &[u8]) -> bool {
+        self.links_by_namespace.get(&self.namespace_of[from]).is_some_and(|links| links.contains_key(path))
+    }
+}
+
+/// The absolute, normalized path a symlink at `link` pointing to `target` names: relative
+/// targets start from the link's directory; `.` and `..` are folded (`..` of `/` is `/`).
+fn resolve_link(link: &[u8], target: &[u8]) -> Vec<u8> {
+    let mut joined = Vec::with_capacity(link.len() + target.len() + 1);
+    if !target.starts_with(b"/") {
+        joined.extend_from_slice(split_path(link).0);
+        joined.push(b'/');
+    }
+    joined.extend_from_slice(target);
+    let mut parts: Vec<&[u8]> = Vec::new();
+    for part in joined.split(|&b| b == b'/') {
+        match part {
+            b"" | b"." => {}
+            b".." => {
+                parts.pop();
+            }
+            part => parts.push(part),
+        }
+    }
+    let mut resolved = Vec::with_capacity(joined.len());
+    for part in parts {
+        resolved.push(b'/');
+        resolved.extend_from_slice(part);
+    }
+    if resolved.is_empty() {
+        resolved.push(b'/');
+    }
+    resolved
 }
 
 /// All inventories as one installation (the subpackages of one build): their files in one
@@ -142,4 +204,18 @@ pub fn merge(inventories: Vec<Inventory>) -> Option<Inventory> {
         }
     }
     Some(Inventory { kind, location, name, files })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::resolve_link;
+
+    #[test]
+    fn link_targets_resolve_like_the_kernel_does() {
+        let r = |link: &str, target: &str| String::from_utf8(resolve_link(link.as_bytes(), target.as_bytes())).unwrap();
+        assert_eq!(r("/usr/lib/p/m.py", "n.py"), "/usr/lib/p/n.py");
+        assert_eq!(r("/usr/lib/p/m.py", "../q/./n.py"), "/usr/lib/q/n.py");
+        assert_eq!(r("/usr/lib/p/m.py", "/usr/share/n.py"), "/usr/share/n.py");
+        assert_eq!(r("/m.py", "../../n.py"), "/n.py");
+    }
 }

@@ -159,10 +159,28 @@ fn file_records(meta: &PackageMetadata) -> Result<Vec<FileRecord>, rpm::Error> {
             owner: format!("{}:{}", entry.user(), entry.group()).into(),
             mtime: i64::from(u32::from(entry.modified_at())),
             ghost: entry.flags().contains(FileFlags::GHOST),
+            link_target: entry.linkto().unwrap_or("").as_bytes().into(),
         })
         .collect();
     files.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(files)
+}
+
+/// The payload compressions read here; rpm also writes bzip2 and lzma (`w9.bzdio`,
+/// `w9.lzdio`), which the `rpm` crate would report as a bad magic number.
+const READ_COMPRESSORS: [&str; 4] = ["gzip", "zstd", "xz", "identity"];
+
+/// Refuses, naming the compression, a payload this build cannot decompress.
+fn check_payload_compressor(location: &Path) -> Result<(), Error> {
+    let file = File::open(location).map_err(|e| Error::io(location, e))?;
+    let meta = guarded(location, || PackageMetadata::parse(&mut BufReader::new(file)))?;
+    match meta.header.get_entry_data_as_string(IndexTag::RPMTAG_PAYLOADCOMPRESSOR) {
+        Ok(name) if !READ_COMPRESSORS.contains(&name) => Err(package_error(
+            location,
+            format!("payload compressed with {name}, which brp-pyc does not read (it reads gzip, zstd and xz)"),
+        )),
+        _ => Ok(()),
+    }
 }
 
 fn entry_path(dirname: &str, basename: &str) -> Vec<u8> {
@@ -189,6 +207,7 @@ pub fn read_payload_files(
     let file = File::open(location).map_err(|e| Error::io(location, e))?;
     let file_len = file.metadata().map_err(|e| Error::io(location, e))?.len();
     check_layout(location, &file, file_len)?;
+    check_payload_compressor(location)?;
     let mut reader = guarded(location, || PackageReader::parse(BufReader::new(file)))?;
     let mut content = Vec::new();
     loop {

@@ -89,6 +89,17 @@ fn list_dir(root: &Path, listing: &Listing) -> DirFiles {
             found.packages.push(path);
             continue;
         }
+        let link_target = if kind == FileKind::Symlink {
+            match rustix::fs::readlinkat(listing.fd(), &entry.name, Vec::new()) {
+                Ok(target) => target.into_bytes().into_boxed_slice(),
+                Err(e) => {
+                    found.errors.push(Error::io(&path, e.into()));
+                    continue;
+                }
+            }
+        } else {
+            Box::default()
+        };
         let mut installed = prefix.clone();
         installed.extend_from_slice(entry.name_bytes());
         found.files.push(FileRecord {
@@ -101,6 +112,7 @@ fn list_dir(root: &Path, listing: &Listing) -> DirFiles {
             owner: format!("{}:{}", id.uid, id.gid).into(),
             mtime: id.mtime.0,
             ghost: false,
+            link_target,
         });
     }
     found

@@ -1,9 +1,13 @@
 //! Write a path into a `%files` list so that the rpm reading the list finds exactly that file.
 //!
 //! `%files` entries are globs after one macro expansion. rpm 4.19 and later take backslash
-//! escapes; older rpm takes white space only inside double quotes, globs quoted names too, and
-//! has no escape for a glob character at all. What an rpm cannot hold is an error naming the
-//! path, never a silently wrong list: a wrong list ships the wrong files or fails a build late.
+//! escapes, but undo the ones before glob characters, `"`, `!` and `\` only through a glob
+//! match: for a `%ghost` absent from the build root they record the escaped text as it is, so
+//! such a name is written unescaped instead and must match nothing else (checked by `split`).
+//! Older rpm takes white space only inside double quotes, globs quoted names too, and has no
+//! escape for a glob character at all. No rpm since 4.15 takes a tab or newline in a file name.
+//! What an rpm cannot hold is an error naming the path, never a silently wrong list: a wrong
+//! list ships the wrong files or fails a build late.
 
 use std::fmt;
 use std::str::FromStr;
@@ -69,17 +73,14 @@ pub fn has_glob_chars(name: &[u8]) -> bool {
 /// only if the glob matches nothing but the file itself: the caller checks that against the
 /// build root (see `split`).
 pub fn escape_path(path: &[u8], syntax: RpmSyntax) -> Result<String, Unlistable> {
-    let text = std::str::from_utf8(path).map_err(|_| Unlistable("not UTF-8; rpm refuses such file names"))?;
+    let text = listable_text(path)?;
     match syntax {
         RpmSyntax::V419 => {
-            if text.chars().any(|c| c.is_control() && c != '\t' && c != '\n') {
-                return Err(Unlistable("a control character; rpm refuses such file names"));
-            }
             let mut out = String::with_capacity(text.len() + 8);
             for c in text.chars() {
                 match c {
                     '%' => out.push_str("%%"),
-                    ' ' | '\t' | '\n' | '[' | ']' | '{' | '}' | '*' | '?' | '!' | '"' | '\\' => {
+                    ' ' | '[' | ']' | '{' | '}' | '*' | '?' | '!' | '"' | '\\' => {
                         out.push('\\');
                         out.push(c);
                     }
@@ -89,12 +90,6 @@ pub fn escape_path(path: &[u8], syntax: RpmSyntax) -> Result<String, Unlistable>
             Ok(out)
         }
         RpmSyntax::Legacy => {
-            if text.contains(['\t', '\n']) {
-                return Err(Unlistable("a tab or newline, which rpm before 4.19 cannot list"));
-            }
-            if text.chars().any(char::is_control) {
-                return Err(Unlistable("a control character; rpm refuses such file names"));
-            }
             let spaced = text.contains(' ');
             if spaced && text.contains('"') {
                 return Err(Unlistable("a double quote with white space, which rpm before 4.19 cannot list"));
@@ -105,10 +100,50 @@ pub fn escape_path(path: &[u8], syntax: RpmSyntax) -> Result<String, Unlistable>
             if text.contains('\\') && has_glob_chars(path) {
                 return Err(Unlistable("a backslash with glob characters, which rpm before 4.19 cannot list"));
             }
+            // rpm 4.18 expands a -f list's lines more than once: `%%{name}` still becomes the
+            // package name (measured), so only a `%` no macro can follow is written.
+            if text.as_bytes().windows(2).any(|w| w[0] == b'%' && !b" .,-+=@~".contains(&w[1])) || text.ends_with('%') {
+                return Err(Unlistable("a % that rpm before 4.19 would expand as a macro"));
+            }
             let escaped = text.replace('%', "%%");
             Ok(if spaced { format!("\"{escaped}\"") } else { escaped })
         }
     }
+}
+
+/// The name as text, if any rpm can hold it: UTF-8 without control characters (rpm refuses
+/// tab and newline in file names since 4.15, whatever the escaping).
+fn listable_text(path: &[u8]) -> Result<&str, Unlistable> {
+    let text = std::str::from_utf8(path).map_err(|_| Unlistable("not UTF-8; rpm refuses such file names"))?;
+    if text.contains(['\t', '\n']) {
+        return Err(Unlistable("a tab or newline; rpm refuses such file names"));
+    }
+    if text.chars().any(char::is_control) {
+        return Err(Unlistable("a control character; rpm refuses such file names"));
+    }
+    Ok(text)
+}
+
+/// Writes `path` (installed, absolute) for rpm 4.19 and later when no file of that name is in
+/// the build root, as for a `%ghost` of a cache not compiled. rpm records such an entry as
+/// its text with only `\ ` undone (measured with rpm 4.20 and 6.1): so white space is escaped,
+/// `%` doubled, everything else written as it is. A name with glob characters is then a glob
+/// for rpm, which records it literally only if it matches nothing: the caller checks that
+/// against the build root. A backslash before a space or at the end has no such form.
+pub fn escape_absent_path(path: &[u8]) -> Result<String, Unlistable> {
+    let text = listable_text(path)?;
+    if text.contains("\\ ") || text.ends_with('\\') {
+        return Err(Unlistable("a backslash before a space or at the end, which rpm 4.19 and later cannot list for a file absent from the build root"));
+    }
+    let mut out = String::with_capacity(text.len() + 4);
+    for c in text.chars() {
+        match c {
+            '%' => out.push_str("%%"),
+            ' ' => out.push_str("\\ "),
+            c => out.push(c),
+        }
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -131,7 +166,8 @@ mod tests {
     fn v419_escapes() {
         let e = |p: &[u8]| escape_path(p, V419);
         assert_eq!(e(b"/usr/lib/a.pyc").unwrap(), "/usr/lib/a.pyc");
-        assert_eq!(e(b"/a b/c\td\ne").unwrap(), "/a\\ b/c\\\td\\\ne");
+        assert_eq!(e(b"/a b/c").unwrap(), "/a\\ b/c");
+        assert!(e(b"/c\td").is_err() && e(b"/d\ne").is_err(), "rpm refuses tab and newline since 4.15");
         assert_eq!(e(b"/[br]*?{x}!").unwrap(), r"/\[br\]\*\?\{x\}\!");
         assert_eq!(e(b"/quo\"te\\s").unwrap(), r#"/quo\"te\\s"#);
         assert_eq!(e(b"/100%").unwrap(), "/100%%");
@@ -140,18 +176,30 @@ mod tests {
         assert!(e(b"/bell\x07").is_err());
     }
 
+    /// Measured with rpm 4.20 and 6.1 for `%ghost` entries absent from the build root.
+    #[test]
+    fn absent_names_for_v419() {
+        let e = escape_absent_path;
+        assert_eq!(e(b"/a b/100%").unwrap(), "/a\\ b/100%%");
+        assert_eq!(e(b"/[x]*?{y}!\"q\"").unwrap(), "/[x]*?{y}!\"q\"");
+        assert_eq!(e(b"/back\\slash\\*").unwrap(), "/back\\slash\\*");
+        for bad in [&b"/a\\ b"[..], b"/a\\", b"/a\tb", b"/a\nb", b"/caf\xe9", b"/bell\x07"] {
+            assert!(e(bad).is_err(), "{:?}", String::from_utf8_lossy(bad));
+        }
+    }
+
     /// Checked against rpm 4.18 by building packages (see tests/split_rpmbuild.rs).
     #[test]
     fn legacy_escapes() {
         let e = |p: &[u8]| escape_path(p, Legacy);
         assert_eq!(e(b"/a b").unwrap(), "\"/a b\"");
-        assert_eq!(e(b"/sp %x").unwrap(), "\"/sp %%x\"");
-        assert_eq!(e(b"/per%cent").unwrap(), "/per%%cent");
+        assert_eq!(e(b"/sp %.x").unwrap(), "\"/sp %%.x\"");
+        assert_eq!(e(b"/per%.cent").unwrap(), "/per%%.cent");
         assert_eq!(e(b"/quo\"te").unwrap(), "/quo\"te");
         assert_eq!(e(b"/back\\slash").unwrap(), "/back\\slash");
         assert_eq!(e(b"/[br]*?{x}").unwrap(), "/[br]*?{x}");
         assert_eq!(e(b"/sp*x y").unwrap(), "\"/sp*x y\"");
-        for bad in [&b"/a\tb"[..], b"/a\nb", b"/a \"b\"", b"/a [b]", b"/a\\*", b"/caf\xe9"] {
+        for bad in [&b"/a\tb"[..], b"/a\nb", b"/a \"b\"", b"/a [b]", b"/a\\*", b"/caf\xe9", b"/%{name}", b"/per%cent", b"/100%"] {
             assert!(e(bad).is_err(), "{:?}", String::from_utf8_lossy(bad));
         }
     }

@@ -271,6 +271,40 @@ pub fn audit_json(subcommand: &str, args: &[&Path]) -> (i32, serde_json::Value) 
     (out.status.code().unwrap(), value)
 }
 
+/// rpmbuild arguments that load `files` after rpm's own macro files on every rpm version:
+/// `--macros` with the installed rpm's macro path first. rpm 4.20 reads its configuration
+/// again for a `BuildArch: noarch` spec and forgets files given with `--load`; the macro path
+/// it keeps. They go before any `--define`, which rpm applies on top of the files it reads.
+pub fn rpm_macros_args(files: &[&Path]) -> [std::ffi::OsString; 2] {
+    let out = run_ok(Command::new("rpm").arg("--showrc"));
+    let showrc = String::from_utf8_lossy(&out.stdout);
+    let path = showrc
+        .lines()
+        .find_map(|l| l.strip_prefix("Macro path: "))
+        .unwrap_or_else(|| panic!("rpm --showrc names no macro path:\n{showrc}"));
+    let mut value = std::ffi::OsString::from(path.trim());
+    for file in files {
+        value.push(":");
+        value.push(file);
+    }
+    ["--macros".into(), value]
+}
+
+/// The build root of the one package rpmbuild built with `--noclean` below `topdir`: rpm 4.18
+/// keeps it in `%_topdir/BUILDROOT/<name-version-release.arch>`, rpm 4.20 and later in
+/// `%_topdir/BUILD/<name-version>-build/BUILDROOT`.
+pub fn build_root_below(topdir: &Path) -> PathBuf {
+    let mut found = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(topdir.join("BUILDROOT")) {
+        found.extend(entries.map(|e| e.unwrap().path()));
+    }
+    if let Ok(entries) = std::fs::read_dir(topdir.join("BUILD")) {
+        found.extend(entries.map(|e| e.unwrap().path().join("BUILDROOT")).filter(|p| p.is_dir()));
+    }
+    assert_eq!(found.len(), 1, "one build root below {}: {found:?}", topdir.display());
+    found.pop().unwrap()
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PackagedFile {
     pub name: String,
