@@ -52,9 +52,19 @@ impl Error {
         Error::Io { path: path.to_path_buf(), source }
     }
 
-    /// Writing the output failed (a full disk, a closed pipe).
+    /// Writing the output failed (a full disk, say).
     pub fn stdout(source: std::io::Error) -> Error {
         Error::io(Path::new("<stdout>"), source)
+    }
+}
+
+/// What a write to stdout means to the run, decided here for every subcommand: a reader that
+/// stopped early (`| head`) is a clean end, as for any filter, and the command still ends
+/// with its own status; any other failure (a full disk) is an error.
+pub fn stdout_written(result: std::io::Result<()>) -> Result<(), Error> {
+    match result {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other.map_err(Error::stdout),
     }
 }
 

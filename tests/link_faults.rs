@@ -117,7 +117,7 @@ impl FatMount {
         if !out.status.success() {
             let why = String::from_utf8_lossy(&out.stderr).into_owned();
             assert!(std::env::var_os("CI").is_none(), "cannot mount a FAT image with fusefat in CI: {why}");
-            eprintln!("skipped: cannot mount a FAT image with fusefat: {why}");
+            skipped(&format!("cannot mount a FAT image with fusefat: {why}"));
             return None;
         }
         Some(FatMount { _dir: dir, mountpoint })
@@ -305,7 +305,7 @@ fn caches_of(pkg: &Path, stem: &str, tag: &str) -> Vec<PathBuf> {
 #[test]
 fn full_filesystem_enospc_is_a_warning_and_loses_nothing() {
     if !is_root() {
-        eprintln!("skipped: mounting a tmpfs needs root");
+        skipped("mounting a tmpfs needs root");
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -315,7 +315,7 @@ fn full_filesystem_enospc_is_a_warning_and_loses_nothing() {
     let mounted = Command::new("mount").args(["-t", "tmpfs", "-o", "size=1m,nr_inodes=6", "tmpfs"]).arg(&mountpoint).status();
     if !mounted.is_ok_and(|s| s.success()) {
         assert!(std::env::var_os("CI").is_none(), "cannot mount a tmpfs in CI");
-        eprintln!("skipped: cannot mount a tmpfs here");
+        skipped("cannot mount a tmpfs here");
         return;
     }
     struct Unmount(PathBuf);

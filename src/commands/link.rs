@@ -11,7 +11,7 @@ use serde::Serialize;
 use crate::apply::{link_atomically, remove_stale_temp, separate_atomically, Applied};
 use crate::classify::Level;
 use crate::compare::same_bytes_at;
-use crate::error::Error;
+use crate::error::{stdout_written, Error};
 use crate::exit_codes::ExitCode;
 use crate::group::{group_dir, DirCaches, Identity, InspectedCache, Module};
 use crate::layout::Layout;
@@ -296,12 +296,7 @@ pub fn run(args: &crate::cli::LinkArgs) -> Result<ExitCode, Error> {
         }
     });
     drop(out);
-    match write_error {
-        // A reader that stopped early (`| head`) is not an error of ours, as for any filter.
-        Some(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(ExitCode::Success),
-        Some(e) => return Err(Error::stdout(e)),
-        None => {}
-    }
+    stdout_written(write_error.map_or(Ok(()), Err))?;
     if args.json {
         print_json(&report)?;
     } else if options.dry_run || log::log_enabled!(log::Level::Info) {
@@ -316,7 +311,7 @@ pub fn run(args: &crate::cli::LinkArgs) -> Result<ExitCode, Error> {
             report.errors
         );
         if options.dry_run {
-            println!("{summary}");
+            stdout_written(writeln!(std::io::stdout(), "{summary}"))?;
         } else {
             log::info!("{summary}");
         }
@@ -326,6 +321,5 @@ pub fn run(args: &crate::cli::LinkArgs) -> Result<ExitCode, Error> {
 
 fn print_json(report: &LinkReport) -> Result<(), Error> {
     let mut out = std::io::stdout().lock();
-    serde_json::to_writer(&mut out, report).map_err(|e| Error::stdout(e.into()))?;
-    writeln!(out).map_err(Error::stdout)
+    stdout_written(serde_json::to_writer(&mut out, report).map_err(std::io::Error::from).and_then(|()| writeln!(out)))
 }

@@ -9,7 +9,7 @@ use crate::audit::analysis::{analyse, Stats};
 use crate::audit::report::{error_rows, stats_text, ItemRow, StatsReport};
 use crate::audit::model::merge;
 use crate::audit::{load_for_command, Loaded};
-use crate::error::Error;
+use crate::error::{stdout_written, Error};
 use crate::exit_codes::ExitCode;
 
 #[derive(Debug, clap::Args)]
@@ -69,6 +69,6 @@ pub fn run(args: &StatsArgs) -> Result<ExitCode, Error> {
     } else {
         out.write_all(stats_text(&report).as_bytes())
     };
-    written.map_err(Error::stdout)?;
+    stdout_written(written)?;
     Ok(if errors.is_empty() { ExitCode::Success } else { ExitCode::Fatal })
 }
