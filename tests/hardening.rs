@@ -97,22 +97,22 @@ fn a_tree_deeper_than_path_max_is_linked() {
     let component = "d".repeat(100);
     let depth = 50; // 50 * 101 bytes
     let script = format!(
-        "set -e; for i in $(seq {depth}); do mkdir {component}; cd {component}; done; mkdir __pycache__; \
+        "set -e; for i in $(seq {depth}); do mkdir {component}; cd -P {component}; done; mkdir __pycache__; \
          for s in pyc opt-1.pyc opt-2.pyc; do printf 'same bytes' > __pycache__/m.cpython-311.$s; done; echo x > m.py"
     );
-    run_ok(Command::new("sh").arg("-c").arg(&script).current_dir(tree.root()));
+    run_ok(Command::new("bash").arg("-c").arg(&script).current_dir(tree.root()));
 
     let report = tree.link_json(&[]);
     assert_eq!((int(&report, "scanned"), int(&report, "linked"), int(&report, "errors")), (3, 2, 0), "{report}");
     let inodes = format!(
-        "set -e; for i in $(seq {depth}); do cd {component}; done; stat -c %i __pycache__/m.cpython-311.pyc \
+        "set -e; for i in $(seq {depth}); do cd -P {component}; done; stat -c %i __pycache__/m.cpython-311.pyc \
          __pycache__/m.cpython-311.opt-1.pyc __pycache__/m.cpython-311.opt-2.pyc | sort -u | wc -l"
     );
-    let out = run_ok(Command::new("sh").arg("-c").arg(&inodes).current_dir(tree.root()));
+    let out = run_ok(Command::new("bash").arg("-c").arg(&inodes).current_dir(tree.root()));
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "1", "the three caches are one inode");
     // Remove it the same way: paths this long cannot be unlinked by name.
-    let cleanup = format!("for i in $(seq {depth}); do cd {component}; done; rm -r __pycache__ m.py");
-    run_ok(Command::new("sh").arg("-c").arg(&cleanup).current_dir(tree.root()));
+    let cleanup = format!("for i in $(seq {depth}); do cd -P {component}; done; rm -r __pycache__ m.py");
+    run_ok(Command::new("bash").arg("-c").arg(&cleanup).current_dir(tree.root()));
     run_ok(Command::new("rm").arg("-rf").arg(tree.path(&component)));
 }
 

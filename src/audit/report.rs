@@ -18,16 +18,21 @@ pub struct ItemRow {
     pub name: String,
     pub kind: ItemKind,
     pub path: String,
+    /// The exact bytes of `path`, only when it is not UTF-8.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path_bytes: Option<Vec<u8>>,
     #[serde(flatten)]
     pub stats: Stats,
 }
 
 impl ItemRow {
     pub fn new(inventory: &Inventory, stats: Stats) -> ItemRow {
+        let raw = inventory.location.as_os_str().as_bytes();
         ItemRow {
             name: inventory.name.clone(),
             kind: inventory.kind,
             path: inventory.location.to_string_lossy().into_owned(),
+            path_bytes: (!super::model::is_utf8(raw)).then(|| raw.to_vec()),
             stats,
         }
     }
