@@ -206,7 +206,6 @@ struct ModuleFigures {
 struct Member {
     level: Level,
     storage: Storage,
-    size: u64,
     /// The first (lowest-level) cache of its module that it could be linked to.
     class: usize,
 }
@@ -234,6 +233,12 @@ pub fn analyse(inventory: &Inventory) -> Analysis {
             }
         }
     }
+    // One size per stored copy, its first file's: the names of one copy have one size on disk,
+    // and a package whose header says otherwise must not make a layout exceed what is shipped.
+    let mut storage_size: HashMap<Storage, u64> = HashMap::new();
+    for file in files.iter().filter(|f| f.is_installed_regular()) {
+        storage_size.entry(file.storage).or_insert(file.size);
+    }
     let mut all_storage = HashSet::new();
     let mut cache_storage: HashSet<Storage> = HashSet::new();
     // A stored copy shared by a cache and another file is a cache's: counting it on both
@@ -247,14 +252,15 @@ pub fn analyse(inventory: &Inventory) -> Analysis {
         if !file.is_installed_regular() {
             continue;
         }
+        let stored_size = storage_size[&file.storage];
         if all_storage.insert(file.storage) {
-            stats.layouts.shipped += file.size;
+            stats.layouts.shipped += stored_size;
         }
         if is_cache[index] {
             stats.caches += 1;
             cache_path_bytes += file.size;
             if cache_storage.insert(file.storage) {
-                stats.cache_bytes += file.size;
+                stats.cache_bytes += stored_size;
             }
         } else {
             if file.path.ends_with(b".py") {
@@ -264,21 +270,21 @@ pub fn analyse(inventory: &Inventory) -> Analysis {
                 stats.bytes.other_files += file.size;
             }
             if other_storage.insert(file.storage) {
-                stats.layouts.no_caches += file.size;
+                stats.layouts.no_caches += stored_size;
             }
         }
     }
-    stats.linked_bytes = cache_path_bytes - stats.cache_bytes;
+    stats.linked_bytes = cache_path_bytes.saturating_sub(stats.cache_bytes);
 
     // Sizes from the stored copies (each counted once across the whole inventory, as the
     // disk and rpm count them), so that no layout can come out larger than what it is made of.
-    let all_one_package = packaged_bytes(&per_module, |_| Some(Level::Zero));
+    let all_one_package = packaged_bytes(&per_module, &storage_size, |_| Some(Level::Zero));
     stats.linkable_bytes = stats.cache_bytes.saturating_sub(all_one_package);
     let no_caches = stats.layouts.no_caches;
-    stats.layouts.opt_0_only = no_caches.saturating_add(packaged_bytes(&per_module, |l| (*l == Level::Zero).then_some(Level::Zero)));
+    stats.layouts.opt_0_only = no_caches.saturating_add(packaged_bytes(&per_module, &storage_size, |l| (*l == Level::Zero).then_some(Level::Zero)));
     stats.layouts.levels_0_1 = no_caches
-        .saturating_add(packaged_bytes(&per_module, |l| matches!(l, Level::Zero | Level::One).then_some(Level::Zero)));
-    stats.layouts.split_0_1_2 = no_caches.saturating_add(packaged_bytes(&per_module, |l| Some(l.clone())));
+        .saturating_add(packaged_bytes(&per_module, &storage_size, |l| matches!(l, Level::Zero | Level::One).then_some(Level::Zero)));
+    stats.layouts.split_0_1_2 = no_caches.saturating_add(packaged_bytes(&per_module, &storage_size, |l| Some(l.clone())));
     stats.layouts.all_linked = stats.layouts.shipped.saturating_sub(stats.linkable_bytes);
     for figures in per_module {
         let stats = &mut analysis.stats;
@@ -296,7 +302,11 @@ pub fn analyse(inventory: &Inventory) -> Analysis {
 /// together (levels it maps to `None` are not shipped): inside a package, the caches of a
 /// module that could be linked are one stored copy, and a stored copy that several caches
 /// share (of one module or of several, as a tree linked by another tool has them) counts once.
-fn packaged_bytes(per_module: &[ModuleFigures], package_of: impl Fn(&Level) -> Option<Level>) -> u64 {
+fn packaged_bytes(
+    per_module: &[ModuleFigures],
+    storage_size: &HashMap<Storage, u64>,
+    package_of: impl Fn(&Level) -> Option<Level>,
+) -> u64 {
     // Union-find over (package, stored copy): linking joins two stored copies into one.
     type Node = (Level, Storage);
     fn root(parent: &mut HashMap<Node, Node>, node: &Node) -> Node {
@@ -308,12 +318,10 @@ fn packaged_bytes(per_module: &[ModuleFigures], package_of: impl Fn(&Level) -> O
         at
     }
     let mut parent: HashMap<Node, Node> = HashMap::new();
-    let mut sizes: HashMap<Node, u64> = HashMap::new();
     for figures in per_module {
         for member in &figures.members {
             let Some(package) = package_of(&member.level) else { continue };
             let node = (package.clone(), member.storage);
-            sizes.entry(node.clone()).or_insert(member.size);
             parent.entry(node.clone()).or_insert_with(|| node.clone());
             // The first cache of the class in this package is the one the others link to.
             let first = figures.members.iter().find(|m| m.class == member.class && package_of(&m.level).as_ref() == Some(&package));
@@ -329,7 +337,7 @@ fn packaged_bytes(per_module: &[ModuleFigures], package_of: impl Fn(&Level) -> O
     }
     let nodes: Vec<Node> = parent.keys().cloned().collect();
     let mut roots = HashSet::new();
-    nodes.iter().filter(|node| roots.insert(root(&mut parent, node))).fold(0u64, |total, node| total.saturating_add(sizes[node]))
+    nodes.iter().filter(|node| roots.insert(root(&mut parent, node))).fold(0u64, |total, node| total.saturating_add(storage_size[&node.1]))
 }
 
 fn is_cache_name(file: &FileRecord) -> bool {
@@ -345,7 +353,7 @@ fn module_figures(files: &[FileRecord], module: &ModuleCaches<'_>) -> ModuleFigu
         caches
             .iter()
             .zip(class)
-            .map(|((level, file, _), &class)| Member { level: (*level).clone(), storage: file.storage, size: file.size, class })
+            .map(|((level, file, _), &class)| Member { level: (*level).clone(), storage: file.storage, class })
             .collect()
     };
     // Which caches hold the same bytes: at most a handful per module, so all pairs.
