@@ -18,6 +18,12 @@ pub enum Error {
     #[error("{}: changed since it was inspected; left as it was", quote(.0))]
     Changed(PathBuf),
 
+    #[error("{}: replaced by another process while it was being linked; that file is now named {}: {source}", quote(path), quote(temp))]
+    Displaced { path: PathBuf, temp: PathBuf, source: std::io::Error },
+
+    #[error("{}: temporary name not removed: {source}", quote(path))]
+    TempLeft { path: PathBuf, source: std::io::Error },
+
     #[error("{0}")]
     Unsupported(&'static str),
 

@@ -243,3 +243,24 @@ fn a_skipped_test_says_so_on_the_terminal() {
         "{stderr}"
     );
 }
+
+/// A file that only looks like a temporary copy of brp-pyc (a user's, or another run's copy
+/// in flight) is never removed; a whole copy of a cache beside it, as a killed run leaves one,
+/// is.
+#[test]
+fn a_file_named_like_a_copy_temporary_is_removed_only_when_it_is_a_copy_of_a_cache() {
+    let tree = Tree::in_memory();
+    tree.write("p/m.py", "1\n");
+    let cache = tree.write("p/__pycache__/m.cpython-311.pyc", "cache bytes");
+    tree.write("p/__pycache__/m.cpython-311.opt-1.pyc", "cache bytes");
+    let stranger = tree.write("p/__pycache__/.brp-pyc-copy-1-2.tmp", "a user's own file");
+    let in_flight = tree.write("p/__pycache__/.brp-pyc-copy-3-4.tmp", "cache by");
+    let leftover = tree.path("p/__pycache__/.brp-pyc-copy-5-6.tmp");
+    run_ok(Command::new("cp").arg("-p").arg(&cache).arg(&leftover));
+
+    let report = tree.link_json(&[]);
+    assert_eq!((int(&report, "linked"), int(&report, "stale_temps_removed")), (1, 1), "{report}");
+    assert_eq!(std::fs::read(&stranger).unwrap(), b"a user's own file");
+    assert_eq!(std::fs::read(&in_flight).unwrap(), b"cache by");
+    assert!(!leftover.exists());
+}

@@ -258,8 +258,15 @@ fn kill_rounds(args: &[&str]) {
             if !original.contains_key(&template.root().join(rel)) {
                 let name = path.file_name().unwrap().to_string_lossy().into_owned();
                 assert!(name.starts_with(".brp-pyc-"), "{}", path.display());
-                let copy_of_a_cache = name.starts_with(".brp-pyc-copy-");
-                assert!(copy_of_a_cache || std::fs::metadata(&path).unwrap().nlink() >= 2, "a leftover link is a second link");
+                // A second link of a cache, a duplicate taken out by the exchange, or a whole
+                // copy: in each case the bytes of a cache beside it.
+                let bytes = std::fs::read(&path).unwrap();
+                let beside = files_below(path.parent().unwrap());
+                assert!(
+                    beside.iter().any(|c| c.extension().is_some_and(|e| e == "pyc") && std::fs::read(c).unwrap() == bytes),
+                    "a leftover holds the bytes of a cache: {} (seed {seed})",
+                    path.display()
+                );
             }
         }
         if linked_now > 0 && child_left_work(&copy, args) {

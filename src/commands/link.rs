@@ -141,15 +141,10 @@ fn process_dir(listing: &Listing, found: &DirCaches, options: &LinkOptions) -> D
         log::debug!("{}: not a regular file; left as it is", quote(path));
     }
     if !options.dry_run && !found.stale_temps.is_empty() {
-        let cache_inodes: Vec<u64> = found
-            .modules
-            .iter()
-            .flat_map(|m| &m.caches)
-            .filter_map(|c| rustix::fs::statat(listing.fd(), &c.name, AtFlags::SYMLINK_NOFOLLOW).ok())
-            .map(|stat| stat.st_ino)
-            .collect();
+        let names = found.modules.iter().flat_map(|m| &m.caches).map(|c| (&c.name, &c.level));
+        let caches = inspect_names(listing, names).unwrap_or_default();
         for path in &found.stale_temps {
-            match remove_stale_temp(path, &cache_inodes) {
+            match remove_stale_temp(listing.fd(), path, &caches) {
                 Ok(true) => {
                     outcome.counts.stale_temps_removed += 1;
                     outcome.events.push(Event::StaleTempRemoved(path.clone()));
@@ -210,7 +205,10 @@ fn separate_across_groups(
     }
     for &i in &separate {
         if !options.dry_run {
-            separate_atomically(listing.fd(), &caches[i])?;
+            let mut warnings = Vec::new();
+            let separated = separate_atomically(listing.fd(), &caches[i], &mut warnings);
+            outcome.events.extend(warnings.into_iter().map(Event::Warning));
+            separated?;
         }
         outcome.counts.separated += 1;
         outcome.events.push(Event::Separated(caches[i].path.clone()));
@@ -229,7 +227,10 @@ fn separate_across_groups(
 /// module: what was linked so far is correct, the rest stays as it was.
 fn apply_plan(listing: &Listing, plan: &ModulePlan, events: &mut Vec<Event>) -> usize {
     for (n, link) in plan.links.iter().enumerate() {
-        let failure = match link_atomically(listing.fd(), &plan.caches[link.keep], &plan.caches[link.dup]) {
+        let mut warnings = Vec::new();
+        let linked = link_atomically(listing.fd(), &plan.caches[link.keep], &plan.caches[link.dup], &mut warnings);
+        events.extend(warnings.into_iter().map(Event::Warning));
+        let failure = match linked {
             Ok(Applied::Linked) => continue,
             // Linked by someone else since planning: not ours to count.
             Ok(Applied::AlreadyLinked) => Error::Changed(plan.caches[link.dup].path.clone()),
