@@ -24,6 +24,9 @@ pub enum Error {
     #[error("{}: temporary name not removed: {source}", quote(path))]
     TempLeft { path: PathBuf, source: std::io::Error },
 
+    #[error("{}: left as it was: the run was stopped", quote(.0))]
+    Interrupted(PathBuf),
+
     #[error("{0}")]
     Unsupported(&'static str),
 

@@ -15,6 +15,7 @@ pub mod compile;
 pub mod error;
 pub mod exit_codes;
 pub mod group;
+pub mod interrupt;
 pub mod layout;
 pub mod plan;
 pub mod render;

@@ -125,6 +125,9 @@ where
     R: Send,
     F: Fn(&Listing) -> Option<R> + Sync,
 {
+    if crate::interrupt::requested().is_some() {
+        return; // stopping: list nothing more
+    }
     let listing = match list(dir, parent) {
         Ok(listing) => listing,
         Err(e) => {

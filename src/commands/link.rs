@@ -161,14 +161,15 @@ fn process_dir(listing: &Listing, found: &DirCaches, options: &LinkOptions) -> D
 }
 
 fn process_module(listing: &Listing, module: &Module, options: &LinkOptions, outcome: &mut DirOutcome) {
-    if module.caches.len() < 2 {
-        return; // nothing to link with, and no need to stat it
+    if module.caches.len() < 2 || crate::interrupt::requested().is_some() {
+        return; // nothing to link with, and no need to stat it; or stopping
     }
     let plan = match inspect(listing, module)
         .and_then(|caches| separate_across_groups(listing, caches, options, outcome))
         .and_then(|caches| plan_module(caches, &options.layout, |a, b| same_bytes_at(listing.fd(), a, b)))
     {
         Ok(plan) => plan,
+        Err(Error::Interrupted(_)) => return, // the exit status says it
         Err(e) => {
             outcome.events.push(Event::Warning(e));
             return;
@@ -204,6 +205,9 @@ fn separate_across_groups(
         return Ok(caches);
     }
     for &i in &separate {
+        if crate::interrupt::requested().is_some() {
+            return Err(Error::Interrupted(caches[i].path.clone()));
+        }
         if !options.dry_run {
             let mut warnings = Vec::new();
             let separated = separate_atomically(listing.fd(), &caches[i], &mut warnings);
@@ -227,6 +231,9 @@ fn separate_across_groups(
 /// module: what was linked so far is correct, the rest stays as it was.
 fn apply_plan(listing: &Listing, plan: &ModulePlan, events: &mut Vec<Event>) -> usize {
     for (n, link) in plan.links.iter().enumerate() {
+        if crate::interrupt::requested().is_some() {
+            return n; // stopping: the rest of the module stays as it was
+        }
         let mut warnings = Vec::new();
         let linked = link_atomically(listing.fd(), &plan.caches[link.keep], &plan.caches[link.dup], &mut warnings);
         events.extend(warnings.into_iter().map(Event::Warning));
@@ -272,6 +279,10 @@ pub fn run(args: &crate::cli::LinkArgs) -> Result<ExitCode, Error> {
         }
         return Ok(ExitCode::Success);
     };
+    if !args.dry_run {
+        // Stop between two links, never inside one (a plain SIGINT would leave a temporary name).
+        crate::interrupt::install().map_err(|e| Error::io(std::path::Path::new("sigaction"), e))?;
+    }
     let options = LinkOptions {
         roots: check_roots(&paths)?,
         layout: args.layout.clone().unwrap_or_default(),
@@ -297,6 +308,11 @@ pub fn run(args: &crate::cli::LinkArgs) -> Result<ExitCode, Error> {
         }
     });
     drop(out);
+    if let Some(signal) = crate::interrupt::requested() {
+        let name = crate::interrupt::signal_name(signal);
+        log::warn!("stopped by {name}: {} links made, the rest left as it was", report.linked);
+        return Ok(ExitCode::Interrupted(signal));
+    }
     stdout_written(write_error.map_or(Ok(()), Err))?;
     if args.json {
         print_json(&report)?;
