@@ -392,7 +392,8 @@ fn full_filesystem_enospc_is_a_warning_and_loses_nothing() {
     for suffix in ["pyc", "opt-1.pyc", "opt-2.pyc"] {
         std::fs::write(cache.join(format!("m.cpython-311.{suffix}")), "same bytes").unwrap();
     }
-    assert!(std::fs::write(mountpoint.join("one-more"), "").is_err(), "the filesystem is full");
+    let one_more = std::fs::write(mountpoint.join("one-more"), "").unwrap_err();
+    assert_eq!(one_more.raw_os_error(), Some(libc::ENOSPC), "the filesystem is full: {one_more}");
     let before = contents_below(&mountpoint);
 
     let out = brp_pyc().args(["link", "--json"]).arg(&mountpoint).output().unwrap();
