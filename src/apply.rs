@@ -321,12 +321,18 @@ mod tests {
         v
     }
 
-    #[test]
-    fn links_and_leaves_no_temporary_name() {
+    /// A scratch directory with `a` and `b`, two separate files of the same bytes.
+    fn two_identical_files() -> (tempfile::TempDir, PathBuf, PathBuf) {
         let dir = tempfile::tempdir().unwrap();
         let (a, b) = (dir.path().join("a"), dir.path().join("b"));
         std::fs::write(&a, b"same").unwrap();
         std::fs::write(&b, b"same").unwrap();
+        (dir, a, b)
+    }
+
+    #[test]
+    fn links_and_leaves_no_temporary_name() {
+        let (dir, a, b) = two_identical_files();
         let (keep, dup) = (inspected(&a, Level::Zero), inspected(&b, Level::One));
         let fd = open_dir(dir.path());
         assert_eq!(link_atomically(fd.as_fd(), &keep, &dup, &mut Vec::new()).unwrap(), Applied::Linked);
@@ -338,10 +344,7 @@ mod tests {
 
     #[test]
     fn a_file_changed_after_planning_is_left_alone() {
-        let dir = tempfile::tempdir().unwrap();
-        let (a, b) = (dir.path().join("a"), dir.path().join("b"));
-        std::fs::write(&a, b"same").unwrap();
-        std::fs::write(&b, b"same").unwrap();
+        let (dir, a, b) = two_identical_files();
         let (keep, dup) = (inspected(&a, Level::Zero), inspected(&b, Level::One));
         // Replaced as Python's importer does: a new file renamed over the old name.
         std::fs::write(dir.path().join("new"), b"diff").unwrap();
@@ -355,10 +358,7 @@ mod tests {
 
     #[test]
     fn a_kept_file_written_in_place_after_planning_is_not_linked_to() {
-        let dir = tempfile::tempdir().unwrap();
-        let (a, b) = (dir.path().join("a"), dir.path().join("b"));
-        std::fs::write(&a, b"same").unwrap();
-        std::fs::write(&b, b"same").unwrap();
+        let (dir, a, b) = two_identical_files();
         let (keep, dup) = (inspected(&a, Level::Zero), inspected(&b, Level::One));
         std::thread::sleep(std::time::Duration::from_millis(10));
         std::fs::write(&a, b"SAME").unwrap(); // same inode, same size, new bytes and mtime
@@ -460,10 +460,7 @@ mod tests {
     /// the planned file, and puts it back.
     #[test]
     fn a_duplicate_replaced_after_its_recheck_is_put_back() {
-        let dir = tempfile::tempdir().unwrap();
-        let (a, b) = (dir.path().join("a"), dir.path().join("b"));
-        std::fs::write(&a, b"same").unwrap();
-        std::fs::write(&b, b"same").unwrap();
+        let (dir, a, b) = two_identical_files();
         let (keep, dup) = (inspected(&a, Level::Zero), inspected(&b, Level::One));
         let fd = open_dir(dir.path());
         // What link_atomically has done by then: the kept file linked under a temporary name.
