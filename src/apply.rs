@@ -101,8 +101,12 @@ pub fn link_atomically(
     // The new name is the kept file as it is now: it must still be the planned inode, with
     // the planned size, mode, owner and mtime (this is the re-check of the kept file, made
     // after link(2) so that no replacement can slip in between).
-    let linked = rustix::fs::statat(dir, &temp, AtFlags::SYMLINK_NOFOLLOW).map_err(|e| Error::io(&keep.path, e.into()));
-    if let Err(e) = linked.and_then(|stat| keep.id.unchanged(&Identity::of_stat(&stat)).then_some(()).ok_or(Error::Changed(keep.path.clone()))) {
+    let kept_as_planned = match rustix::fs::statat(dir, &temp, AtFlags::SYMLINK_NOFOLLOW) {
+        Ok(stat) if keep.id.unchanged(&Identity::of_stat(&stat)) => Ok(()),
+        Ok(_) => Err(Error::Changed(keep.path.clone())),
+        Err(e) => Err(Error::io(&keep.path, e.into())),
+    };
+    if let Err(e) = kept_as_planned {
         remove_temp(dir, &temp, &dup.path, warnings);
         return Err(e);
     }

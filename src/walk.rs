@@ -225,7 +225,7 @@ mod tests {
         std::fs::write(outside.join("b/secret"), b"").unwrap();
         let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
         let walk = pool.install(|| {
-            visit_dirs(&[root.clone()], |listing| {
+            visit_dirs(std::slice::from_ref(&root), |listing| {
                 if listing.path == root.join("a") {
                     std::fs::rename(root.join("a"), root.join("moved")).unwrap();
                     std::os::unix::fs::symlink(&outside, root.join("a")).unwrap();
