@@ -12,8 +12,8 @@ use crate::exit_codes::ExitCode;
 
 #[derive(Debug, clap::Args)]
 pub struct CheckArgs {
-    /// Print one JSON object: "problems" (a count), "findings" (item, path, kind, detail) and
-    /// "errors".
+    /// Print one JSON object: "problems" (a count), "findings" (item, path, kind, detail, and
+    /// path_bytes when the path is not UTF-8) and "errors".
     #[arg(long)]
     pub json: bool,
 
