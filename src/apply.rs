@@ -5,19 +5,19 @@
 //! and no byte is ever written into a file that has other links (Python's importer relies on
 //! rename too, so a later recompilation breaks a link instead of changing other levels).
 
-use std::ffi::CString;
-use std::os::fd::BorrowedFd;
+use std::ffi::{CStr, CString, OsStr};
+use std::os::fd::{AsRawFd, BorrowedFd};
 use std::os::unix::ffi::OsStrExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 
 use std::fs::File;
 
-use rustix::fs::{AtFlags, FileType, Mode, OFlags};
+use rustix::fs::{AtFlags, FileType, Mode, OFlags, RenameFlags};
 use rustix::io::Errno;
 
-use crate::classify::{temp_kind, TempKind, COPY_MARK, TEMP_PREFIX, TEMP_SUFFIX};
+use crate::classify::{temp_kind, Level, TempKind, COPY_MARK, TEMP_PREFIX, TEMP_SUFFIX};
 use crate::error::Error;
 use crate::group::{Identity, InspectedCache};
 
@@ -38,10 +38,17 @@ fn temp_name(kind: TempKind) -> CString {
 }
 
 /// Makes `dup` a hardlink of `keep`, both names in the directory open as `dir`, after checking
-/// that both are still the files that were planned (`dup` before, `keep` through its new name). On any error `dup` is left as it was and
-/// the temporary name is removed. Every call is relative to `dir`: no path is resolved again,
-/// and a directory renamed meanwhile cannot redirect the link elsewhere.
-pub fn link_atomically(dir: BorrowedFd<'_>, keep: &InspectedCache, dup: &InspectedCache) -> Result<(), Error> {
+/// that both are still the files that were planned (`dup` before and, through the exchange,
+/// after; `keep` through its new name). On any error `dup` is left as it was and the temporary
+/// name is removed; a temporary name that cannot be removed is a warning in `warnings`. Every
+/// call is relative to `dir`: no path is resolved again, and a directory renamed meanwhile
+/// cannot redirect the link elsewhere.
+pub fn link_atomically(
+    dir: BorrowedFd<'_>,
+    keep: &InspectedCache,
+    dup: &InspectedCache,
+    warnings: &mut Vec<Error>,
+) -> Result<(), Error> {
     // The planner never links two names of one inode, so a duplicate that passes the re-check
     // is still a file of its own.
     recheck(dir, dup)?;
@@ -53,52 +60,143 @@ pub fn link_atomically(dir: BorrowedFd<'_>, keep: &InspectedCache, dup: &Inspect
             Err(e) => return Err(link_error(keep, dup, e.into())),
         }
     };
-    let result = swap_in(dir, &temp, keep, dup);
-    if result.is_err() || rustix::fs::statat(dir, &temp, AtFlags::SYMLINK_NOFOLLOW).is_ok() {
-        // rename(2) between two names of one inode succeeds and does nothing, which would leave
-        // the temporary name behind; and on failure it must not stay either.
-        let _ = rustix::fs::unlinkat(dir, &temp, AtFlags::empty());
-    }
-    result
-}
-
-fn swap_in(dir: BorrowedFd<'_>, temp: &CString, keep: &InspectedCache, dup: &InspectedCache) -> Result<(), Error> {
     // The new name is the kept file as it is now: it must still be the planned inode, with
     // the planned size, mode, owner and mtime (this is the re-check of the kept file, made
     // after link(2) so that no replacement can slip in between).
-    let linked = rustix::fs::statat(dir, temp, AtFlags::SYMLINK_NOFOLLOW).map_err(|e| Error::io(&keep.path, e.into()))?;
-    if !keep.id.unchanged(&Identity::of_stat(&linked)) {
-        return Err(Error::Changed(keep.path.clone()));
+    let kept_as_planned = match rustix::fs::statat(dir, &temp, AtFlags::SYMLINK_NOFOLLOW) {
+        Ok(stat) if keep.id.unchanged(&Identity::of_stat(&stat)) => Ok(()),
+        Ok(_) => Err(Error::Changed(keep.path.clone())),
+        Err(e) => Err(Error::io(&keep.path, e.into())),
+    };
+    if let Err(e) = kept_as_planned {
+        remove_temp(dir, &temp, &dup.path, warnings);
+        return Err(e);
     }
-    rustix::fs::renameat(dir, temp, dir, &dup.name).map_err(|e| link_error(keep, dup, e.into()))
+    replace_checked(dir, &temp, dup, |e| link_error(keep, dup, e.into()), warnings)
 }
 
-/// Gives `cache` an inode of its own: a copy of its bytes, mode, owner and mtime under a
-/// temporary name, renamed over it, so that its other links (in another subpackage) keep the
-/// old inode. As for a link, the path always holds a whole valid file and nothing is written
-/// into a file that has other links.
-pub fn separate_atomically(dir: BorrowedFd<'_>, cache: &InspectedCache) -> Result<(), Error> {
+/// Puts the file named `temp` in `dir` in the place of `planned`, making sure that the file
+/// it replaces is `planned` as inspected. renameat2(RENAME_EXCHANGE) swaps the two names, so
+/// the file taken out can be checked afterwards: when a concurrent writer put another file
+/// there since the re-check, the names are swapped back and the result is [`Error::Changed`].
+/// Where the filesystem has no exchange, the re-check right before a plain rename is all there
+/// is. In every case `temp` is gone afterwards, unless it names a stranger's file.
+fn replace_checked(
+    dir: BorrowedFd<'_>,
+    temp: &CStr,
+    planned: &InspectedCache,
+    rename_error: impl Fn(Errno) -> Error,
+    warnings: &mut Vec<Error>,
+) -> Result<(), Error> {
+    match rustix::fs::renameat_with(dir, temp, dir, &planned.name, RenameFlags::EXCHANGE) {
+        Ok(()) => {}
+        // No exchange on this filesystem (EINVAL), or before Linux 3.15 (ENOSYS).
+        Err(Errno::INVAL | Errno::NOSYS) => {
+            let renamed = recheck(dir, planned)
+                .and_then(|_| rustix::fs::renameat(dir, temp, dir, &planned.name).map_err(&rename_error));
+            // rename(2) between two names of one inode succeeds and does nothing, which would
+            // leave the temporary name behind; and on failure it must not stay either.
+            if renamed.is_err() || rustix::fs::statat(dir, temp, AtFlags::SYMLINK_NOFOLLOW).is_ok() {
+                remove_temp(dir, temp, &planned.path, warnings);
+            }
+            return renamed;
+        }
+        Err(e) => {
+            remove_temp(dir, temp, &planned.path, warnings);
+            return Err(rename_error(e));
+        }
+    }
+    // `temp` now names the file that was at the planned name.
+    let taken_out = rustix::fs::statat(dir, temp, AtFlags::SYMLINK_NOFOLLOW);
+    let as_planned = taken_out.is_ok_and(|stat| {
+        FileType::from_raw_mode(stat.st_mode as _) == FileType::RegularFile && planned.id.unchanged(&Identity::of_stat(&stat))
+    });
+    if as_planned {
+        remove_temp(dir, temp, &planned.path, warnings);
+        return Ok(());
+    }
+    // Someone else's file: give its name back, then drop ours.
+    match rustix::fs::renameat_with(dir, temp, dir, &planned.name, RenameFlags::EXCHANGE) {
+        Ok(()) => remove_temp(dir, temp, &planned.path, warnings),
+        Err(e) => warnings.push(Error::Displaced { path: planned.path.clone(), temp: temp_path(&planned.path, temp), source: e.into() }),
+    }
+    Err(Error::Changed(planned.path.clone()))
+}
+
+/// Removes a temporary name of ours; when that fails, says so in `warnings`.
+fn remove_temp(dir: BorrowedFd<'_>, temp: &CStr, beside: &Path, warnings: &mut Vec<Error>) {
+    if let Err(e) = rustix::fs::unlinkat(dir, temp, AtFlags::empty()) {
+        warnings.push(Error::TempLeft { path: temp_path(beside, temp), source: e.into() });
+    }
+}
+
+/// The full path of a temporary name, for messages: beside `path`, in the same directory.
+fn temp_path(beside: &Path, temp: &CStr) -> PathBuf {
+    beside.with_file_name(OsStr::from_bytes(temp.to_bytes()))
+}
+
+/// Gives `cache` an inode of its own: a copy of its bytes, mode, owner and mtime, renamed over
+/// it, so that its other links (in another subpackage) keep the old inode. As for a link, the
+/// path always holds a whole valid file and nothing is written into a file that has other
+/// links. The copy is written unnamed (O_TMPFILE) and named only once complete, so a
+/// temporary name left by a kill holds exactly the bytes and attributes of a cache beside it,
+/// which is how a later run knows it for ours.
+pub fn separate_atomically(dir: BorrowedFd<'_>, cache: &InspectedCache, warnings: &mut Vec<Error>) -> Result<(), Error> {
     recheck(dir, cache)?;
     let io = |e: Errno| Error::io(&cache.path, e.into());
     let source = File::from(rustix::fs::openat(dir, &cache.name, OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC, Mode::empty()).map_err(io)?);
-    let (temp, target) = loop {
-        let temp = temp_name(TempKind::Copy);
-        let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::CLOEXEC;
-        match rustix::fs::openat(dir, &temp, flags, Mode::from_raw_mode(0o600)) {
-            Ok(fd) => break (temp, File::from(fd)),
-            Err(Errno::EXIST) => continue,
-            Err(e) => return Err(io(e)),
+    let unnamed = rustix::fs::openat(dir, c".", OFlags::TMPFILE | OFlags::WRONLY | OFlags::CLOEXEC, Mode::from_raw_mode(0o600));
+    let temp = match unnamed {
+        Ok(fd) => {
+            let target = File::from(fd);
+            copy_into(&source, &target, cache)?;
+            name_unnamed(dir, &target).map_err(io)?
         }
+        // No O_TMPFILE on this filesystem: a named copy (a kill may leave it partial, and a
+        // later run will not take a partial copy for ours).
+        Err(Errno::OPNOTSUPP | Errno::ISDIR | Errno::INVAL) => {
+            let (temp, target) = loop {
+                let temp = temp_name(TempKind::Copy);
+                let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::CLOEXEC;
+                match rustix::fs::openat(dir, &temp, flags, Mode::from_raw_mode(0o600)) {
+                    Ok(fd) => break (temp, File::from(fd)),
+                    Err(Errno::EXIST) => continue,
+                    Err(e) => return Err(io(e)),
+                }
+            };
+            if let Err(e) = copy_into(&source, &target, cache) {
+                remove_temp(dir, &temp, &cache.path, warnings);
+                return Err(e);
+            }
+            temp
+        }
+        Err(e) => return Err(io(e)),
     };
-    let result = copy_into(&source, &target, cache).and_then(|()| {
-        // The original must still be what was planned, now that its bytes were read.
-        recheck(dir, cache)?;
-        rustix::fs::renameat(dir, &temp, dir, &cache.name).map_err(io)
-    });
-    if result.is_err() {
-        let _ = rustix::fs::unlinkat(dir, &temp, AtFlags::empty());
+    // The original must still be what was planned, now that its bytes were read; the
+    // exchange checks it once more.
+    if let Err(e) = recheck(dir, cache) {
+        remove_temp(dir, &temp, &cache.path, warnings);
+        return Err(e);
     }
-    result
+    replace_checked(dir, &temp, cache, io, warnings)
+}
+
+/// Gives a complete O_TMPFILE copy a temporary name in `dir`, through /proc (which needs no
+/// privilege) or, without /proc, AT_EMPTY_PATH.
+fn name_unnamed(dir: BorrowedFd<'_>, file: &File) -> Result<CString, Errno> {
+    let proc_path = format!("/proc/self/fd/{}", file.as_raw_fd());
+    loop {
+        let temp = temp_name(TempKind::Copy);
+        let linked = match rustix::fs::linkat(rustix::fs::CWD, proc_path.as_str(), dir, &temp, AtFlags::SYMLINK_FOLLOW) {
+            Err(Errno::NOENT) => rustix::fs::linkat(file, c"", dir, &temp, AtFlags::EMPTY_PATH),
+            other => other,
+        };
+        match linked {
+            Ok(()) => return Ok(temp),
+            Err(Errno::EXIST) => continue,
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 fn copy_into(mut source: &File, mut target: &File, cache: &InspectedCache) -> Result<(), Error> {
@@ -129,29 +227,41 @@ fn link_error(keep: &InspectedCache, dup: &InspectedCache, source: std::io::Erro
     Error::Link { dup: dup.path.clone(), keep: keep.path.clone(), source }
 }
 
-/// Removes a temporary name left by a killed run. A link temporary is removed only when it is
-/// a second link of one of the directory's caches (`cache_inodes`), as a killed link leaves
-/// it; a copy temporary is removed when it is a regular file, a copy of a cache that is still
-/// there. Anything else with such a name is not ours and is left alone.
-pub fn remove_stale_temp(path: &Path, cache_inodes: &[u64]) -> Result<bool, Error> {
-    let meta = std::fs::symlink_metadata(path).map_err(|e| Error::io(path, e))?;
-    let id = Identity::of(&meta);
-    let ours = match path.file_name().and_then(|n| temp_kind(n.as_bytes())) {
-        Some(TempKind::Link) => id.nlink >= 2 && cache_inodes.contains(&id.ino),
-        Some(TempKind::Copy) => true,
-        None => false,
-    };
-    if !meta.is_file() || !ours {
+/// Removes a temporary name that a killed run left in the directory open as `dir`, when it
+/// provably is ours and removing it loses nothing, so that nobody else's file is ever removed:
+/// it is a second link of one of the directory's `caches` (a link made, not yet exchanged), or
+/// a file with the bytes, size, mode and owner of one of them (a duplicate taken out by the
+/// exchange, or a copy, which is named only once complete), and for a copy the mtime too.
+/// Anything else with such a name (a user's file, a copy in flight) is left alone (`Ok(false)`).
+pub fn remove_stale_temp(dir: BorrowedFd<'_>, path: &Path, caches: &[InspectedCache]) -> Result<bool, Error> {
+    let Some(file_name) = path.file_name() else { return Ok(false) };
+    let Some(kind) = temp_kind(file_name.as_bytes()) else { return Ok(false) };
+    let name = CString::new(file_name.as_bytes()).map_err(|_| Error::Changed(path.to_path_buf()))?;
+    let stat = rustix::fs::statat(dir, &name, AtFlags::SYMLINK_NOFOLLOW).map_err(|e| Error::io(path, e.into()))?;
+    if FileType::from_raw_mode(stat.st_mode as _) != FileType::RegularFile {
         return Ok(false);
     }
-    std::fs::remove_file(path).map_err(|e| Error::io(path, e))?;
+    let id = Identity::of_stat(&stat);
+    let temp = InspectedCache { path: path.to_path_buf(), name: name.clone(), level: Level::Zero, id: id.clone() };
+    let second_link = kind == TempKind::Link && caches.iter().any(|c| c.id.same_inode(&id));
+    let ours = second_link
+        || caches.iter().any(|c| {
+            !c.id.same_inode(&id)
+                && c.id.linkable_with(&id)
+                && (kind == TempKind::Link || c.id.mtime == id.mtime)
+                && crate::compare::same_bytes_at(dir, c, &temp).unwrap_or(false)
+        });
+    if !ours {
+        return Ok(false);
+    }
+    rustix::fs::unlinkat(dir, &name, AtFlags::empty()).map_err(|e| Error::io(path, e.into()))?;
     Ok(true)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::classify::{is_temp_name, Level};
+    use crate::classify::is_temp_name;
     use std::os::fd::AsFd;
     use std::os::unix::ffi::OsStrExt;
 
@@ -176,33 +286,36 @@ mod tests {
         v
     }
 
-    #[test]
-    fn links_and_leaves_no_temporary_name() {
+    /// A scratch directory with `a` and `b`, two separate files of the same bytes.
+    fn two_identical_files() -> (tempfile::TempDir, PathBuf, PathBuf) {
         let dir = tempfile::tempdir().unwrap();
         let (a, b) = (dir.path().join("a"), dir.path().join("b"));
         std::fs::write(&a, b"same").unwrap();
         std::fs::write(&b, b"same").unwrap();
+        (dir, a, b)
+    }
+
+    #[test]
+    fn links_and_leaves_no_temporary_name() {
+        let (dir, a, b) = two_identical_files();
         let (keep, dup) = (inspected(&a, Level::Zero), inspected(&b, Level::One));
         let fd = open_dir(dir.path());
-        link_atomically(fd.as_fd(), &keep, &dup).unwrap();
+        link_atomically(fd.as_fd(), &keep, &dup, &mut Vec::new()).unwrap();
         assert_eq!(ino(&a), ino(&b));
         assert_eq!(names(dir.path()), ["a", "b"]);
         // Planned again with stale identities: b is now a's inode, which is not what was planned.
-        assert!(matches!(link_atomically(fd.as_fd(), &keep, &dup), Err(Error::Changed(p)) if p == b));
+        assert!(matches!(link_atomically(fd.as_fd(), &keep, &dup, &mut Vec::new()), Err(Error::Changed(p)) if p == b));
     }
 
     #[test]
     fn a_file_changed_after_planning_is_left_alone() {
-        let dir = tempfile::tempdir().unwrap();
-        let (a, b) = (dir.path().join("a"), dir.path().join("b"));
-        std::fs::write(&a, b"same").unwrap();
-        std::fs::write(&b, b"same").unwrap();
+        let (dir, a, b) = two_identical_files();
         let (keep, dup) = (inspected(&a, Level::Zero), inspected(&b, Level::One));
         // Replaced as Python's importer does: a new file renamed over the old name.
         std::fs::write(dir.path().join("new"), b"diff").unwrap();
         std::fs::rename(dir.path().join("new"), &b).unwrap();
         let fd = open_dir(dir.path());
-        assert!(matches!(link_atomically(fd.as_fd(), &keep, &dup), Err(Error::Changed(p)) if p == b));
+        assert!(matches!(link_atomically(fd.as_fd(), &keep, &dup, &mut Vec::new()), Err(Error::Changed(p)) if p == b));
         assert_eq!(std::fs::read(&b).unwrap(), b"diff");
         assert_ne!(ino(&a), ino(&b));
         assert_eq!(names(dir.path()), ["a", "b"]);
@@ -210,15 +323,12 @@ mod tests {
 
     #[test]
     fn a_kept_file_written_in_place_after_planning_is_not_linked_to() {
-        let dir = tempfile::tempdir().unwrap();
-        let (a, b) = (dir.path().join("a"), dir.path().join("b"));
-        std::fs::write(&a, b"same").unwrap();
-        std::fs::write(&b, b"same").unwrap();
+        let (dir, a, b) = two_identical_files();
         let (keep, dup) = (inspected(&a, Level::Zero), inspected(&b, Level::One));
         std::thread::sleep(std::time::Duration::from_millis(10));
         std::fs::write(&a, b"SAME").unwrap(); // same inode, same size, new bytes and mtime
         let fd = open_dir(dir.path());
-        assert!(matches!(link_atomically(fd.as_fd(), &keep, &dup), Err(Error::Changed(p)) if p == a));
+        assert!(matches!(link_atomically(fd.as_fd(), &keep, &dup, &mut Vec::new()), Err(Error::Changed(p)) if p == a));
         assert_ne!(ino(&a), ino(&b));
         assert_eq!(std::fs::read(&b).unwrap(), b"same");
         assert_eq!(names(dir.path()), ["a", "b"], "the temporary link is gone");
@@ -234,7 +344,7 @@ mod tests {
         std::fs::hard_link(&a, &b).unwrap();
         let before = std::fs::metadata(&b).unwrap();
         let fd = open_dir(dir.path());
-        separate_atomically(fd.as_fd(), &inspected(&b, Level::One)).unwrap();
+        separate_atomically(fd.as_fd(), &inspected(&b, Level::One), &mut Vec::new()).unwrap();
         let after = std::fs::metadata(&b).unwrap();
         assert_ne!(ino(&a), ino(&b));
         assert_eq!(std::fs::read(&b).unwrap(), b"shared bytes");
@@ -253,19 +363,85 @@ mod tests {
         assert!(!is_temp_name(b".brp-pyc-12x.tmp"));
         assert!(!is_temp_name(b"brp-pyc-1.tmp"));
         let dir = tempfile::tempdir().unwrap();
+        let fd = open_dir(dir.path());
         let cache = dir.path().join("m.cpython-311.pyc");
         std::fs::write(&cache, b"x").unwrap();
+        let caches = [inspected(&cache, Level::Zero)];
+        let other = dir.path().join("other");
+        std::fs::write(&other, b"y").unwrap();
         let temp = dir.path().join(std::ffi::OsStr::from_bytes(temp_name(TempKind::Link).as_bytes()));
         assert!(is_temp_name(temp.file_name().unwrap().as_bytes()));
+        std::fs::hard_link(&other, &temp).unwrap();
+        assert!(!remove_stale_temp(fd.as_fd(), &temp, &caches).unwrap(), "a link of something else is not ours");
+        std::fs::remove_file(&temp).unwrap();
         std::fs::hard_link(&cache, &temp).unwrap();
-        assert!(!remove_stale_temp(&temp, &[ino(&cache) + 1]).unwrap(), "a link of something else is not ours");
-        assert!(remove_stale_temp(&temp, &[ino(&cache)]).unwrap());
+        assert!(remove_stale_temp(fd.as_fd(), &temp, &caches).unwrap());
         assert!(!temp.exists() && cache.exists());
         std::fs::write(&temp, b"lone").unwrap();
-        assert!(!remove_stale_temp(&temp, &[ino(&temp)]).unwrap(), "a single link is nobody's second link");
+        assert!(!remove_stale_temp(fd.as_fd(), &temp, &caches).unwrap(), "a single link of other bytes is not ours");
         assert!(temp.exists());
-        let copy = dir.path().join(std::ffi::OsStr::from_bytes(temp_name(TempKind::Copy).as_bytes()));
-        std::fs::write(&copy, b"x").unwrap();
-        assert!(remove_stale_temp(&copy, &[]).unwrap(), "a leftover copy is always removable");
+        // A duplicate that the exchange took out: the bytes of a cache, another mtime.
+        std::fs::write(&temp, b"x").unwrap();
+        std::fs::File::options().write(true).open(&temp).unwrap().set_modified(std::time::UNIX_EPOCH).unwrap();
+        assert!(remove_stale_temp(fd.as_fd(), &temp, &caches).unwrap());
+    }
+
+    /// A file named like a copy of ours is removed only when it is a complete copy of a cache
+    /// beside it (bytes, size, mode, owner, mtime): a user's file or another run's copy in
+    /// flight stays.
+    #[test]
+    fn a_copy_temporary_is_removed_only_when_it_is_a_whole_copy_of_a_cache() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let fd = open_dir(dir.path());
+        let cache = dir.path().join("m.cpython-311.pyc");
+        std::fs::write(&cache, b"cache bytes").unwrap();
+        let copy = dir.path().join(".brp-pyc-copy-77-1.tmp");
+        let write_copy = |bytes: &[u8]| {
+            std::fs::write(&copy, bytes).unwrap();
+            std::fs::set_permissions(&copy, std::fs::metadata(&cache).unwrap().permissions()).unwrap();
+            let mtime = std::fs::metadata(&cache).unwrap().modified().unwrap();
+            std::fs::File::options().write(true).open(&copy).unwrap().set_modified(mtime).unwrap();
+        };
+        let caches = || [inspected(&cache, Level::Zero)];
+
+        std::fs::write(&copy, b"a user's notes").unwrap();
+        assert!(!remove_stale_temp(fd.as_fd(), &copy, &caches()).unwrap(), "other bytes: not ours");
+        write_copy(b"cache byteS");
+        assert!(!remove_stale_temp(fd.as_fd(), &copy, &caches()).unwrap(), "same size and times, other bytes");
+        write_copy(b"cache by");
+        assert!(!remove_stale_temp(fd.as_fd(), &copy, &caches()).unwrap(), "a partial copy in flight");
+        write_copy(b"cache bytes");
+        std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o600)).unwrap();
+        assert!(!remove_stale_temp(fd.as_fd(), &copy, &caches()).unwrap(), "other mode: not finished");
+        write_copy(b"cache bytes");
+        assert!(copy.exists());
+        assert!(remove_stale_temp(fd.as_fd(), &copy, &caches()).unwrap(), "a whole copy of the cache");
+        assert!(!copy.exists() && std::fs::read(&cache).unwrap() == b"cache bytes");
+    }
+
+    /// The window between the re-check of the duplicate and the rename: a concurrent writer
+    /// renames a new file over the duplicate. The exchange takes it out, sees that it is not
+    /// the planned file, and puts it back.
+    #[test]
+    fn a_duplicate_replaced_after_its_recheck_is_put_back() {
+        let (dir, a, b) = two_identical_files();
+        let (keep, dup) = (inspected(&a, Level::Zero), inspected(&b, Level::One));
+        let fd = open_dir(dir.path());
+        // What link_atomically has done by then: the kept file linked under a temporary name.
+        let temp = temp_name(TempKind::Link);
+        rustix::fs::linkat(fd.as_fd(), &keep.name, fd.as_fd(), &temp, AtFlags::empty()).unwrap();
+        std::fs::write(dir.path().join("new"), b"newer").unwrap();
+        std::fs::rename(dir.path().join("new"), &b).unwrap();
+        let new_inode = ino(&b);
+
+        let mut warnings = Vec::new();
+        let result = replace_checked(fd.as_fd(), &temp, &dup, |e| Error::io(&b, e.into()), &mut warnings);
+        assert!(matches!(&result, Err(Error::Changed(p)) if *p == b), "{result:?}");
+        assert!(warnings.is_empty(), "{warnings:?}");
+        assert_eq!(std::fs::read(&b).unwrap(), b"newer", "the writer's file is where it put it");
+        assert_eq!(ino(&b), new_inode);
+        assert_eq!(std::os::unix::fs::MetadataExt::nlink(&std::fs::metadata(&a).unwrap()), 1, "the temporary link is gone");
+        assert_eq!(names(dir.path()), ["a", "b"]);
     }
 }

@@ -237,8 +237,8 @@ pub struct AuditInputs {
 
 #[derive(Debug, Args)]
 pub struct CheckArgs {
-    /// Print one JSON object: "problems" (a count), "findings" (item, path, kind, detail) and
-    /// "errors".
+    /// Print one JSON object: "problems" (a count), "findings" (item, path, kind, detail, and
+    /// path_bytes when the path is not UTF-8) and "errors".
     #[arg(long)]
     pub json: bool,
 

@@ -18,6 +18,15 @@ pub enum Error {
     #[error("{}: changed since it was inspected; left as it was", quote(.0))]
     Changed(PathBuf),
 
+    #[error("{}: replaced by another process while it was being linked; that file is now named {}: {source}", quote(path), quote(temp))]
+    Displaced { path: PathBuf, temp: PathBuf, source: std::io::Error },
+
+    #[error("{}: temporary name not removed: {source}", quote(path))]
+    TempLeft { path: PathBuf, source: std::io::Error },
+
+    #[error("{}: left as it was: the run was stopped", quote(.0))]
+    Interrupted(PathBuf),
+
     #[error("{}: cannot be listed for {rpm}: {why}", quote(path))]
     Unlistable { path: PathBuf, rpm: &'static str, why: String },
 
@@ -53,9 +62,19 @@ impl Error {
         Error::Io { path: path.to_path_buf(), source }
     }
 
-    /// Writing the output failed (a full disk, a closed pipe).
+    /// Writing the output failed (a full disk, say).
     pub fn stdout(source: std::io::Error) -> Error {
         Error::io(Path::new("<stdout>"), source)
+    }
+}
+
+/// What a write to stdout means to the run, decided here for every subcommand: a reader that
+/// stopped early (`| head`) is a clean end, as for any filter, and the command still ends
+/// with its own status; any other failure (a full disk) is an error.
+pub fn stdout_written(result: std::io::Result<()>) -> Result<(), Error> {
+    match result {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other.map_err(Error::stdout),
     }
 }
 

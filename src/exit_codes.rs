@@ -9,6 +9,9 @@ pub enum ExitCode {
     Problems,
     /// Bad usage or a fatal error; also `--strict` with warnings.
     Fatal,
+    /// Stopped by this signal (SIGINT, SIGTERM) between two operations: 128 + its number,
+    /// as a shell reports a process killed by it.
+    Interrupted(i32),
 }
 
 impl From<ExitCode> for std::process::ExitCode {
@@ -17,6 +20,7 @@ impl From<ExitCode> for std::process::ExitCode {
             ExitCode::Success => 0,
             ExitCode::Problems => 1,
             ExitCode::Fatal => 2,
+            ExitCode::Interrupted(signal) => u8::try_from(128 + signal).unwrap_or(255),
         })
     }
 }

@@ -18,6 +18,7 @@ pub mod compile;
 pub mod error;
 pub mod exit_codes;
 pub mod group;
+pub mod interrupt;
 pub mod layout;
 pub mod link;
 pub mod missing_levels;

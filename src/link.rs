@@ -140,15 +140,9 @@ fn process_dir(listing: &Listing, found: &DirCaches, options: &LinkOptions) -> D
         log::debug!("{}: not a regular file; left as it is", quote(path));
     }
     if !options.dry_run && !found.stale_temps.is_empty() {
-        let cache_inodes: Vec<u64> = found
-            .modules
-            .iter()
-            .flat_map(|m| &m.caches)
-            .filter_map(|c| rustix::fs::statat(listing.fd(), &c.name, AtFlags::SYMLINK_NOFOLLOW).ok())
-            .map(|stat| stat.st_ino)
-            .collect();
+        let caches = inspect_entries(listing, found.modules.iter().flat_map(|m| &m.caches)).unwrap_or_default();
         for path in &found.stale_temps {
-            match remove_stale_temp(path, &cache_inodes) {
+            match remove_stale_temp(listing.fd(), path, &caches) {
                 Ok(true) => {
                     outcome.counts.stale_temps_removed += 1;
                     outcome.events.push(Event::StaleTempRemoved(path.clone()));
@@ -165,11 +159,12 @@ fn process_dir(listing: &Listing, found: &DirCaches, options: &LinkOptions) -> D
 }
 
 fn process_module(listing: &Listing, module: &Module, options: &LinkOptions, outcome: &mut DirOutcome) {
-    if module.caches.len() < 2 {
-        return; // nothing to link with, and no need to stat it
+    if module.caches.len() < 2 || crate::interrupt::requested().is_some() {
+        return; // nothing to link with, and no need to stat it; or stopping
     }
     let plan = match plan_and_separate(listing, module, options, outcome) {
         Ok(plan) => plan,
+        Err(Error::Interrupted(_)) => return, // the exit status says it
         Err(e) => {
             outcome.events.push(Event::Warning(e));
             return;
@@ -206,8 +201,14 @@ fn plan_and_separate(
         return Ok(plan);
     }
     for &i in &plan.separate {
+        if crate::interrupt::requested().is_some() {
+            return Err(Error::Interrupted(plan.caches[i].path.clone()));
+        }
         if !options.dry_run {
-            separate_atomically(listing.fd(), &plan.caches[i])?;
+            let mut warnings = Vec::new();
+            let separated = separate_atomically(listing.fd(), &plan.caches[i], &mut warnings);
+            outcome.events.extend(warnings.into_iter().map(Event::Warning));
+            separated?;
         }
         outcome.counts.separated += 1;
         outcome.events.push(Event::Separated(plan.caches[i].path.clone()));
@@ -222,7 +223,13 @@ fn plan_and_separate(
 /// module: what was linked so far is correct, the rest stays as it was.
 fn apply_plan(listing: &Listing, plan: &ModulePlan, events: &mut Vec<Event>) -> usize {
     for (n, link) in plan.links.iter().enumerate() {
-        if let Err(failure) = link_atomically(listing.fd(), &plan.caches[link.keep], &plan.caches[link.dup]) {
+        if crate::interrupt::requested().is_some() {
+            return n; // stopping: the rest of the module stays as it was
+        }
+        let mut warnings = Vec::new();
+        let linked = link_atomically(listing.fd(), &plan.caches[link.keep], &plan.caches[link.dup], &mut warnings);
+        events.extend(warnings.into_iter().map(Event::Warning));
+        if let Err(failure) = linked {
             events.push(Event::Warning(failure));
             return n;
         }
@@ -233,8 +240,15 @@ fn apply_plan(listing: &Listing, plan: &ModulePlan, events: &mut Vec<Event>) -> 
 /// `lstat`s the caches of a module, relative to the open directory. A name that is no longer a
 /// regular file is dropped.
 fn inspect(listing: &Listing, module: &Module) -> Result<Vec<InspectedCache>, Error> {
+    inspect_entries(listing, &module.caches)
+}
+
+fn inspect_entries<'a>(
+    listing: &Listing,
+    entries: impl IntoIterator<Item = &'a CacheEntry>,
+) -> Result<Vec<InspectedCache>, Error> {
     let mut caches = Vec::new();
-    for CacheEntry { name, level } in &module.caches {
+    for CacheEntry { name, level } in entries {
         let path = listing.path.join(OsStr::from_bytes(name.to_bytes()));
         let stat = rustix::fs::statat(listing.fd(), name, AtFlags::SYMLINK_NOFOLLOW).map_err(|e| Error::io(&path, e.into()))?;
         if FileType::from_raw_mode(stat.st_mode as _) == FileType::RegularFile {

@@ -1,7 +1,9 @@
 //! Walk: visit every directory below the roots in parallel, without following symlinks.
 //!
-//! Each directory is opened once and listed with getdents; file types come from the listing,
-//! so the walk itself `stat`s no file. The caller's visitor runs on each listing in the worker
+//! Each directory is opened once, relative to its parent's open descriptor and without
+//! following a symlink (so neither PATH_MAX nor a directory swapped for a symlink after its
+//! parent was listed can redirect the walk), and listed with getdents; file types come from
+//! the listing, so the walk itself `stat`s no file. The caller's visitor runs on each listing in the worker
 //! that read it, with the open directory, so the work on one directory (`fstatat` of its
 //! caches, comparisons) overlaps the reading of others and resolves one name, not a path.
 //! Results come back sorted by path, whatever the number of threads.
@@ -10,7 +12,7 @@ use std::ffi::{CString, OsStr};
 use std::os::fd::BorrowedFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use rustix::fs::{AtFlags, FileType, Mode, OFlags};
 
@@ -38,7 +40,8 @@ impl Entry {
 #[derive(Debug)]
 pub struct Listing {
     pub path: PathBuf,
-    dir: rustix::fs::Dir,
+    /// Shared with the visits of the subdirectories until they have opened themselves.
+    dir: Arc<rustix::fs::Dir>,
     pub entries: Vec<Entry>,
 }
 
@@ -97,7 +100,7 @@ where
         for root in roots {
             let shared = &shared;
             let root = root.clone();
-            scope.spawn(move |scope| visit(root, true, scope, shared));
+            scope.spawn(move |scope| visit(root, None, scope, shared));
         }
     });
     let mut dirs = results.into_inner().unwrap_or_else(|e| e.into_inner());
@@ -113,12 +116,19 @@ struct Shared<'a, R, F> {
     errors: &'a Mutex<Vec<Error>>,
 }
 
-fn visit<'s, R, F>(dir: PathBuf, is_root: bool, scope: &rayon::Scope<'s>, shared: &'s Shared<'s, R, F>)
+/// Where a directory is opened from: a root by its path, any other directory by its name in
+/// its parent's open descriptor.
+type Parent = Option<(Arc<rustix::fs::Dir>, CString)>;
+
+fn visit<'s, R, F>(dir: PathBuf, parent: Parent, scope: &rayon::Scope<'s>, shared: &'s Shared<'s, R, F>)
 where
     R: Send,
     F: Fn(&Listing) -> Option<R> + Sync,
 {
-    let listing = match list(dir, is_root) {
+    if crate::interrupt::requested().is_some() {
+        return; // stopping: list nothing more
+    }
+    let listing = match list(dir, parent) {
         Ok(listing) => listing,
         Err(e) => {
             shared.errors.lock().unwrap_or_else(|e| e.into_inner()).push(e);
@@ -127,8 +137,8 @@ where
     };
     for entry in &listing.entries {
         if entry.file_type == FileType::Directory {
-            let sub = listing.join(entry);
-            scope.spawn(move |scope| visit(sub, false, scope, shared));
+            let (sub, parent) = (listing.join(entry), Some((Arc::clone(&listing.dir), entry.name.clone())));
+            scope.spawn(move |scope| visit(sub, parent, scope, shared));
         }
     }
     if let Some(result) = (shared.visitor)(&listing) {
@@ -136,14 +146,19 @@ where
     }
 }
 
-/// Opens and lists one directory. Below a root, the directory is opened with O_NOFOLLOW: if
-/// it was replaced by a symlink since its parent was listed, it is not followed.
-fn list(path: PathBuf, is_root: bool) -> Result<Listing, Error> {
-    let mut flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
-    if !is_root {
-        flags |= OFlags::NOFOLLOW;
+/// Opens and lists one directory. Below a root, the directory is opened by its name in the
+/// parent it was listed in, with O_NOFOLLOW: if it was replaced by a symlink since, it is not
+/// followed, and no path is resolved, however deep.
+fn list(path: PathBuf, parent: Parent) -> Result<Listing, Error> {
+    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+    let fd = match parent {
+        Some((parent, name)) => {
+            let parent_fd = parent.fd().map_err(|e| Error::io(&path, e.into()))?;
+            rustix::fs::openat(parent_fd, &name, flags | OFlags::NOFOLLOW, Mode::empty())
+        }
+        None => rustix::fs::open(&path, flags, Mode::empty()),
     }
-    let fd = rustix::fs::open(&path, flags, Mode::empty()).map_err(|e| Error::io(&path, e.into()))?;
+    .map_err(|e| Error::io(&path, e.into()))?;
     let mut dir = rustix::fs::Dir::new(fd).map_err(|e| Error::io(&path, e.into()))?;
     let mut entries = Vec::new();
     while let Some(entry) = dir.read() {
@@ -160,7 +175,7 @@ fn list(path: PathBuf, is_root: bool) -> Result<Listing, Error> {
             .map_err(|e| Error::io(&path.join(entry.name_os()), e.into()))?;
         entry.file_type = FileType::from_raw_mode(stat.st_mode as _);
     }
-    Ok(Listing { path, dir, entries })
+    Ok(Listing { path, dir: Arc::new(dir), entries })
 }
 
 #[cfg(test)]
@@ -195,5 +210,32 @@ mod tests {
         std::fs::write(dir.path().join("f"), b"").unwrap();
         assert!(matches!(check_roots(&[dir.path().join("f")]), Err(Error::NotADirectory(_))));
         assert!(matches!(check_roots(&[dir.path().join("missing")]), Err(Error::Io { .. })));
+    }
+
+    /// A directory swapped for a symlink after its parent was opened: the walk goes on in the
+    /// directory it listed, never into the symlink's target. One worker, so that each
+    /// directory's visitor runs before its subdirectories are opened.
+    #[test]
+    fn a_directory_swapped_for_a_symlink_is_not_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        let (root, outside) = (dir.path().join("root"), dir.path().join("outside"));
+        std::fs::create_dir_all(root.join("a/b")).unwrap();
+        std::fs::write(root.join("a/b/inside"), b"").unwrap();
+        std::fs::create_dir_all(outside.join("b")).unwrap();
+        std::fs::write(outside.join("b/secret"), b"").unwrap();
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
+        let walk = pool.install(|| {
+            visit_dirs(std::slice::from_ref(&root), |listing| {
+                if listing.path == root.join("a") {
+                    std::fs::rename(root.join("a"), root.join("moved")).unwrap();
+                    std::os::unix::fs::symlink(&outside, root.join("a")).unwrap();
+                }
+                Some(listing.entries.iter().map(|e| e.name_os().to_string_lossy().into_owned()).collect::<Vec<_>>())
+            })
+        });
+        let seen: Vec<String> = walk.dirs.iter().flat_map(|(_, names)| names.clone()).collect();
+        assert!(seen.contains(&"inside".to_string()), "{seen:?}");
+        assert!(!seen.contains(&"secret".to_string()), "the walk followed the symlink: {seen:?}");
+        assert!(walk.errors.is_empty(), "{:?}", walk.errors);
     }
 }

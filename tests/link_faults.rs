@@ -117,7 +117,7 @@ impl FatMount {
         if !out.status.success() {
             let why = String::from_utf8_lossy(&out.stderr).into_owned();
             assert!(std::env::var_os("CI").is_none(), "cannot mount a FAT image with fusefat in CI: {why}");
-            eprintln!("skipped: cannot mount a FAT image with fusefat: {why}");
+            skipped(&format!("cannot mount a FAT image with fusefat: {why}"));
             return None;
         }
         Some(FatMount { _dir: dir, mountpoint })
@@ -180,8 +180,27 @@ fn copy_tree(from: &Path, to: &Path) {
 #[test]
 fn sigkill_at_random_moments_loses_nothing_and_a_rerun_completes() {
     if have("python3") {
-        kill_rounds(&[]);
+        kill_rounds(&[], Stop::Kill);
     }
+}
+
+/// SIGINT and SIGTERM (alternately) at random moments: the run finishes the rename in flight,
+/// removes its temporary name and exits 130 or 143; nothing is left to clean up.
+#[test]
+fn sigint_and_sigterm_stop_between_two_links_and_leave_no_temporary_name() {
+    if have("python3") {
+        kill_rounds(&[], Stop::Signal);
+        kill_rounds(&["--layout", "0,12"], Stop::Signal);
+    }
+}
+
+/// How a round stops the run.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Stop {
+    /// SIGKILL: nothing runs after it.
+    Kill,
+    /// SIGINT or SIGTERM, which brp-pyc catches.
+    Signal,
 }
 
 /// The same with a layout on a tree linked earlier without it: the kills land while caches
@@ -189,13 +208,13 @@ fn sigkill_at_random_moments_loses_nothing_and_a_rerun_completes() {
 #[test]
 fn sigkill_while_separating_links_across_layout_groups_loses_nothing() {
     if have("python3") {
-        kill_rounds(&["--layout", "0,12"]);
+        kill_rounds(&["--layout", "0,12"], Stop::Kill);
     }
 }
 
 /// Runs `brp-pyc link ARGS` on fresh copies of a tree of real caches and SIGKILLs it at random
 /// moments; after each kill every cache has its bytes, and a rerun completes.
-fn kill_rounds(args: &[&str]) {
+fn kill_rounds(args: &[&str], stop: Stop) {
     // A template of real caches: the four shapes of CPython's matrix, copied into many packages.
     let template = Tree::in_memory();
     let shapes = ["x = 1", "'''doc'''\nx = 1", "x = 1\nassert x", "'''doc'''\nx = 1\nassert x"];
@@ -230,18 +249,33 @@ fn kill_rounds(args: &[&str]) {
         run_ok(brp_pyc().arg("link").args(args).arg(&copy));
         start.elapsed()
     };
-    const ROUNDS: usize = 60;
+    let rounds: usize = if stop == Stop::Kill { 60 } else { 20 };
     let (mut interrupted, mut partial) = (0, 0);
-    for round in 0..ROUNDS {
+    for round in 0..rounds {
         let copy = scratch.join(format!("round{round}"));
         copy_tree(template.root(), &copy);
         let mut child = brp_pyc().arg("link").args(args).arg(&copy).stderr(Stdio::null()).spawn().unwrap();
-        std::thread::sleep(Duration::from_micros(rng.below(full_run.as_micros() as u64)));
-        if child.try_wait().unwrap().is_none() {
-            interrupted += 1;
+        if stop == Stop::Signal {
+            // A signal before the handlers are in place kills like SIGKILL: wait for them.
+            wait_for_handlers(child.id());
         }
-        let _ = child.kill(); // SIGKILL
-        child.wait().unwrap();
+        std::thread::sleep(Duration::from_micros(rng.below(full_run.as_micros() as u64)));
+        let running = child.try_wait().unwrap().is_none();
+        interrupted += running as usize;
+        let signal = if round % 2 == 0 { libc::SIGINT } else { libc::SIGTERM };
+        match stop {
+            Stop::Kill => {
+                let _ = child.kill(); // SIGKILL
+                child.wait().unwrap();
+            }
+            Stop::Signal => {
+                // SAFETY: a plain kill(2) of our own child, which has not been reaped yet.
+                unsafe { libc::kill(child.id() as libc::pid_t, signal) };
+                let code = child.wait().unwrap().code();
+                let expected = if running { [Some(128 + signal), Some(0)] } else { [Some(0), Some(0)] };
+                assert!(expected.contains(&code), "exit status {code:?} after signal {signal} (seed {seed})");
+            }
+        }
 
         // Every cache path exists as a regular file with its original bytes; the only extra
         // names are temporary second links or copies.
@@ -256,10 +290,18 @@ fn kill_rounds(args: &[&str]) {
         for path in files_below(&copy) {
             let rel = path.strip_prefix(&copy).unwrap();
             if !original.contains_key(&template.root().join(rel)) {
+                assert!(stop == Stop::Kill, "a caught signal leaves no temporary name: {} (seed {seed})", path.display());
                 let name = path.file_name().unwrap().to_string_lossy().into_owned();
                 assert!(name.starts_with(".brp-pyc-"), "{}", path.display());
-                let copy_of_a_cache = name.starts_with(".brp-pyc-copy-");
-                assert!(copy_of_a_cache || std::fs::metadata(&path).unwrap().nlink() >= 2, "a leftover link is a second link");
+                // A second link of a cache, a duplicate taken out by the exchange, or a whole
+                // copy: in each case the bytes of a cache beside it.
+                let bytes = std::fs::read(&path).unwrap();
+                let beside = files_below(path.parent().unwrap());
+                assert!(
+                    beside.iter().any(|c| c.extension().is_some_and(|e| e == "pyc") && std::fs::read(c).unwrap() == bytes),
+                    "a leftover holds the bytes of a cache: {} (seed {seed})",
+                    path.display()
+                );
             }
         }
         if linked_now > 0 && child_left_work(&copy, args) {
@@ -270,9 +312,11 @@ fn kill_rounds(args: &[&str]) {
         run_ok(brp_pyc().arg("link").args(args).arg(&copy));
         let files = files_below(&copy);
         assert_eq!(files.len(), original.len(), "no temporary name survives a rerun (seed {seed})");
-        for pkg in ["seed", "pkg000", "pkg100", "pkg199"] {
+        // The whole tree, not a sample: every module of every package.
+        let packages = std::iter::once("seed".to_string()).chain((0..200).map(|p| format!("pkg{p:03}")));
+        for pkg in packages {
             for n in 0..4 {
-                let caches = caches_of(&copy.join(pkg), &format!("m{n}"), &tag);
+                let caches = caches_of(&copy.join(&pkg), &format!("m{n}"), &tag);
                 if args.is_empty() {
                     assert_linked_iff_identical(&caches);
                 } else {
@@ -284,9 +328,27 @@ fn kill_rounds(args: &[&str]) {
         }
         std::fs::remove_dir_all(&copy).unwrap();
     }
-    eprintln!("{interrupted} of {ROUNDS} kills landed while running, {partial} left a partly linked tree (full run {full_run:?})");
-    assert!(interrupted >= ROUNDS / 3, "the kills must land mid-run to test anything (seed {seed})");
+    eprintln!("{interrupted} of {rounds} stops landed while running, {partial} left a partly linked tree (full run {full_run:?})");
+    assert!(interrupted >= rounds / 3, "the stops must land mid-run to test anything (seed {seed})");
     assert!(partial >= 1, "some kill must leave a partly linked tree (seed {seed})");
+}
+
+/// Waits until process `pid` catches SIGINT and SIGTERM (its SigCgt mask in /proc), or is gone.
+fn wait_for_handlers(pid: u32) {
+    let wanted = (1u64 << (libc::SIGINT - 1)) | (1u64 << (libc::SIGTERM - 1));
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(10) {
+        let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) else { return };
+        if status.lines().any(|l| l.starts_with("State:") && l.contains('Z')) {
+            return; // exited already
+        }
+        let caught = status.lines().find_map(|l| l.strip_prefix("SigCgt:")).and_then(|m| u64::from_str_radix(m.trim(), 16).ok());
+        match caught {
+            Some(mask) if mask & wanted == wanted => return,
+            None => return, // no such line: nothing to wait for
+            _ => std::thread::sleep(Duration::from_micros(100)),
+        }
+    }
 }
 
 /// Whether a run killed in `tree` left something to link or separate.
@@ -305,7 +367,7 @@ fn caches_of(pkg: &Path, stem: &str, tag: &str) -> Vec<PathBuf> {
 #[test]
 fn full_filesystem_enospc_is_a_warning_and_loses_nothing() {
     if !is_root() {
-        eprintln!("skipped: mounting a tmpfs needs root");
+        skipped("mounting a tmpfs needs root");
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -315,7 +377,7 @@ fn full_filesystem_enospc_is_a_warning_and_loses_nothing() {
     let mounted = Command::new("mount").args(["-t", "tmpfs", "-o", "size=1m,nr_inodes=6", "tmpfs"]).arg(&mountpoint).status();
     if !mounted.is_ok_and(|s| s.success()) {
         assert!(std::env::var_os("CI").is_none(), "cannot mount a tmpfs in CI");
-        eprintln!("skipped: cannot mount a tmpfs here");
+        skipped("cannot mount a tmpfs here");
         return;
     }
     struct Unmount(PathBuf);
@@ -330,7 +392,8 @@ fn full_filesystem_enospc_is_a_warning_and_loses_nothing() {
     for suffix in ["pyc", "opt-1.pyc", "opt-2.pyc"] {
         std::fs::write(cache.join(format!("m.cpython-311.{suffix}")), "same bytes").unwrap();
     }
-    assert!(std::fs::write(mountpoint.join("one-more"), "").is_err(), "the filesystem is full");
+    let one_more = std::fs::write(mountpoint.join("one-more"), "").unwrap_err();
+    assert_eq!(one_more.raw_os_error(), Some(libc::ENOSPC), "the filesystem is full: {one_more}");
     let before = contents_below(&mountpoint);
 
     let out = brp_pyc().args(["link", "--json"]).arg(&mountpoint).output().unwrap();

@@ -298,7 +298,165 @@ fn bad_input_is_one_line_naming_it_and_exit_2() {
         std::fs::set_permissions(&locked, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
         assert_eq!(out.status.code(), Some(2));
         assert!(String::from_utf8_lossy(&out.stderr).contains("locked"));
+    } else {
+        skipped("the unreadable directory case: root reads every directory");
     }
+}
+
+/// Where one header of a package is: its intro, index and data (offsets into the file).
+#[derive(Clone, Copy, Debug)]
+struct HeaderSpan {
+    intro: usize,
+    entries: usize,
+    data: usize,
+    data_len: usize,
+}
+
+impl HeaderSpan {
+    fn entry(&self, n: usize) -> usize {
+        self.intro + 16 + 16 * n
+    }
+}
+
+fn be32(bytes: &[u8], at: usize) -> u32 {
+    u32::from_be_bytes(bytes[at..at + 4].try_into().unwrap())
+}
+
+fn put32(bytes: &mut [u8], at: usize, value: u32) {
+    bytes[at..at + 4].copy_from_slice(&value.to_be_bytes());
+}
+
+/// The signature header and the main header of a well-formed package.
+fn header_spans(bytes: &[u8]) -> [HeaderSpan; 2] {
+    let span = |intro: usize| {
+        let (entries, data_len) = (be32(bytes, intro + 8) as usize, be32(bytes, intro + 12) as usize);
+        HeaderSpan { intro, entries, data: intro + 16 + 16 * entries, data_len }
+    };
+    let signature = span(96);
+    let main = span((signature.data + signature.data_len).next_multiple_of(8));
+    [signature, main]
+}
+
+/// Gives the entry with `tag` in `header` (or, when there is none, the header's first entry,
+/// retagged) the type INT64 or INT32, one value, and that value: what a crafted package claims.
+fn set_number(bytes: &mut [u8], header: HeaderSpan, tag: u32, wide: bool, value: u64) {
+    let n = (0..header.entries).find(|&n| be32(bytes, header.entry(n)) == tag).unwrap_or(0);
+    let at = header.entry(n);
+    // Where the value goes: inside the seed's data, aligned, whatever the entry says now.
+    let offset = (be32(bytes, at + 8) as usize).min(header.data_len.saturating_sub(8)) & !7;
+    put32(bytes, at, tag);
+    put32(bytes, at + 4, if wide { 5 } else { 4 });
+    put32(bytes, at + 8, offset as u32);
+    put32(bytes, at + 12, 1);
+    let data = header.data + offset;
+    if wide {
+        bytes[data..data + 8].copy_from_slice(&value.to_be_bytes());
+    } else {
+        put32(bytes, data, value as u32);
+    }
+}
+
+const RPMSIGTAG_LONGSIZE: u32 = 270;
+
+#[test]
+fn a_signature_header_claiming_a_huge_size_is_refused_naming_the_package() {
+    let (seed, _) = seed_package();
+    let dir = Tree::in_memory();
+    for size in [u64::MAX, u64::MAX - 95] {
+        let mut bytes = seed.clone();
+        set_number(&mut bytes, header_spans(seed)[0], RPMSIGTAG_LONGSIZE, true, size);
+        let package = dir.write("huge.rpm", &bytes);
+        for sub in ["stats", "check"] {
+            let out = brp_pyc().arg(sub).arg(&package).output().unwrap();
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(2), "{sub}, size {size}: {stderr}");
+            assert_eq!(
+                stderr.trim_end(),
+                format!("brp-pyc: error: {}: corrupt signature header (records a size of {size} bytes)", package.display()),
+            );
+        }
+    }
+}
+
+/// A structural change to a package, of the kind a bit flip rarely makes: a header's counts,
+/// an index entry's fields, or the number a size or count entry holds.
+#[derive(Clone, Debug)]
+enum Mutation {
+    /// Sets the entry count (`data_len` false) or the data length of a header's intro.
+    Intro { main: bool, data_len: bool, value: u32 },
+    /// Sets field 0 (tag), 1 (type), 2 (offset) or 3 (count) of an index entry.
+    EntryField { main: bool, entry: prop::sample::Index, field: usize, value: u32 },
+    /// Gives a size, count or inode entry a crafted value.
+    Number { main: bool, tag: u32, wide: bool, value: u64 },
+}
+
+fn edge_u32() -> impl Strategy<Value = u32> {
+    prop_oneof![
+        prop::sample::select(vec![0u32, 1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 0xffff, 0x1_0000, 0x0fff_ffff, 0x7fff_ffff, 0x8000_0000, u32::MAX - 1, u32::MAX]),
+        any::<u32>(),
+    ]
+}
+
+fn edge_u64() -> impl Strategy<Value = u64> {
+    prop_oneof![
+        3 => prop::sample::select(vec![0u64, 1, 96, u32::MAX as u64, 1 << 32, 1 << 50, (1 << 50) + 1, 1 << 63, u64::MAX - 95, u64::MAX]),
+        1 => any::<u64>(),
+    ]
+}
+
+fn mutation() -> impl Strategy<Value = Mutation> {
+    // Signature: SIZE, LONGSIZE, PAYLOADSIZE. Header: FILESIZES, FILEMODES, FILEINODES,
+    // FILEDEVICES, DIRINDEXES, LONGFILESIZES, LONGSIZE, FILEFLAGS, FILEMTIMES.
+    let signature_tags = vec![1000u32, 270, 1007];
+    let header_tags = vec![1028u32, 1030, 1096, 1095, 1116, 5008, 5009, 1037, 1034];
+    prop_oneof![
+        1 => (any::<bool>(), any::<bool>(), edge_u32()).prop_map(|(main, data_len, value)| Mutation::Intro { main, data_len, value }),
+        1 => (any::<bool>(), any::<prop::sample::Index>(), 0..4usize, edge_u32())
+            .prop_map(|(main, entry, field, value)| Mutation::EntryField { main, entry, field, value }),
+        2 => (prop::sample::select(signature_tags), any::<bool>(), edge_u64())
+            .prop_map(|(tag, wide, value)| Mutation::Number { main: false, tag, wide, value }),
+        2 => (prop::sample::select(header_tags), any::<bool>(), edge_u64())
+            .prop_map(|(tag, wide, value)| Mutation::Number { main: true, tag, wide, value }),
+    ]
+}
+
+/// Applies a mutation where the seed's headers are (`spans`), whatever earlier ones changed.
+fn apply_mutation(bytes: &mut [u8], spans: [HeaderSpan; 2], mutation: &Mutation) {
+    match mutation {
+        Mutation::Intro { main, data_len, value } => {
+            let header = spans[*main as usize];
+            put32(bytes, header.intro + if *data_len { 12 } else { 8 }, *value);
+        }
+        Mutation::EntryField { main, entry, field, value } => {
+            let header = spans[*main as usize];
+            put32(bytes, header.entry(entry.index(header.entries)) + 4 * field, *value);
+        }
+        Mutation::Number { main, tag, wide, value } => set_number(bytes, spans[*main as usize], *tag, *wide, *value),
+    }
+}
+
+/// Reads a package with the library as `stats` and `check` do; errors must name the file, and
+/// nothing may panic (also outside the reader's own guard) or overflow.
+fn read_like_the_commands(path: &Path, paths: &[Vec<u8>]) -> Result<(), TestCaseError> {
+    let before = PANICS.load(Ordering::SeqCst);
+    let inventory = brp_pyc::audit::package::inventory(path);
+    let wanted = paths.iter().cloned().collect();
+    let payload = brp_pyc::audit::package::read_payload_files(path, &wanted, |_, _| {});
+    for e in [inventory.as_ref().err(), payload.as_ref().err()].into_iter().flatten() {
+        prop_assert!(e.to_string().contains(path.to_str().unwrap()), "error names the file: {}", e);
+    }
+    if let Ok(inventory) = inventory {
+        let stats = brp_pyc::audit::analysis::analyse(&inventory).stats;
+        let layouts = &stats.layouts;
+        prop_assert!(stats.linkable_bytes <= stats.cache_bytes, "{:?}", stats);
+        prop_assert!(layouts.all_linked <= layouts.shipped && layouts.opt_0_only <= layouts.shipped, "{:?}", stats);
+        let checked = brp_pyc::audit::findings::check(std::slice::from_ref(&inventory));
+        for e in &checked.errors {
+            prop_assert!(e.to_string().contains(path.to_str().unwrap()), "error names the file: {}", e);
+        }
+    }
+    prop_assert_eq!(PANICS.load(Ordering::SeqCst), before, "a panic while reading");
+    Ok(())
 }
 
 /// Panics seen anywhere in this process (also those the reader catches): the fuzz demands 0.
@@ -349,17 +507,23 @@ proptest! {
         }
         let file = tempfile::NamedTempFile::new_in("/dev/shm").or_else(|_| tempfile::NamedTempFile::new()).unwrap();
         std::fs::write(file.path(), &bytes).unwrap();
-        let before = PANICS.load(Ordering::SeqCst);
-        let inventory = brp_pyc::audit::package::inventory(file.path());
-        let wanted = paths.iter().cloned().collect();
-        let payload = brp_pyc::audit::package::read_payload_files(file.path(), &wanted, |_, _| {});
-        prop_assert_eq!(PANICS.load(Ordering::SeqCst), before, "a panic inside the reader");
-        if let Err(e) = inventory.as_ref() {
-            prop_assert!(e.to_string().contains(file.path().to_str().unwrap()), "error names the file: {}", e);
+        read_like_the_commands(file.path(), paths)?;
+    }
+
+    /// The same reader against changes to the structure: counts, offsets, types and sizes,
+    /// which random bytes hardly ever hit in a way the reader's checks let through.
+    #[test]
+    fn package_reader_refuses_crafted_headers_cleanly(mutations in proptest::collection::vec(mutation(), 1..4)) {
+        count_panics();
+        let (seed, paths) = seed_package();
+        let mut bytes = seed.clone();
+        let spans = header_spans(seed);
+        for mutation in &mutations {
+            apply_mutation(&mut bytes, spans, mutation);
         }
-        if let Err(e) = payload.as_ref() {
-            prop_assert!(e.to_string().contains(file.path().to_str().unwrap()), "error names the file: {}", e);
-        }
+        let file = tempfile::NamedTempFile::new_in("/dev/shm").or_else(|_| tempfile::NamedTempFile::new()).unwrap();
+        std::fs::write(file.path(), &bytes).unwrap();
+        read_like_the_commands(file.path(), paths)?;
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Analysis: from an inventory to the figures of `stats` and the unlinked duplicates that
 //! `check` reports, written once for trees and packages.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use rayon::prelude::*;
 use serde::Serialize;
@@ -154,35 +154,36 @@ pub struct Stats {
     pub layouts: Layouts,
 }
 
+/// Sums saturate: sizes come from package headers, which a crafted package can make huge.
 impl std::ops::AddAssign<&Stats> for Stats {
     fn add_assign(&mut self, o: &Stats) {
-        self.caches += o.caches;
-        self.cache_bytes += o.cache_bytes;
-        self.linked_bytes += o.linked_bytes;
-        self.linkable_bytes += o.linkable_bytes;
-        self.modules += o.modules;
-        self.sources += o.sources;
-        self.ghost_caches += o.ghost_caches;
+        self.caches = self.caches.saturating_add(o.caches);
+        self.cache_bytes = self.cache_bytes.saturating_add(o.cache_bytes);
+        self.linked_bytes = self.linked_bytes.saturating_add(o.linked_bytes);
+        self.linkable_bytes = self.linkable_bytes.saturating_add(o.linkable_bytes);
+        self.modules = self.modules.saturating_add(o.modules);
+        self.sources = self.sources.saturating_add(o.sources);
+        self.ghost_caches = self.ghost_caches.saturating_add(o.ghost_caches);
         let (b, ob) = (&mut self.bytes, &o.bytes);
-        b.sources += ob.sources;
-        b.level_0 += ob.level_0;
-        b.level_1 += ob.level_1;
-        b.level_2 += ob.level_2;
-        b.other_levels += ob.other_levels;
-        b.other_files += ob.other_files;
+        b.sources = b.sources.saturating_add(ob.sources);
+        b.level_0 = b.level_0.saturating_add(ob.level_0);
+        b.level_1 = b.level_1.saturating_add(ob.level_1);
+        b.level_2 = b.level_2.saturating_add(ob.level_2);
+        b.other_levels = b.other_levels.saturating_add(ob.other_levels);
+        b.other_files = b.other_files.saturating_add(ob.other_files);
         let (i, oi) = (&mut self.identical, &o.identical);
-        i.pairs_0_1 += oi.pairs_0_1;
-        i.pairs_1_2 += oi.pairs_1_2;
-        i.pairs_0_2 += oi.pairs_0_2;
-        i.triples += oi.triples;
+        i.pairs_0_1 = i.pairs_0_1.saturating_add(oi.pairs_0_1);
+        i.pairs_1_2 = i.pairs_1_2.saturating_add(oi.pairs_1_2);
+        i.pairs_0_2 = i.pairs_0_2.saturating_add(oi.pairs_0_2);
+        i.triples = i.triples.saturating_add(oi.triples);
         let (l, ol) = (&mut self.layouts, &o.layouts);
-        l.shipped += ol.shipped;
-        l.all_linked += ol.all_linked;
-        l.opt_0_only += ol.opt_0_only;
-        l.levels_0_1 += ol.levels_0_1;
-        l.split_0_1_2 += ol.split_0_1_2;
-        l.no_caches += ol.no_caches;
-        l.split_0_1 += ol.split_0_1;
+        l.shipped = l.shipped.saturating_add(ol.shipped);
+        l.all_linked = l.all_linked.saturating_add(ol.all_linked);
+        l.opt_0_only = l.opt_0_only.saturating_add(ol.opt_0_only);
+        l.levels_0_1 = l.levels_0_1.saturating_add(ol.levels_0_1);
+        l.split_0_1_2 = l.split_0_1_2.saturating_add(ol.split_0_1_2);
+        l.no_caches = l.no_caches.saturating_add(ol.no_caches);
+        l.split_0_1 = l.split_0_1.saturating_add(ol.split_0_1);
     }
 }
 
@@ -199,13 +200,19 @@ pub struct Analysis {
 #[derive(Default)]
 struct ModuleFigures {
     identical: Identical,
-    linkable_bytes: u64,
-    opt_0: u64,
-    levels_0_1: u64,
-    split: u64,
-    split_0_1: u64,
+    /// Every cache of the module with its linkable class, for the layout sizes, which are
+    /// counted across modules (caches of different modules can share a stored copy).
+    members: Vec<Member>,
     unlinked: Vec<Unlinked>,
     error: Option<Error>,
+}
+
+/// One cache as the layout sizes see it.
+struct Member {
+    level: Level,
+    storage: Storage,
+    /// The first (lowest-level) cache of its module that it could be linked to.
+    class: usize,
 }
 
 /// Computes the figures of one inventory. Modules are compared in parallel: for a tree that
@@ -231,9 +238,17 @@ pub fn analyse(inventory: &Inventory) -> Analysis {
             }
         }
     }
+    // One size per stored copy, its first file's: the names of one copy have one size on disk,
+    // and a package whose header says otherwise must not make a layout exceed what is shipped.
+    let mut storage_size: HashMap<Storage, u64> = HashMap::new();
+    for file in files.iter().filter(|f| f.is_installed_regular()) {
+        storage_size.entry(file.storage).or_insert(file.size);
+    }
     let mut all_storage = HashSet::new();
     let mut cache_storage: HashSet<Storage> = HashSet::new();
-    let mut other_storage = HashSet::new();
+    // A stored copy shared by a cache and another file is a cache's: counting it on both
+    // sides would make a layout larger than what is shipped.
+    let mut other_storage: HashSet<Storage> = (0..files.len()).filter(|&i| is_cache[i]).map(|i| files[i].storage).collect();
     let mut cache_path_bytes = 0;
     for (index, file) in files.iter().enumerate() {
         if file.ghost && is_cache_name(file) {
@@ -242,14 +257,15 @@ pub fn analyse(inventory: &Inventory) -> Analysis {
         if !file.is_installed_regular() {
             continue;
         }
+        let stored_size = storage_size[&file.storage];
         if all_storage.insert(file.storage) {
-            stats.layouts.shipped += file.size;
+            stats.layouts.shipped += stored_size;
         }
         if is_cache[index] {
             stats.caches += 1;
             cache_path_bytes += file.size;
             if cache_storage.insert(file.storage) {
-                stats.cache_bytes += file.size;
+                stats.cache_bytes += stored_size;
             }
         } else {
             if file.path.ends_with(b".py") {
@@ -259,33 +275,77 @@ pub fn analyse(inventory: &Inventory) -> Analysis {
                 stats.bytes.other_files += file.size;
             }
             if other_storage.insert(file.storage) {
-                stats.layouts.no_caches += file.size;
+                stats.layouts.no_caches += stored_size;
             }
         }
     }
-    stats.linked_bytes = cache_path_bytes - stats.cache_bytes;
+    stats.linked_bytes = cache_path_bytes.saturating_sub(stats.cache_bytes);
 
+    // Sizes from the stored copies (each counted once across the whole inventory, as the
+    // disk and rpm count them), so that no layout can come out larger than what it is made of.
+    let all_one_package = packaged_bytes(&per_module, &storage_size, |_| Some(Level::Zero));
+    stats.linkable_bytes = stats.cache_bytes.saturating_sub(all_one_package);
     let no_caches = stats.layouts.no_caches;
-    stats.layouts.opt_0_only = no_caches;
-    stats.layouts.levels_0_1 = no_caches;
-    stats.layouts.split_0_1_2 = no_caches;
-    stats.layouts.split_0_1 = no_caches;
+    stats.layouts.opt_0_only = no_caches.saturating_add(packaged_bytes(&per_module, &storage_size, |l| (*l == Level::Zero).then_some(Level::Zero)));
+    stats.layouts.levels_0_1 = no_caches
+        .saturating_add(packaged_bytes(&per_module, &storage_size, |l| matches!(l, Level::Zero | Level::One).then_some(Level::Zero)));
+    stats.layouts.split_0_1_2 = no_caches.saturating_add(packaged_bytes(&per_module, &storage_size, |l| Some(l.clone())));
+    // Levels 0 and 1 in two subpackages, both installed: each level is a package of its own.
+    stats.layouts.split_0_1 = no_caches
+        .saturating_add(packaged_bytes(&per_module, &storage_size, |l| matches!(l, Level::Zero | Level::One).then(|| l.clone())));
+    stats.layouts.all_linked = stats.layouts.shipped.saturating_sub(stats.linkable_bytes);
     for figures in per_module {
         let stats = &mut analysis.stats;
-        stats.linkable_bytes += figures.linkable_bytes;
         stats.identical.pairs_0_1 += figures.identical.pairs_0_1;
         stats.identical.pairs_1_2 += figures.identical.pairs_1_2;
         stats.identical.pairs_0_2 += figures.identical.pairs_0_2;
         stats.identical.triples += figures.identical.triples;
-        stats.layouts.opt_0_only += figures.opt_0;
-        stats.layouts.levels_0_1 += figures.levels_0_1;
-        stats.layouts.split_0_1_2 += figures.split;
-        stats.layouts.split_0_1 += figures.split_0_1;
         analysis.unlinked.extend(figures.unlinked);
         analysis.errors.extend(figures.error);
     }
-    analysis.stats.layouts.all_linked = analysis.stats.layouts.shipped - analysis.stats.linkable_bytes;
     analysis
+}
+
+/// The bytes the caches take when the levels that `package_of` maps to one package ship
+/// together (levels it maps to `None` are not shipped): inside a package, the caches of a
+/// module that could be linked are one stored copy, and a stored copy that several caches
+/// share (of one module or of several, as a tree linked by another tool has them) counts once.
+fn packaged_bytes(
+    per_module: &[ModuleFigures],
+    storage_size: &HashMap<Storage, u64>,
+    package_of: impl Fn(&Level) -> Option<Level>,
+) -> u64 {
+    // Union-find over (package, stored copy): linking joins two stored copies into one.
+    type Node = (Level, Storage);
+    fn root(parent: &mut HashMap<Node, Node>, node: &Node) -> Node {
+        let mut at = node.clone();
+        while let Some(up) = parent.get(&at).filter(|up| **up != at) {
+            at = up.clone();
+        }
+        parent.insert(node.clone(), at.clone()); // a shortcut for the next lookup
+        at
+    }
+    let mut parent: HashMap<Node, Node> = HashMap::new();
+    for figures in per_module {
+        for member in &figures.members {
+            let Some(package) = package_of(&member.level) else { continue };
+            let node = (package.clone(), member.storage);
+            parent.entry(node.clone()).or_insert_with(|| node.clone());
+            // The first cache of the class in this package is the one the others link to.
+            let first = figures.members.iter().find(|m| m.class == member.class && package_of(&m.level).as_ref() == Some(&package));
+            if let Some(first) = first {
+                let first_node = (package, first.storage);
+                parent.entry(first_node.clone()).or_insert_with(|| first_node.clone());
+                let (a, b) = (root(&mut parent, &node), root(&mut parent, &first_node));
+                if a != b {
+                    parent.insert(a, b);
+                }
+            }
+        }
+    }
+    let nodes: Vec<Node> = parent.keys().cloned().collect();
+    let mut roots = HashSet::new();
+    nodes.iter().filter(|node| roots.insert(root(&mut parent, node))).fold(0u64, |total, node| total.saturating_add(storage_size[&node.1]))
 }
 
 fn is_cache_name(file: &FileRecord) -> bool {
@@ -297,6 +357,13 @@ fn module_figures(files: &[FileRecord], module: &ModuleCaches<'_>) -> ModuleFigu
     let mut figures = ModuleFigures::default();
     let caches: Vec<(&Level, &FileRecord, usize)> = module.caches.iter().map(|(l, i)| (l, &files[*i], *i)).collect();
     let n = caches.len();
+    let members = |class: &[usize]| -> Vec<Member> {
+        caches
+            .iter()
+            .zip(class)
+            .map(|((level, file, _), &class)| Member { level: (*level).clone(), storage: file.storage, class })
+            .collect()
+    };
     // Which caches hold the same bytes: at most a handful per module, so all pairs.
     let mut identical = vec![vec![false; n]; n];
     for i in 0..n {
@@ -305,6 +372,8 @@ fn module_figures(files: &[FileRecord], module: &ModuleCaches<'_>) -> ModuleFigu
             match same_content(caches[i].1, caches[j].1) {
                 Ok(same) => (identical[i][j], identical[j][i]) = (same, same),
                 Err(e) => {
+                    // Counted as they are, none linkable.
+                    figures.members = members(&(0..n).collect::<Vec<_>>());
                     figures.error = Some(e);
                     return figures;
                 }
@@ -323,7 +392,6 @@ fn module_figures(files: &[FileRecord], module: &ModuleCaches<'_>) -> ModuleFigu
         let (_, file, index) = caches[i];
         let first_copy_in_class = seen.insert((class[i], file.storage));
         if first_copy_in_class && class[i] != i {
-            figures.linkable_bytes += file.size;
             figures.unlinked.push(Unlinked { keep: caches[class[i]].2, duplicate: index, bytes: file.size });
         }
     }
@@ -334,19 +402,6 @@ fn module_figures(files: &[FileRecord], module: &ModuleCaches<'_>) -> ModuleFigu
     figures.identical.pairs_1_2 = u64::from(same(one, two));
     figures.identical.pairs_0_2 = u64::from(same(zero, two));
     figures.identical.triples = u64::from(same(zero, one) && same(one, two));
-    // The size of a group of levels shipped together: one copy per class within the group.
-    let group_size = |in_group: &dyn Fn(&Level) -> bool| -> u64 {
-        let mut classes = HashSet::new();
-        caches
-            .iter()
-            .enumerate()
-            .filter(|(i, (level, _, _))| in_group(level) && classes.insert(class[*i]))
-            .map(|(_, (_, file, _))| file.size)
-            .sum()
-    };
-    figures.opt_0 = group_size(&|l| *l == Level::Zero);
-    figures.levels_0_1 = group_size(&|l| matches!(l, Level::Zero | Level::One));
-    figures.split = caches.iter().map(|(_, file, _)| file.size).sum();
-    figures.split_0_1 = caches.iter().filter(|(l, _, _)| matches!(l, Level::Zero | Level::One)).map(|(_, file, _)| file.size).sum();
+    figures.members = members(&class);
     figures
 }

@@ -57,7 +57,8 @@ pub struct Finding {
     pub path: String,
     pub kind: FindingKind,
     pub detail: String,
-    #[serde(skip)]
+    /// The exact bytes, in JSON as `path_bytes` only when `path` could not hold them.
+    #[serde(rename = "path_bytes", skip_serializing_if = "super::model::is_utf8")]
     pub raw_path: Vec<u8>,
 }
 

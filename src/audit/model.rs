@@ -86,6 +86,11 @@ impl FileRecord {
     }
 }
 
+/// Whether a path reads as UTF-8, so that its JSON text form is exact and needs no bytes beside.
+pub fn is_utf8(path: &[u8]) -> bool {
+    std::str::from_utf8(path).is_ok()
+}
+
 /// Splits `/a/b/c` into (`/a/b`, `c`); `/c` gives (``, `c`).
 pub fn split_path(path: &[u8]) -> (&[u8], &[u8]) {
     match path.iter().rposition(|&b| b == b'/') {

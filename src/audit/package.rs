@@ -23,6 +23,9 @@ const HEADER_MAGIC: [u8; 3] = [0x8e, 0xad, 0xe8];
 /// rpm's own limits (`hdrchkTags`, `hdrchkData`): larger headers are corrupt by definition.
 const MAX_INDEX_ENTRIES: u64 = 0xffff;
 const MAX_DATA_LEN: u64 = 0x0fff_ffff;
+/// More than any real package installs (1 PiB): larger file sizes are corrupt, and refusing
+/// them keeps every sum of sizes far from overflowing.
+const MAX_INSTALLED_SIZE: u64 = 1 << 50;
 
 fn package_error(path: &Path, reason: impl Into<String>) -> Error {
     Error::Package { path: path.to_path_buf(), reason: reason.into() }
@@ -104,6 +107,11 @@ pub fn inventory(path: &Path) -> Result<Inventory, Error> {
     let meta = guarded(path, || PackageMetadata::parse(&mut reader))?;
     check_payload_length(path, &meta, payload_start, file_len)?;
     let files = guarded(path, || file_records(&meta))?;
+    // Sizes are summed later (a package, all items of a run): refuse sizes no package has.
+    let total = files.iter().try_fold(0u64, |total, f| total.checked_add(f.size)).filter(|&t| t <= MAX_INSTALLED_SIZE);
+    if total.is_none() {
+        return Err(package_error(path, "corrupt header (its file sizes add up to more than 1 PiB)"));
+    }
     let name = path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
     Ok(Inventory { kind: ItemKind::Package, location: path.to_path_buf(), name, files })
 }
@@ -117,11 +125,13 @@ fn check_payload_length(path: &Path, meta: &PackageMetadata, payload_start: u64,
         .get_entry_data_as_u64(IndexSignatureTag::RPMSIGTAG_LONGSIZE)
         .or_else(|_| meta.signature.get_entry_data_as_u32(IndexSignatureTag::RPMSIGTAG_SIZE).map(u64::from))
         .ok();
-    match recorded {
-        Some(size) if header_start + size > file_len => Err(package_error(
-            path,
-            format!("truncated: {} bytes, the signature header records {}", file_len, header_start + size),
-        )),
+    // The size is read from the file: a crafted one must not overflow.
+    let recorded_end = recorded.map(|size| header_start.checked_add(size).ok_or(size));
+    match recorded_end {
+        Some(Err(size)) => Err(package_error(path, format!("corrupt signature header (records a size of {size} bytes)"))),
+        Some(Ok(end)) if end > file_len => {
+            Err(package_error(path, format!("truncated: {file_len} bytes, the signature header records {end}")))
+        }
         None if file_len <= payload_start => Err(package_error(path, "no payload")),
         _ => Ok(()),
     }

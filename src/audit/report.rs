@@ -18,6 +18,9 @@ pub struct ItemRow {
     pub name: String,
     pub kind: ItemKind,
     pub path: String,
+    /// The exact bytes of `path`, only when it is not UTF-8.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path_bytes: Option<Vec<u8>>,
     #[serde(flatten)]
     pub stats: Stats,
     pub layout_change_percent: LayoutChanges,
@@ -25,11 +28,13 @@ pub struct ItemRow {
 
 impl ItemRow {
     pub fn new(inventory: &Inventory, stats: Stats) -> ItemRow {
+        let raw = inventory.location.as_os_str().as_bytes();
         ItemRow {
             name: inventory.name.clone(),
             kind: inventory.kind,
             path: inventory.location.to_string_lossy().into_owned(),
             layout_change_percent: LayoutChanges::of(&stats.layouts),
+            path_bytes: (!super::model::is_utf8(raw)).then(|| raw.to_vec()),
             stats,
         }
     }

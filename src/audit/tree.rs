@@ -131,22 +131,37 @@ pub fn disk_path(record: &FileRecord) -> Option<&Path> {
     }
 }
 
-/// The bytes a cache compiled inside `root` without `-s`/`-p` records: the root's absolute
-/// path, as named and as resolved (a relative name would match unrelated bytes).
+/// The bytes a cache compiled inside a build root without `-s`/`-p` records: the build root's
+/// absolute path, as named and as resolved. Only inside a build (`$RPM_BUILD_ROOT` set, and
+/// `root` is the build root or below it) is there one: an installed tree's caches record their
+/// real paths, which are the tree's own path and no mistake.
 pub fn build_root_markers(root: &Path) -> Vec<Vec<u8>> {
+    match std::env::var_os("RPM_BUILD_ROOT") {
+        Some(build_root) => markers_inside_build(root, Path::new(&build_root)),
+        None => Vec::new(),
+    }
+}
+
+fn markers_inside_build(root: &Path, build_root: &Path) -> Vec<Vec<u8>> {
+    let (Ok(canonical_root), Ok(canonical_build_root)) = (std::fs::canonicalize(root), std::fs::canonicalize(build_root))
+    else {
+        return Vec::new();
+    };
+    if !canonical_root.starts_with(&canonical_build_root) {
+        return Vec::new();
+    }
     let mut markers = Vec::new();
-    if root.is_absolute() {
-        markers.push(root.as_os_str().as_bytes().to_vec());
+    if build_root.is_absolute() {
+        markers.push(build_root.as_os_str().as_bytes().to_vec());
     }
-    if let Ok(canonical) = std::fs::canonicalize(root) {
-        markers.push(canonical.as_os_str().as_bytes().to_vec());
-    }
+    markers.push(canonical_build_root.as_os_str().as_bytes().to_vec());
     for marker in &mut markers {
         while marker.len() > 1 && marker.ends_with(b"/") {
             marker.pop();
         }
     }
-    // A root of `/` would match every absolute path: nothing to look for then.
+    // A build root of `/` would match every absolute path: nothing to look for then (and a brp
+    // script changes nothing there).
     markers.retain(|m| m.len() > 1);
     markers.sort();
     markers.dedup();

@@ -7,7 +7,7 @@ use crate::audit::findings::check;
 use crate::audit::report::{check_text, error_rows, CheckReport};
 use crate::audit::{load_for_command, Loaded};
 use crate::cli::CheckArgs;
-use crate::error::Error;
+use crate::error::{stdout_written, Error};
 use crate::exit_codes::ExitCode;
 
 
@@ -30,7 +30,7 @@ pub fn run(args: &CheckArgs) -> Result<ExitCode, Error> {
     } else {
         out.write_all(check_text(&checked.findings).as_bytes())
     };
-    written.map_err(Error::stdout)?;
+    stdout_written(written)?;
     if !args.json {
         for error in &errors {
             eprintln!("brp-pyc: error: {error}");

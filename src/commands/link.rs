@@ -3,7 +3,7 @@
 use std::io::Write;
 
 use crate::cli::LinkArgs;
-use crate::error::Error;
+use crate::error::{stdout_written, Error};
 use crate::exit_codes::ExitCode;
 use crate::link::{link, Event, LinkOptions, LinkReport};
 use crate::render::{quote, units::human_bytes};
@@ -19,6 +19,10 @@ pub fn run(args: &LinkArgs) -> Result<ExitCode, Error> {
         }
         return Ok(ExitCode::Success);
     };
+    if !args.dry_run {
+        // Stop between two links, never inside one (a plain SIGINT would leave a temporary name).
+        crate::interrupt::install().map_err(|e| Error::io(std::path::Path::new("sigaction"), e))?;
+    }
     let options = LinkOptions {
         roots: check_roots(&paths)?,
         layout: args.layout.clone().unwrap_or_default(),
@@ -44,12 +48,12 @@ pub fn run(args: &LinkArgs) -> Result<ExitCode, Error> {
         }
     });
     drop(out);
-    match write_error {
-        // A reader that stopped early (`| head`) is not an error of ours, as for any filter.
-        Some(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(ExitCode::Success),
-        Some(e) => return Err(Error::stdout(e)),
-        None => {}
+    if let Some(signal) = crate::interrupt::requested() {
+        let name = crate::interrupt::signal_name(signal);
+        log::warn!("stopped by {name}: {} links made, the rest left as it was", report.linked);
+        return Ok(ExitCode::Interrupted(signal));
     }
+    stdout_written(write_error.map_or(Ok(()), Err))?;
     if args.json {
         print_json(&report)?;
     } else if options.dry_run || log::log_enabled!(log::Level::Info) {
@@ -64,7 +68,7 @@ pub fn run(args: &LinkArgs) -> Result<ExitCode, Error> {
             report.errors
         );
         if options.dry_run {
-            println!("{summary}");
+            stdout_written(writeln!(std::io::stdout(), "{summary}"))?;
         } else {
             log::info!("{summary}");
         }
@@ -74,6 +78,5 @@ pub fn run(args: &LinkArgs) -> Result<ExitCode, Error> {
 
 fn print_json(report: &LinkReport) -> Result<(), Error> {
     let mut out = std::io::stdout().lock();
-    serde_json::to_writer(&mut out, report).map_err(|e| Error::stdout(e.into()))?;
-    writeln!(out).map_err(Error::stdout)
+    stdout_written(serde_json::to_writer(&mut out, report).map_err(std::io::Error::from).and_then(|()| writeln!(out)))
 }

@@ -9,7 +9,7 @@ use crate::audit::report::{error_rows, stats_text, ItemRow, LayoutChanges, Stats
 use crate::audit::model::merge;
 use crate::audit::{load_for_command, Loaded};
 use crate::cli::StatsArgs;
-use crate::error::Error;
+use crate::error::{stdout_written, Error};
 use crate::exit_codes::ExitCode;
 
 pub fn run(args: &StatsArgs) -> Result<ExitCode, Error> {
@@ -39,6 +39,6 @@ pub fn run(args: &StatsArgs) -> Result<ExitCode, Error> {
     } else {
         out.write_all(stats_text(&report).as_bytes())
     };
-    written.map_err(Error::stdout)?;
+    stdout_written(written)?;
     Ok(if errors.is_empty() { ExitCode::Success } else { ExitCode::Fatal })
 }

@@ -172,8 +172,8 @@ mod tests {
         assert_eq!(e(b"/quo\"te\\s").unwrap(), r#"/quo\"te\\s"#);
         assert_eq!(e(b"/100%").unwrap(), "/100%%");
         assert_eq!(e(b"/-dash.a.b").unwrap(), "/-dash.a.b");
-        assert!(e(b"/caf\xe9").is_err());
-        assert!(e(b"/bell\x07").is_err());
+        assert_eq!(e(b"/caf\xe9").unwrap_err().0, "not UTF-8; rpm refuses such file names");
+        assert_eq!(e(b"/bell\x07").unwrap_err().0, "a control character; rpm refuses such file names");
     }
 
     /// Measured with rpm 4.20 and 6.1 for `%ghost` entries absent from the build root.
@@ -199,8 +199,19 @@ mod tests {
         assert_eq!(e(b"/back\\slash").unwrap(), "/back\\slash");
         assert_eq!(e(b"/[br]*?{x}").unwrap(), "/[br]*?{x}");
         assert_eq!(e(b"/sp*x y").unwrap(), "\"/sp*x y\"");
-        for bad in [&b"/a\tb"[..], b"/a\nb", b"/a \"b\"", b"/a [b]", b"/a\\*", b"/caf\xe9", b"/%{name}", b"/per%cent", b"/100%"] {
-            assert!(e(bad).is_err(), "{:?}", String::from_utf8_lossy(bad));
+        let refusals = [
+            (&b"/a\tb"[..], "a tab or newline; rpm refuses such file names"),
+            (b"/a\nb", "a tab or newline; rpm refuses such file names"),
+            (b"/a \"b\"", "a double quote with white space, which rpm before 4.19 cannot list"),
+            (b"/a [b]", "square brackets with white space, which rpm before 4.19 cannot list"),
+            (b"/a\\*", "a backslash with glob characters, which rpm before 4.19 cannot list"),
+            (b"/caf\xe9", "not UTF-8; rpm refuses such file names"),
+            (b"/%{name}", "a % that rpm before 4.19 would expand as a macro"),
+            (b"/per%cent", "a % that rpm before 4.19 would expand as a macro"),
+            (b"/100%", "a % that rpm before 4.19 would expand as a macro"),
+        ];
+        for (bad, why) in refusals {
+            assert_eq!(e(bad).unwrap_err().0, why, "{:?}", String::from_utf8_lossy(bad));
         }
     }
 }

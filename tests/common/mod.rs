@@ -23,9 +23,19 @@ pub fn have(tool: &str) -> bool {
         if std::env::var_os("CI").is_some() {
             panic!("{tool} is required in CI; .ci/run should have installed it");
         }
-        eprintln!("skipped: {tool} is not installed");
+        skipped(&format!("{tool} is not installed"));
     }
     found
+}
+
+/// Says that the running test skips (some of) its work, and why, on the terminal: libtest
+/// keeps what a passing test prints with `eprintln!` to itself, so this writes to stderr
+/// directly, naming the test.
+pub fn skipped(why: &str) {
+    use std::io::Write;
+    let thread = std::thread::current();
+    let test = thread.name().unwrap_or("a test");
+    let _ = writeln!(std::io::stderr(), "skipped: {test}: {why}");
 }
 
 pub fn is_root() -> bool {
