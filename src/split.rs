@@ -16,6 +16,8 @@ use crate::classify::{cache_file_name, Level, Scheme, PYCACHE};
 use crate::error::Error;
 use crate::group::{group_dir, source_stems, DirCaches};
 use crate::layout::Layout;
+use crate::link::{link, Event, LinkOptions};
+use crate::missing_levels::{compile_missing, find_missing};
 use crate::plan::cross_group_links;
 use crate::pyproject::PyprojectBytecode;
 use crate::render::rpm_files::{escape_absent_path, escape_path, has_glob_chars, RpmSyntax};
@@ -93,6 +95,64 @@ struct DirScan {
     /// Per module, per cache: the stored copy (device, inode) of caches that have other links
     /// (the only ones a link across layout groups can concern), so that such links are reported.
     linked_copies: Vec<Vec<Option<(u64, u64)>>>,
+}
+
+/// The work of the brp step before the lists (`split --compile-missing --link`): compile the
+/// layout's levels that the caches beside a source lack, then link inside the layout's groups.
+#[derive(Debug, Default)]
+pub struct BrpStep<'a> {
+    pub compile_missing: bool,
+    /// The interpreter for a cache tag whose `pythonX.Y` is not on `$PATH` (`%__python3`).
+    pub python: Option<&'a Path>,
+    pub link: bool,
+}
+
+/// What a whole split wrote, for the caller's report.
+#[derive(Debug)]
+pub struct SplitOutcome {
+    pub lists: FileLists,
+    pub rendered: Vec<RenderedList>,
+}
+
+/// The whole split, in an order that keeps every failure harmless: the brp step's compiling
+/// and linking, then the lists planned (taking `pyproject_files`' bytecode entries over, when
+/// that file exists), rendered for `syntax` and written to `output_dir`; `pyproject_files` is
+/// rewritten last (its original kept as `pyproject-files.orig`), so a failed run leaves it as
+/// it was and a second run still finds its entries.
+pub fn split_build(
+    mut options: SplitOptions,
+    step: &BrpStep<'_>,
+    pyproject_files: Option<&Path>,
+    output_dir: &Path,
+    syntax: RpmSyntax,
+) -> Result<SplitOutcome, Error> {
+    let real_root = options.build_root.clone().unwrap_or_else(|| options.roots[0].clone());
+    if step.compile_missing {
+        let accepts = |cache: &Path| {
+            let installed = cache.strip_prefix(&real_root).map(|rel| Path::new("/").join(rel));
+            installed.is_ok_and(|p| options.filter.accepts(&p))
+        };
+        let missing = find_missing(&options.roots, &options.layout, accepts)?;
+        compile_missing(&missing, &real_root, &options.layout, step.python)?;
+    }
+    if step.link {
+        let link_options =
+            LinkOptions { roots: options.roots.clone(), layout: options.layout.clone(), dry_run: false, link_events: false };
+        let report = link(&link_options, Event::log);
+        log::info!("linked {} caches inside the groups of layout {}", report.linked, options.layout);
+    }
+    let pyproject_files = pyproject_files.filter(|f| f.exists());
+    let saved_pyproject = output_dir.join("pyproject-files.orig");
+    let accepts = |installed: &[u8]| options.filter.accepts(Path::new(OsStr::from_bytes(installed)));
+    let pyproject = pyproject_files.map(|file| crate::pyproject::read(file, &saved_pyproject, &accepts)).transpose()?;
+    options.pyproject = pyproject.as_ref().map(|p| p.bytecode.clone());
+    let lists = plan_lists(&options)?;
+    let rendered = render_lists(&lists, syntax, &real_root)?;
+    write_lists(output_dir, &rendered)?;
+    if let (Some(file), Some(pyproject)) = (pyproject_files, &pyproject) {
+        pyproject.commit(file, &saved_pyproject)?;
+    }
+    Ok(SplitOutcome { lists, rendered })
 }
 
 /// Computes the lists for the trees in `options`.

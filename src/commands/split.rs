@@ -1,19 +1,16 @@
 //! `brp-pyc split`: write the `%files` fragments of split bytecode subpackages.
 
-use std::os::unix::ffi::OsStrExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use crate::cli::{GhostEntries, SplitArgs};
 use crate::error::Error;
 use crate::exit_codes::ExitCode;
-use crate::link::{link, Event, LinkOptions};
-use crate::missing_levels::{compile_missing, find_missing};
 use crate::render::quote;
 use crate::render::rpm_files::{EscapeChoice, RpmSyntax};
-use crate::split::{plan_lists, render_lists, write_lists, PathFilter, SplitOptions};
+use crate::split::{split_build, BrpStep, PathFilter, SplitOptions, SplitOutcome};
 use crate::walk::check_roots;
 
-
+/// The `split` subcommand: options from the command line, warnings and a summary to the log.
 pub fn run(args: &SplitArgs) -> Result<ExitCode, Error> {
     let Some(paths) = crate::build_root::roots_or_build_root(&args.paths) else {
         log::info!("RPM_BUILD_ROOT is unset or /: nothing to do");
@@ -29,53 +26,26 @@ pub fn run(args: &SplitArgs) -> Result<ExitCode, Error> {
         EscapeChoice::Fixed(syntax) => syntax,
         EscapeChoice::Auto => installed_rpm_syntax()?,
     };
-    let real_root = build_root.clone().unwrap_or_else(|| roots[0].clone());
-    if args.compile_missing {
-        let accepts = |cache: &Path| {
-            let installed = cache.strip_prefix(&real_root).map(|rel| Path::new("/").join(rel));
-            installed.is_ok_and(|p| filter.accepts(&p))
-        };
-        let missing = find_missing(&roots, &args.layout, accepts)?;
-        compile_missing(&missing, &real_root, &args.layout, args.python.as_deref())?;
-    }
-    if args.link {
-        let link_options = LinkOptions { roots: roots.clone(), layout: args.layout.clone(), dry_run: false, link_events: false };
-        let report = link(&link_options, Event::log);
-        log::info!("linked {} caches inside the groups of layout {}", report.linked, args.layout);
-    }
-    // The list is rewritten only once the lists are written, so a failed run leaves it as it was.
-    let pyproject_files = args.pyproject_files.as_deref().filter(|f| f.exists());
-    let saved_pyproject = args.output_dir.join("pyproject-files.orig");
-    let accepts = |installed: &[u8]| filter.accepts(Path::new(std::ffi::OsStr::from_bytes(installed)));
-    let pyproject = pyproject_files.map(|file| crate::pyproject::read(file, &saved_pyproject, &accepts)).transpose()?;
     let options = SplitOptions {
-        build_root: build_root.clone(),
+        build_root,
         layout: args.layout.clone(),
         ghosts: args.ghost == GhostEntries::All,
         filter,
         roots,
-        pyproject: pyproject.as_ref().map(|p| p.bytecode.clone()),
+        pyproject: None,
     };
-    let lists = plan_lists(&options)?;
+    let step = BrpStep { compile_missing: args.compile_missing, python: args.python.as_deref(), link: args.link };
+    let layout = options.layout.clone();
+    let SplitOutcome { lists, rendered } = split_build(options, &step, args.pyproject_files.as_deref(), &args.output_dir, syntax)?;
     if !lists.unassigned.is_empty() {
-        log::warn!(
-            "{} caches have levels that layout {} does not name; they are listed only as %ghost",
-            lists.unassigned.len(),
-            options.layout
-        );
+        log::warn!("{} caches have levels that layout {layout} does not name; they are listed only as %ghost", lists.unassigned.len());
     }
     for (a, b) in &lists.cross_links {
         log::warn!(
-            "{} and {} are one inode but ship in different subpackages of layout {}; rpm will store it in each (link with the same layout before splitting)",
+            "{} and {} are one inode but ship in different subpackages of layout {layout}; rpm will store it in each (link with the same layout before splitting)",
             quote(a),
             quote(b),
-            options.layout
         );
-    }
-    let rendered = render_lists(&lists, syntax, &real_root)?;
-    write_lists(&args.output_dir, &rendered)?;
-    if let (Some(file), Some(pyproject)) = (pyproject_files, &pyproject) {
-        pyproject.commit(file, &saved_pyproject)?;
     }
     for list in &rendered {
         log::info!("{}: {} lines", list.file_name, list.text.lines().count());
