@@ -134,7 +134,9 @@ pub fn compile_missing(missing: &Missing, build_root: &Path, layout: &Layout, fa
         let options = CompileOptions {
             python,
             levels,
-            jobs: 1,
+            // All CPUs, as brp-python-bytecompile's compileall -j0 (PyPy still gets one worker:
+            // `compile` keeps its caches reproducible that way).
+            jobs: std::thread::available_parallelism().map_or(1, |n| n.get()),
             // The other levels record the sources' mtimes as they are: clamping now would make
             // them stale.
             source_date_epoch: None,
