@@ -46,9 +46,11 @@ for platform in "$config"/platform/*/macros; do
         -e '/^%_python_bytecompile_errors_terminate_build/d' "$platform"
 done
 
-# brp-pyc as a distribution would install it, into the scratch configuration.
+# brp-pyc as a distribution would install it, into the scratch configuration (everything,
+# rpmlint's filters too, below $dir: a test writes nothing outside its scratch directory).
 # $BINARY (a brp-pyc already built) spares the release build.
 make -s -C "$repo" install DESTDIR= PREFIX="$dir/prefix" RPMCONFIGDIR="$config" RPMMACRODIR="$config/macros.d" \
+    RPMLINTDIR="$dir/prefix/etc/xdg/rpmlint" \
     ${BINARY:+BINARY="$BINARY" CARGO=:} >/dev/null
 
 # rpm's macro path with vendor redhat (lib/rpmrc.c), rooted at the scratch directory.
