@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::layout::Layout;
+use crate::link::layout::Layout;
 use crate::render::rpm_files::EscapeChoice;
 
 /// The Python bytecode step of an RPM build: hardlink byte-identical caches of the

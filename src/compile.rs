@@ -5,7 +5,7 @@
 //! level in one `python -m compileall -o 0 -o 1 ...` run; older interpreters, which have no
 //! `-o` (nor `-s`/`-p`), run a small `compileall` driver once per level under `-O`/`-OO`.
 //! compileall's own `--hardlink-dupes` is never used: it links only consecutive levels, and
-//! knows neither layouts nor the atomic link of [`crate::apply`].
+//! knows neither layouts nor the atomic link of [`crate::link::apply`].
 
 use std::ffi::{OsStr, OsString};
 use std::os::fd::AsFd;
@@ -16,12 +16,12 @@ use std::time::{Duration, SystemTime};
 
 use rustix::fs::{AtFlags, FileType, Timespec, Timestamps, UTIME_OMIT};
 
-use crate::classify::{cache_file_name, Level, Scheme, PYCACHE};
-use crate::link::{link, Event, LinkOptions, LinkReport};
 use crate::error::Error;
-use crate::layout::Layout;
+use crate::link::classify::{cache_file_name, Level, Scheme, PYCACHE};
+use crate::link::layout::Layout;
+use crate::link::walk::{check_roots, visit_dirs};
+use crate::link::{link, Event, LinkOptions, LinkReport};
 use crate::render::quote;
-use crate::walk::{check_roots, visit_dirs};
 
 /// A Python interpreter as it described itself.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -1,5 +1,6 @@
 //! The one-way flow of the README, checked on the source: no import cycle between the crate's
-//! modules, and no library module that imports the command line (`cli`) or the subcommands.
+//! modules nor between its folders (the link engine, the split, the audit), and no library
+//! module that imports the command line (`cli`) or the subcommands.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -72,7 +73,10 @@ fn module_graph() -> BTreeMap<String, BTreeSet<String>> {
 #[test]
 fn no_library_module_imports_the_command_line() {
     let graph = module_graph();
-    assert!(graph.contains_key("link") && graph.contains_key("commands::link"), "modules found: {graph:?}");
+    assert!(
+        graph.contains_key("link") && graph.contains_key("link::walk") && graph.contains_key("split::pyproject"),
+        "modules found: {graph:?}"
+    );
     for (module, uses) in &graph {
         if module == "cli" || module == "commands" || module.starts_with("commands::") {
             continue;
@@ -84,9 +88,53 @@ fn no_library_module_imports_the_command_line() {
     assert!(!cli.iter().any(|u| u.starts_with("commands")), "cli imports the commands: {cli:?}");
 }
 
+/// The graph with each module folded into its top-level module (`link::walk` is `link`): the
+/// folders of the README's Design section, each job one folder.
+fn folder_graph() -> BTreeMap<String, BTreeSet<String>> {
+    let top = |m: &str| m.split("::").next().unwrap().to_string();
+    let mut folders: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for (module, uses) in module_graph() {
+        let entry = folders.entry(top(&module)).or_default();
+        entry.extend(uses.iter().map(|u| top(u)).filter(|u| *u != top(&module)));
+    }
+    folders
+}
+
 #[test]
 fn modules_import_each_other_one_way() {
-    let graph = module_graph();
+    assert_acyclic(&module_graph());
+}
+
+/// The folders too: the engine (`link/`) imports neither the split nor the audit, and nothing
+/// below a job imports the job. Checked on the folded graph, where a cycle through two files
+/// of two folders shows even when no two modules import each other.
+#[test]
+fn folders_import_each_other_one_way() {
+    let folders = folder_graph();
+    for job in ["link", "split", "audit", "compile"] {
+        assert!(folders.contains_key(job), "folders found: {folders:?}");
+    }
+    assert!(folders["link"].iter().all(|u| !["split", "audit", "compile"].contains(&u.as_str())), "{:?}", folders["link"]);
+    assert_acyclic(&folders);
+}
+
+/// A cycle is found through nested modules as well as between top-level ones.
+#[test]
+fn a_cycle_is_found_at_any_depth() {
+    let graph: BTreeMap<String, BTreeSet<String>> = [
+        ("link::apply", vec!["link::classify", "error"]),
+        ("link::classify", vec!["split::pyproject"]),
+        ("split::pyproject", vec!["link::apply"]),
+        ("error", vec![]),
+    ]
+    .into_iter()
+    .map(|(m, uses)| (m.to_string(), uses.into_iter().map(String::from).collect()))
+    .collect();
+    let found = std::panic::catch_unwind(|| assert_acyclic(&graph));
+    assert!(found.is_err(), "the cycle link::apply -> link::classify -> split::pyproject -> link::apply went unseen");
+}
+
+fn assert_acyclic(graph: &BTreeMap<String, BTreeSet<String>>) {
     // Depth-first search for a back edge; the path found is printed.
     fn visit<'a>(
         node: &'a str,
@@ -117,7 +165,7 @@ fn modules_import_each_other_one_way() {
     }
     let mut state = BTreeMap::new();
     for module in graph.keys() {
-        let cycle = visit(module, &graph, &mut state, &mut Vec::new());
+        let cycle = visit(module, graph, &mut state, &mut Vec::new());
         assert!(cycle.is_none(), "import cycle: {}", cycle.unwrap().join(" -> "));
     }
 }

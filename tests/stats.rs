@@ -534,12 +534,12 @@ proptest! {
     ) {
         let mut name = name;
         name.extend_from_slice(suffix);
-        if let Some(class) = brp_pyc::classify::classify(&parent, &name) {
-            let rebuilt = brp_pyc::classify::cache_file_name(class.scheme, class.stem(&name), class.tag(&name), &class.level);
+        if let Some(class) = brp_pyc::link::classify::classify(&parent, &name) {
+            let rebuilt = brp_pyc::link::classify::cache_file_name(class.scheme, class.stem(&name), class.tag(&name), &class.level);
             prop_assert_eq!(rebuilt, name);
         }
         // The header parser takes any bytes as a cache.
-        let _ = brp_pyc::audit::pyc::parse_header(brp_pyc::classify::Scheme::Pep3147, b"cpython-311", &parent);
+        let _ = brp_pyc::audit::pyc::parse_header(brp_pyc::link::classify::Scheme::Pep3147, b"cpython-311", &parent);
     }
 }
 

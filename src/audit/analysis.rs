@@ -6,11 +6,11 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use rayon::prelude::*;
 use serde::Serialize;
 
-use super::model::{Content, FileRecord, Inventory, Storage};
-use crate::classify::{classify, Level, Scheme};
-use crate::compare::same_bytes;
 use crate::error::Error;
-use crate::plan::{verdict, Verdict};
+use crate::link::classify::{classify, Level, Scheme};
+use crate::link::compare::same_bytes;
+use crate::link::plan::{verdict, Verdict};
+use super::model::{Content, FileRecord, Inventory, Storage};
 
 /// The installed caches of one module (directory, scheme, stem, tag) in one inventory.
 #[derive(Debug)]

@@ -8,13 +8,13 @@ use std::path::Path;
 use rayon::prelude::*;
 use serde::Serialize;
 
+use crate::error::Error;
+use crate::link::classify::Scheme;
+use crate::render::quote;
 use super::analysis::{analyse, modules};
 use super::model::{Inventory, ItemKind, PathIndex, Storage};
 use super::pyc::{parse_header, source_hash_matches, Validation};
 use super::{package, tree};
-use crate::classify::Scheme;
-use crate::error::Error;
-use crate::render::quote;
 
 /// What is wrong with one cache.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]

@@ -75,7 +75,7 @@ impl FileRecord {
         self.kind == FileKind::Regular && !self.ghost
     }
 
-    /// What [`crate::plan::verdict`] compares: device, size, mode and owner.
+    /// What [`crate::link::plan::verdict`] compares: device, size, mode and owner.
     pub fn link_traits(&self) -> (u64, u64, u32, &str) {
         (self.storage.0, self.size, self.mode, &self.owner)
     }

@@ -14,8 +14,8 @@ use std::path::Path;
 
 use rpm::{FileFlags, FileType, IndexSignatureTag, IndexTag, PackageMetadata, PackageReader};
 
-use super::model::{Content, FileKind, FileRecord, Inventory, ItemKind};
 use crate::error::Error;
+use super::model::{Content, FileKind, FileRecord, Inventory, ItemKind};
 
 const LEAD_LEN: u64 = 96;
 const HEADER_INTRO_LEN: u64 = 16;

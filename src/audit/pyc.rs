@@ -6,7 +6,7 @@
 //! source bytes; flag bit 1 says whether the importer checks that hash. Python 3.3 to 3.6 write
 //! mtime and size without flags, older Pythons only the mtime.
 
-use crate::classify::Scheme;
+use crate::link::classify::Scheme;
 
 /// What the header of one cache says about its source.
 #[derive(Clone, Debug, PartialEq, Eq)]

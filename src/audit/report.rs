@@ -6,11 +6,11 @@ use std::path::Path;
 
 use serde::Serialize;
 
+use crate::error::Error;
+use crate::render::{quote, units::human_bytes};
 use super::analysis::{Layouts, Stats};
 use super::findings::Finding;
 use super::model::{Inventory, ItemKind};
-use crate::error::Error;
-use crate::render::{quote, units::human_bytes};
 
 /// One row per tree or package.
 #[derive(Debug, Serialize)]

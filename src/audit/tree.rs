@@ -6,10 +6,10 @@ use std::path::{Path, PathBuf};
 
 use rustix::fs::{AtFlags, FileType};
 
-use super::model::{Content, FileKind, FileRecord, Inventory, ItemKind};
 use crate::error::Error;
-use crate::group::Identity;
-use crate::walk::{check_roots, visit_dirs, Listing};
+use crate::link::group::Identity;
+use crate::link::walk::{check_roots, visit_dirs, Listing};
+use super::model::{Content, FileKind, FileRecord, Inventory, ItemKind};
 
 /// The lead of every `.rpm` file (`rpmlead.magic`).
 const RPM_LEAD_MAGIC: [u8; 4] = [0xed, 0xab, 0xee, 0xdb];

@@ -3,10 +3,10 @@
 use std::path::{Path, PathBuf};
 
 use crate::cli::CompileArgs;
-use crate::link::Event;
 use crate::compile::{compile, python_libdirs, CompileOptions, CompileReport, Interpreter, Target};
 use crate::error::Error;
 use crate::exit_codes::ExitCode;
+use crate::link::Event;
 use crate::render::quote;
 use crate::render::units::human_bytes;
 

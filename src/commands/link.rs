@@ -2,13 +2,13 @@
 
 use std::io::Write;
 
+use crate::build_root::roots_or_build_root;
 use crate::cli::LinkArgs;
 use crate::error::{stdout_written, Error};
 use crate::exit_codes::ExitCode;
+use crate::link::walk::check_roots;
 use crate::link::{link, Event, LinkOptions, LinkReport};
 use crate::render::{quote, units::human_bytes};
-use crate::build_root::roots_or_build_root;
-use crate::walk::check_roots;
 
 /// The `link` subcommand: options from the command line, events to the log and stdout.
 pub fn run(args: &LinkArgs) -> Result<ExitCode, Error> {

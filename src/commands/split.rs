@@ -5,10 +5,10 @@ use std::path::PathBuf;
 use crate::cli::{GhostEntries, SplitArgs};
 use crate::error::Error;
 use crate::exit_codes::ExitCode;
+use crate::link::walk::check_roots;
 use crate::render::quote;
 use crate::render::rpm_files::{EscapeChoice, RpmSyntax};
 use crate::split::{split_build, BrpStep, PathFilter, SplitOptions, SplitOutcome};
-use crate::walk::check_roots;
 
 /// The `split` subcommand: options from the command line, warnings and a summary to the log.
 pub fn run(args: &SplitArgs) -> Result<ExitCode, Error> {

@@ -5,8 +5,8 @@ use std::io::Write;
 use rayon::prelude::*;
 
 use crate::audit::analysis::{analyse, Stats};
-use crate::audit::report::{error_rows, stats_text, ItemRow, LayoutChanges, StatsReport};
 use crate::audit::model::merge;
+use crate::audit::report::{error_rows, stats_text, ItemRow, LayoutChanges, StatsReport};
 use crate::audit::{load_for_command, Loaded};
 use crate::cli::StatsArgs;
 use crate::error::{stdout_written, Error};

@@ -13,7 +13,7 @@ use std::os::fd::BorrowedFd;
 use rustix::fs::{Mode, OFlags};
 
 use crate::error::Error;
-use crate::group::InspectedCache;
+use crate::link::group::InspectedCache;
 
 const CHUNK: usize = 64 * 1024;
 

@@ -12,13 +12,13 @@ use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-use crate::classify::{cache_file_name, Level, Scheme, PYCACHE};
-use crate::link::Event;
 use crate::compile::{compile, CompileOptions, Interpreter, Target};
 use crate::error::Error;
-use crate::group::{group_dir, source_stems};
-use crate::layout::Layout;
-use crate::walk::visit_dirs;
+use crate::link::Event;
+use crate::link::classify::{cache_file_name, Level, Scheme, PYCACHE};
+use crate::link::group::{group_dir, source_stems};
+use crate::link::layout::Layout;
+use crate::link::walk::visit_dirs;
 
 /// Sources per command line: compileall takes files as arguments, and a package with tens of
 /// thousands of modules must not exceed the kernel's argument limit.

@@ -1,6 +1,18 @@
 //! The link engine: walk, classify, group, plan and apply, one directory at a time in parallel.
 //!
-//! `link` and `compile` both run it; it reports counts and events and prints nothing itself.
+//! `link`, `compile` and `split --link` run it; it reports counts and events and prints nothing
+//! itself. Its parts, in the order data flows through them: [`walk`] finds cache files,
+//! [`classify`] parses their names, [`group`] gathers the caches of one module (and
+//! [`compare`] their bytes), [`plan`] decides what to link (pure, within the groups of a
+//! [`layout`]), [`apply`] makes the links atomically. The audit reuses the same parts.
+
+pub mod apply;
+pub mod classify;
+pub mod compare;
+pub mod group;
+pub mod layout;
+pub mod plan;
+pub mod walk;
 
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
@@ -9,18 +21,18 @@ use std::path::PathBuf;
 use rustix::fs::{AtFlags, FileType};
 use serde::Serialize;
 
-use crate::apply::{link_atomically, remove_stale_temp, separate_atomically};
-use crate::compare::same_bytes_at;
 use crate::error::Error;
-use crate::group::{group_dir, CacheEntry, DirCaches, Identity, InspectedCache, Module};
-use crate::layout::Layout;
-use crate::plan::{plan_module, ModulePlan};
+use crate::link::apply::{link_atomically, remove_stale_temp, separate_atomically};
+use crate::link::compare::same_bytes_at;
+use crate::link::group::{group_dir, CacheEntry, DirCaches, Identity, InspectedCache, Module};
+use crate::link::layout::Layout;
+use crate::link::plan::{plan_module, ModulePlan};
+use crate::link::walk::{visit_dirs, Listing};
 use crate::render::quote;
-use crate::walk::{visit_dirs, Listing};
 
 #[derive(Clone, Debug, Default)]
 pub struct LinkOptions {
-    /// Directories to work on, already checked by [`crate::walk::check_roots`].
+    /// Directories to work on, already checked by [`crate::link::walk::check_roots`].
     pub roots: Vec<PathBuf>,
     pub layout: Layout,
     pub dry_run: bool,

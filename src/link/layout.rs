@@ -6,8 +6,8 @@
 use std::fmt;
 use std::str::FromStr;
 
-use crate::classify::Level;
 use crate::error::Error;
+use crate::link::classify::Level;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Layout {

@@ -9,7 +9,7 @@ use std::fmt;
 /// The directory name that PEP 3147 caches live in.
 pub const PYCACHE: &[u8] = b"__pycache__";
 
-/// The temporary names [`crate::apply`] makes beside a cache and renames over it: recognised
+/// The temporary names [`crate::link::apply`] makes beside a cache and renames over it: recognised
 /// here, with the cache names, because a directory listing is classified once.
 pub const TEMP_PREFIX: &[u8] = b".brp-pyc-";
 pub const COPY_MARK: &[u8] = b"copy-";
@@ -35,7 +35,7 @@ pub fn temp_kind(name: &[u8]) -> Option<TempKind> {
     (!mid.is_empty() && mid.iter().all(|&b| b.is_ascii_digit() || b == b'-')).then_some(kind)
 }
 
-/// Whether a file name is one of the temporary names [`crate::apply`] creates.
+/// Whether a file name is one of the temporary names [`crate::link::apply`] creates.
 pub fn is_temp_name(name: &[u8]) -> bool {
     temp_kind(name).is_some()
 }

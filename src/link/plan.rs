@@ -6,10 +6,10 @@
 //! level 0 is missing, also 0 and 2 when 1 differs), and every member of a class is linked to
 //! the class's lowest level, so two builds give the same hardlink sets.
 
-use crate::classify::Level;
 use crate::error::Error;
-use crate::group::InspectedCache;
-use crate::layout::Layout;
+use crate::link::classify::Level;
+use crate::link::group::InspectedCache;
+use crate::link::layout::Layout;
 
 /// Replace `dup` (an index into [`ModulePlan::caches`]) by a link to `keep`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -168,8 +168,8 @@ pub fn cross_group_links(caches: &[(&Level, Option<(u64, u64)>)], layout: &Layou
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::classify::Level;
-    use crate::group::Identity;
+    use crate::link::classify::Level;
+    use crate::link::group::Identity;
 
     /// A cache whose "content" is `content`, stored in inode `ino`.
     fn cache(level: Level, ino: u64, content: u8, nlink: u64) -> InspectedCache {

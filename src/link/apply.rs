@@ -17,9 +17,9 @@ use std::fs::File;
 use rustix::fs::{AtFlags, FileType, Mode, OFlags, RenameFlags};
 use rustix::io::Errno;
 
-use crate::classify::{temp_kind, Level, TempKind, COPY_MARK, TEMP_PREFIX, TEMP_SUFFIX};
 use crate::error::Error;
-use crate::group::{Identity, InspectedCache};
+use crate::link::classify::{temp_kind, Level, TempKind, COPY_MARK, TEMP_PREFIX, TEMP_SUFFIX};
+use crate::link::group::{Identity, InspectedCache};
 
 static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
@@ -249,7 +249,7 @@ pub fn remove_stale_temp(dir: BorrowedFd<'_>, path: &Path, caches: &[InspectedCa
             !c.id.same_inode(&id)
                 && c.id.linkable_with(&id)
                 && (kind == TempKind::Link || c.id.mtime == id.mtime)
-                && crate::compare::same_bytes_at(dir, c, &temp).unwrap_or(false)
+                && crate::link::compare::same_bytes_at(dir, c, &temp).unwrap_or(false)
         });
     if !ours {
         return Ok(false);
@@ -261,7 +261,7 @@ pub fn remove_stale_temp(dir: BorrowedFd<'_>, path: &Path, caches: &[InspectedCa
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::classify::is_temp_name;
+    use crate::link::classify::is_temp_name;
     use std::os::fd::AsFd;
     use std::os::unix::ffi::OsStrExt;
 

@@ -9,8 +9,8 @@ use std::path::PathBuf;
 
 use rustix::fs::{FileType, Stat};
 
-use crate::classify::{classify, is_temp_name, CacheName, Level, Scheme};
-use crate::walk::{Entry, Listing};
+use crate::link::classify::{classify, is_temp_name, CacheName, Level, Scheme};
+use crate::link::walk::{Entry, Listing};
 
 /// One cache file of a module: its name in the directory and its level.
 #[derive(Debug, Clone)]
@@ -198,7 +198,7 @@ mod tests {
         }
         std::fs::create_dir(cache.join("d.cpython-311.pyc")).unwrap();
         std::fs::hard_link(cache.join("m.pypy39.pyc"), cache.join(".brp-pyc-1-2.tmp")).unwrap();
-        let walk = crate::walk::visit_dirs(std::slice::from_ref(&cache), |listing| Some(group_dir(listing)));
+        let walk = crate::link::walk::visit_dirs(std::slice::from_ref(&cache), |listing| Some(group_dir(listing)));
         let found = &walk.dirs[0].1;
         let modules: Vec<(String, String, Vec<Level>)> = found
             .modules

@@ -4,6 +4,12 @@
 //!
 //! The lists are computed from the build root as it is (the caches that exist) and from the
 //! sources (the caches Python may write at run time), then rendered by [`crate::render`].
+//! Before that, the brp step may compile the levels the layout names and the caches lack
+//! ([`missing_levels`]) and take the bytecode entries of `%{pyproject_files}` over
+//! ([`pyproject`]).
+
+pub mod missing_levels;
+pub mod pyproject;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::ffi::OsStr;
@@ -12,23 +18,23 @@ use std::path::{Path, PathBuf};
 
 use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 
-use crate::classify::{cache_file_name, Level, Scheme, PYCACHE};
 use crate::error::Error;
-use crate::group::{group_dir, source_stems, DirCaches};
-use crate::layout::Layout;
+use crate::link::classify::{cache_file_name, Level, Scheme, PYCACHE};
+use crate::link::group::{group_dir, source_stems, DirCaches};
+use crate::link::layout::Layout;
+use crate::link::plan::cross_group_links;
+use crate::link::walk::visit_dirs;
 use crate::link::{link, Event, LinkOptions};
-use crate::missing_levels::{compile_missing, find_missing};
-use crate::plan::cross_group_links;
-use crate::pyproject::PyprojectBytecode;
 use crate::render::rpm_files::{escape_absent_path, escape_path, has_glob_chars, RpmSyntax};
-use crate::walk::visit_dirs;
+use crate::split::missing_levels::{compile_missing, find_missing};
+use crate::split::pyproject::PyprojectBytecode;
 
 /// The levels every module gets `%ghost` entries for: the ones CPython writes.
 const GHOST_LEVELS: [Level; 3] = [Level::Zero, Level::One, Level::Two];
 
 #[derive(Clone, Debug)]
 pub struct SplitOptions {
-    /// Directories to scan, already checked by [`crate::walk::check_roots`].
+    /// Directories to scan, already checked by [`crate::link::walk::check_roots`].
     pub roots: Vec<PathBuf>,
     /// The prefix removed to get installed paths; `None`: each root is its own build root.
     pub build_root: Option<PathBuf>,
@@ -144,7 +150,7 @@ pub fn split_build(
     let pyproject_files = pyproject_files.filter(|f| f.exists());
     let saved_pyproject = output_dir.join("pyproject-files.orig");
     let accepts = |installed: &[u8]| options.filter.accepts(Path::new(OsStr::from_bytes(installed)));
-    let pyproject = pyproject_files.map(|file| crate::pyproject::read(file, &saved_pyproject, &accepts)).transpose()?;
+    let pyproject = pyproject_files.map(|file| crate::split::pyproject::read(file, &saved_pyproject, &accepts)).transpose()?;
     options.pyproject = pyproject.as_ref().map(|p| p.bytecode.clone());
     let lists = plan_lists(&options)?;
     let rendered = render_lists(&lists, syntax, &real_root)?;
@@ -470,7 +476,7 @@ mod tests {
         let lists = plan_lists(&options(root.path(), "0,1,2")).unwrap();
         assert_eq!(strings(&lists.dirs), ["/usr/lib/python3.11/site-packages/foo/__pycache__", "/usr/share/x/__pycache__"]);
         let mut opts = options(root.path(), "0,1,2");
-        opts.pyproject = Some(crate::pyproject::parse(
+        opts.pyproject = Some(crate::split::pyproject::parse(
             "%dir /usr/lib/python3.11/site-packages/foo/__pycache__\n\
              /usr/lib/python3.11/site-packages/foo/__pycache__/a.cpython-311{,.opt-?}.pyc\n\
              /usr/lib/python3.11/site-packages/__pycache__/top.cpython-311{,.opt-?}.pyc\n",
