@@ -22,7 +22,7 @@ use rustix::fs::{AtFlags, FileType};
 use serde::Serialize;
 
 use crate::error::Error;
-use crate::link::apply::{link_atomically, remove_stale_temp, separate_atomically};
+use crate::link::apply::{link_atomically, remove_stale_temp, separate_atomically, take_own_ctimes};
 use crate::link::compare::same_bytes_at;
 use crate::link::group::{group_dir, CacheEntry, DirCaches, Identity, InspectedCache, Module};
 use crate::link::layout::Layout;
@@ -212,15 +212,18 @@ fn plan_and_separate(
     if plan.separate.is_empty() {
         return Ok(plan);
     }
+    let mut caches = plan.caches.clone();
     for &i in &plan.separate {
         if crate::interrupt::requested().is_some() {
             return Err(Error::Interrupted(plan.caches[i].path.clone()));
         }
         if !options.dry_run {
             let mut warnings = Vec::new();
-            let separated = separate_atomically(listing.fd(), &plan.caches[i], &mut warnings);
+            let separated = separate_atomically(listing.fd(), &caches[i], &mut warnings);
             outcome.events.extend(warnings.into_iter().map(Event::Warning));
             separated?;
+            let touched = caches[i].id.clone();
+            take_own_ctimes(listing.fd(), &mut caches, &[touched]);
         }
         outcome.counts.separated += 1;
         outcome.events.push(Event::Separated(plan.caches[i].path.clone()));
@@ -234,17 +237,20 @@ fn plan_and_separate(
 /// Applies the links in order and returns how many were made. The first failure stops the
 /// module: what was linked so far is correct, the rest stays as it was.
 fn apply_plan(listing: &Listing, plan: &ModulePlan, events: &mut Vec<Event>) -> usize {
+    let mut caches = plan.caches.clone();
     for (n, link) in plan.links.iter().enumerate() {
         if crate::interrupt::requested().is_some() {
             return n; // stopping: the rest of the module stays as it was
         }
         let mut warnings = Vec::new();
-        let linked = link_atomically(listing.fd(), &plan.caches[link.keep], &plan.caches[link.dup], &mut warnings);
+        let linked = link_atomically(listing.fd(), &caches[link.keep], &caches[link.dup], &mut warnings);
         events.extend(warnings.into_iter().map(Event::Warning));
         if let Err(failure) = linked {
             events.push(Event::Warning(failure));
             return n;
         }
+        let touched = [caches[link.keep].id.clone(), caches[link.dup].id.clone()];
+        take_own_ctimes(listing.fd(), &mut caches, &touched);
     }
     plan.links.len()
 }
