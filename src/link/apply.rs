@@ -37,6 +37,21 @@ fn temp_name(kind: TempKind) -> CString {
     CString::new(name).expect("no NUL in a temporary name")
 }
 
+/// Why names made in the directory open as `dir` could not be removed again: its inode flags
+/// (FS_IOC_GETFLAGS) say append-only (`chattr +a`: names can be made, not removed or renamed
+/// away) or immutable (`chattr +i`). `None` also where the filesystem keeps no such flags.
+pub fn entries_unremovable(dir: BorrowedFd<'_>) -> Option<&'static str> {
+    use rustix::fs::IFlags;
+    let flags = rustix::fs::ioctl_getflags(dir).ok()?;
+    if flags.contains(IFlags::IMMUTABLE) {
+        Some("immutable (chattr +i)")
+    } else if flags.contains(IFlags::APPEND) {
+        Some("append-only (chattr +a)")
+    } else {
+        None
+    }
+}
+
 /// Makes `dup` a hardlink of `keep`, both names in the directory open as `dir`, after checking
 /// that both are still the files that were planned (`dup` before and, through the exchange,
 /// after; `keep` through its new name). On any error `dup` is left as it was and the temporary

@@ -22,7 +22,7 @@ use rustix::fs::{AtFlags, FileType};
 use serde::Serialize;
 
 use crate::error::Error;
-use crate::link::apply::{link_atomically, remove_stale_temp, separate_atomically, take_own_ctimes};
+use crate::link::apply::{entries_unremovable, link_atomically, remove_stale_temp, separate_atomically, take_own_ctimes};
 use crate::link::compare::same_bytes_at;
 use crate::link::group::{group_dir, CacheEntry, DirCaches, Identity, InspectedCache, Module};
 use crate::link::layout::Layout;
@@ -151,6 +151,16 @@ fn process_dir(listing: &Listing, found: &DirCaches, options: &LinkOptions) -> D
     for path in &found.non_regular {
         log::debug!("{}: not a regular file; left as it is", quote(path));
     }
+    // A directory where our temporary names could not be removed again is left as it is,
+    // before anything is made there (each run would leave one more), when there is anything
+    // to do: one warning for the directory.
+    if let Some(flag) = entries_unremovable(listing.fd()) {
+        if !found.stale_temps.is_empty() || found.modules.iter().any(|m| has_work(listing, m, options)) {
+            let path = listing.path.clone();
+            outcome.events.push(Event::Warning(Error::UnremovableEntries { path, flag }));
+        }
+        return outcome;
+    }
     if !options.dry_run && !found.stale_temps.is_empty() {
         let caches = inspect_entries(listing, found.modules.iter().flat_map(|m| &m.caches)).unwrap_or_default();
         for path in &found.stale_temps {
@@ -195,6 +205,16 @@ fn process_module(listing: &Listing, module: &Module, options: &LinkOptions, out
     }
     outcome.counts.linked += applied as u64;
     outcome.counts.bytes_saved += if applied == plan.links.len() { plan.bytes_saved } else { plan.bytes_freed(applied) };
+}
+
+/// Whether planning the module finds a link or a separation to make (a module that cannot
+/// be inspected has none).
+fn has_work(listing: &Listing, module: &Module, options: &LinkOptions) -> bool {
+    let same_bytes = |a: &InspectedCache, b: &InspectedCache| same_bytes_at(listing.fd(), a, b);
+    module.caches.len() >= 2
+        && inspect(listing, module)
+            .and_then(|caches| plan_module(caches, &options.layout, same_bytes))
+            .is_ok_and(|plan| !plan.links.is_empty() || !plan.separate.is_empty())
 }
 
 /// Plans the module. When the plan first separates caches linked across layout groups (so that
