@@ -12,22 +12,6 @@ use std::time::{Duration, Instant};
 
 use common::*;
 
-const NOBODY: u32 = 65534;
-
-/// The command that runs brp-pyc without privileges: as root, through setpriv as nobody (root
-/// ignores permissions, so a refused link or read must come from an unprivileged process).
-fn unprivileged_brp_pyc() -> Command {
-    if is_root() {
-        let mut cmd = Command::new("setpriv");
-        cmd.args(["--reuid", &NOBODY.to_string(), "--regid", &NOBODY.to_string(), "--clear-groups"]);
-        cmd.arg(env!("CARGO_BIN_EXE_brp-pyc"));
-        cmd.env_remove("RPM_BUILD_ROOT").env_remove("RUST_LOG");
-        cmd
-    } else {
-        brp_pyc()
-    }
-}
-
 /// Gives the tree to nobody when running as root, so that only what a test locks is refused.
 fn hand_over(tree: &Tree) {
     std::fs::set_permissions(tree.root(), std::fs::Permissions::from_mode(0o755)).unwrap();
@@ -87,13 +71,12 @@ struct DirFlags {
 
 impl DirFlags {
     /// Sets `flag` on `dir`; `None` where that is not possible here (no CAP_LINUX_IMMUTABLE,
-    /// a filesystem without such flags), which fails the test in CI.
+    /// a filesystem without such flags), which [`skipped`] makes a failure in CI.
     fn set(dir: &Path, flag: rustix::fs::IFlags) -> Option<DirFlags> {
         let file = std::fs::File::open(dir).unwrap();
         let before = rustix::fs::ioctl_getflags(&file).ok()?;
         match rustix::fs::ioctl_setflags(&file, before | flag) {
             Ok(()) => Some(DirFlags { dir: file, before }),
-            Err(e) if std::env::var_os("CI").is_some() => panic!("chattr {flag:?} {}: {e}; CI runs as root on ext4", dir.display()),
             Err(e) => {
                 skipped(&format!("cannot set {flag:?} on {}: {e}", dir.display()));
                 None
