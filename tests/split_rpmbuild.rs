@@ -140,6 +140,50 @@ fn example_with_one_subpackage_per_level() {
     check_layout(&packages, top.path(), "python-example-split", &[("bytecode-opt-0", &[0]), ("bytecode-opt-1", &[1]), ("bytecode-opt-2", &[2])]);
 }
 
+/// The `not-linked` findings of `check --json` output.
+fn not_linked(report: &serde_json::Value) -> usize {
+    report["findings"].as_array().unwrap().iter().filter(|f| f["kind"] == "not-linked").count()
+}
+
+/// `check` on a split build root: the identical caches that the layout ships in different
+/// subpackages are not findings, with the layout given, read from the list directory, found
+/// inside the build (`%check`) and through `%py_bytecode_check`, which fails the build on a
+/// finding; all levels in one package, they are.
+#[test]
+fn check_on_a_split_build_root_follows_the_recorded_layout() {
+    if !have("rpmbuild") || !have("python3") {
+        return;
+    }
+    let top = tempfile::tempdir().unwrap();
+    let in_build = top.path().join("check-in-build.json");
+    let spec = top.path().join("python-example-split.spec");
+    let mut text = std::fs::read_to_string(example("python-example-split.spec")).unwrap();
+    text.push_str(&format!(
+        "\n%check\n%{{__brp_pyc}} check --json \"%{{buildroot}}\" > {} || :\n%py_bytecode_check\n",
+        in_build.display()
+    ));
+    std::fs::write(&spec, text).unwrap();
+    rpmbuild(&spec, top.path(), &[]);
+    let root = build_root_below(top.path());
+
+    let (code, all_in_one) = audit_json("check", &[&root]);
+    // plain: 0/1, 0/2 (1/2 share 0's class); checked: 1/2; __init__: 0/1.
+    assert_eq!((code, not_linked(&all_in_one), &all_in_one["layout_from"]), (1, 4, &"default".into()), "{all_in_one}");
+    let with_option = run_ok(brp_pyc().args(["check", "--json", "--layout", "0,1,2"]).arg(&root));
+    let with_option: serde_json::Value = serde_json::from_slice(&with_option.stdout).unwrap();
+    assert_eq!((with_option["problems"].as_u64(), &with_option["layout"]), (Some(0), &"0,1,2".into()), "{with_option}");
+    let lists_dir = files_below(top.path()).into_iter().find_map(|f| {
+        (f.file_name()? == "bytecode-layout").then(|| f.parent().unwrap().to_path_buf())
+    });
+    let lists_dir = lists_dir.expect("split recorded its layout beside its lists");
+    assert!(lists_dir.to_string_lossy().ends_with("python-example-split-1.0-1.brp-pyc"), "{}", lists_dir.display());
+    let from_dir = run_ok(brp_pyc().args(["check", "--json", "--lists-dir"]).arg(&lists_dir).arg(&root));
+    let from_dir: serde_json::Value = serde_json::from_slice(&from_dir.stdout).unwrap();
+    assert_eq!((from_dir["problems"].as_u64(), &from_dir["layout_from"]), (Some(0), &"lists-dir".into()), "{from_dir}");
+    let in_build: serde_json::Value = serde_json::from_slice(&std::fs::read(&in_build).unwrap()).unwrap();
+    assert_eq!((in_build["problems"].as_u64(), &in_build["layout"], &in_build["layout_from"]), (Some(0), &"0,1,2".into(), &"build".into()), "{in_build}");
+}
+
 #[test]
 fn example_with_levels_1_and_2_together_keeps_their_links() {
     if !have("rpmbuild") || !have("python3") {

@@ -9,6 +9,7 @@ use serde::Serialize;
 use crate::error::Error;
 use crate::link::classify::{classify, Level, Scheme};
 use crate::link::compare::same_bytes;
+use crate::link::layout::Layout;
 use crate::link::plan::{verdict, Verdict};
 use super::model::{Content, FileRecord, Inventory, Storage};
 
@@ -218,9 +219,16 @@ struct Member {
 /// Computes the figures of one inventory. Modules are compared in parallel: for a tree that
 /// is where the time goes (reading files).
 pub fn analyse(inventory: &Inventory) -> Analysis {
+    analyse_in_layout(inventory, &Layout::all_in_one())
+}
+
+/// [`analyse`], with the unlinked duplicates of `layout`: only caches of levels that ship
+/// together (one group of the layout) are a duplicate of each other, as `link --layout` links
+/// them. The figures of `stats` are the same for every layout.
+pub fn analyse_in_layout(inventory: &Inventory, layout: &Layout) -> Analysis {
     let files = &inventory.files;
     let modules = modules(inventory);
-    let per_module: Vec<ModuleFigures> = modules.par_iter().map(|m| module_figures(files, m)).collect();
+    let per_module: Vec<ModuleFigures> = modules.par_iter().map(|m| module_figures(files, m, layout)).collect();
     let mut analysis = Analysis::default();
     let stats = &mut analysis.stats;
     stats.modules = modules.len() as u64;
@@ -353,7 +361,7 @@ fn is_cache_name(file: &FileRecord) -> bool {
     classify(super::model::split_path(dir).1, name).is_some()
 }
 
-fn module_figures(files: &[FileRecord], module: &ModuleCaches<'_>) -> ModuleFigures {
+fn module_figures(files: &[FileRecord], module: &ModuleCaches<'_>, layout: &Layout) -> ModuleFigures {
     let mut figures = ModuleFigures::default();
     let caches: Vec<(&Level, &FileRecord, usize)> = module.caches.iter().map(|(l, i)| (l, &files[*i], *i)).collect();
     let n = caches.len();
@@ -385,14 +393,20 @@ fn module_figures(files: &[FileRecord], module: &ModuleCaches<'_>) -> ModuleFigu
         a.storage == b.storage
             || matches!(verdict(a.link_traits(), b.link_traits(), || Ok(identical[i][j])), Ok(Verdict::Linkable))
     };
-    // Each cache's class: the first (lowest-level) cache it could be linked to.
+    // Each cache's class: the first (lowest-level) cache it could be linked to; and the same
+    // inside the layout's groups, for the duplicates (levels of different groups ship in
+    // different subpackages and are kept apart on purpose).
     let class: Vec<usize> = (0..n).map(|i| (0..=i).find(|&j| linkable(j, i)).unwrap_or(i)).collect();
+    let group = |i: usize| layout.group_of(caches[i].0);
+    let ship_together = |j: usize, i: usize| group(j).is_some() && group(j) == group(i);
+    let layout_class: Vec<usize> =
+        (0..n).map(|i| (0..=i).find(|&j| j == i || (ship_together(j, i) && linkable(j, i))).unwrap_or(i)).collect();
     let mut seen: HashSet<(usize, Storage)> = HashSet::new();
     for i in 0..n {
         let (_, file, index) = caches[i];
-        let first_copy_in_class = seen.insert((class[i], file.storage));
-        if first_copy_in_class && class[i] != i {
-            figures.unlinked.push(Unlinked { keep: caches[class[i]].2, duplicate: index, bytes: file.size });
+        let first_copy_in_class = seen.insert((layout_class[i], file.storage));
+        if first_copy_in_class && layout_class[i] != i {
+            figures.unlinked.push(Unlinked { keep: caches[layout_class[i]].2, duplicate: index, bytes: file.size });
         }
     }
     let at = |level: &Level| caches.iter().position(|(l, _, _)| *l == level);

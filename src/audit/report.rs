@@ -120,6 +120,10 @@ pub struct CheckReport<'a> {
     pub problems: usize,
     pub findings: &'a [Finding],
     pub errors: Vec<String>,
+    /// The layout whose groups the `not-linked` findings follow (`012`: all in one package).
+    pub layout: String,
+    /// Where that layout came from: `option`, `lists-dir`, `build` or `default`.
+    pub layout_from: &'static str,
 }
 
 pub fn error_rows(errors: &[Error]) -> Vec<String> {
