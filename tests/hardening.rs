@@ -268,6 +268,24 @@ fn a_skipped_test_says_so_on_the_terminal() {
     );
 }
 
+/// Under `CI=true` no test may skip: a skip fails the test, naming it and why.
+#[test]
+fn a_test_that_would_skip_fails_in_ci() {
+    if std::env::var_os("BRP_PYC_SKIP_PROBE").is_some() {
+        skipped("a probe");
+        return;
+    }
+    let out = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "a_test_that_would_skip_fails_in_ci", "--test-threads", "1"])
+        .env("BRP_PYC_SKIP_PROBE", "1")
+        .env("CI", "true")
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "a skip under CI=true passed");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("a_test_that_would_skip_fails_in_ci would skip in CI: a probe"), "{stdout}");
+}
+
 /// A file that only looks like a temporary copy of brp-pyc (a user's, or another run's copy
 /// in flight) is never removed; a whole copy of a cache beside it, as a killed run leaves one,
 /// is.
