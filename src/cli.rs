@@ -238,9 +238,21 @@ pub struct AuditInputs {
 #[derive(Debug, Args)]
 pub struct CheckArgs {
     /// Print one JSON object: "problems" (a count), "findings" (item, path, kind, detail, and
-    /// path_bytes when the path is not UTF-8) and "errors".
+    /// path_bytes when the path is not UTF-8), "errors", and "layout" with "layout_from"
+    /// (option, lists-dir, build or default).
     #[arg(long)]
     pub json: bool,
+
+    /// The layout the caches ship in, e.g. 0,1,2 or 0,12: identical caches of levels in
+    /// different groups (subpackages) are not `not-linked`. Default: the layout
+    /// `%py_bytecode_split` recorded, found through rpmbuild's environment when checking the
+    /// build root inside a build; else all levels in one package.
+    #[arg(long, value_name = "L", conflicts_with = "lists_dir")]
+    pub layout: Option<Layout>,
+
+    /// Take the layout that `split` recorded in its list directory DIR (`%{_brp_pyc_lists_dir}`).
+    #[arg(long, value_name = "DIR")]
+    pub lists_dir: Option<PathBuf>,
 
     #[command(flatten)]
     pub inputs: AuditInputs,

@@ -24,6 +24,11 @@ pub enum Error {
     #[error("{}: temporary name not removed: {source}", quote(path))]
     TempLeft { path: PathBuf, source: std::io::Error },
 
+    /// A directory whose entries cannot be removed (`chattr +a` or `+i`): the temporary names
+    /// a link or copy makes there would stay.
+    #[error("{}: {flag} directory: left as it was: the temporary names a link makes there could not be removed", quote(path))]
+    UnremovableEntries { path: PathBuf, flag: &'static str },
+
     #[error("{}: left as it was: the run was stopped", quote(.0))]
     Interrupted(PathBuf),
 

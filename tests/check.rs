@@ -343,3 +343,43 @@ fn hash_based_caches_are_verified_against_a_source_in_another_package() {
     assert_eq!(stale_paths.len(), 3, "levels 0, 1, 2 of docs: {report}");
     assert!(stale_paths.iter().all(|p| p.contains("/__pycache__/docs.")), "{report}");
 }
+
+/// `--layout`: identical caches are a `not-linked` finding only inside one group of the
+/// layout, whatever is linked across groups; a level the layout does not name ships in no
+/// subpackage and is no duplicate of anything.
+#[test]
+fn not_linked_follows_the_groups_of_the_layout() {
+    if !have("python3") {
+        return;
+    }
+    let tree = Tree::in_memory();
+    tree.write("p/m.py", "X = 1\n"); // no assert, no docstring: three identical levels
+    compile(tree.root(), true, "timestamp");
+    let tag = cache_tag("python3");
+    let not_linked = |layout: Option<&str>| {
+        let mut cmd = brp_pyc();
+        cmd.args(["check", "--json"]);
+        if let Some(layout) = layout {
+            cmd.args(["--layout", layout]);
+        }
+        let out = cmd.arg(tree.root()).output().unwrap();
+        let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let paths = of_kind(&report, "not-linked");
+        let names: BTreeSet<String> = paths.iter().map(|p| p.rsplit('/').next().unwrap().to_string()).collect();
+        (out.status.code(), names)
+    };
+    let names = |list: &[&str]| -> BTreeSet<String> { list.iter().map(|s| format!("m.{tag}.{s}")).collect() };
+    assert_eq!(not_linked(None), (Some(1), names(&["opt-1.pyc", "opt-2.pyc"])));
+    assert_eq!(not_linked(Some("012")), (Some(1), names(&["opt-1.pyc", "opt-2.pyc"])));
+    assert_eq!(not_linked(Some("0,12")), (Some(1), names(&["opt-2.pyc"])), "1 and 2 ship together");
+    assert_eq!(not_linked(Some("01,2")), (Some(1), names(&["opt-1.pyc"])));
+    assert_eq!(not_linked(Some("0,1,2")), (Some(0), names(&[])));
+    assert_eq!(not_linked(Some("0,1")), (Some(0), names(&[])), "level 2 ships in no subpackage");
+    // Linked as `link --layout 0,12` links: nothing left inside a group.
+    tree.link_json(&["--layout", "0,12"]);
+    assert_eq!(not_linked(Some("0,12")), (Some(0), names(&[])));
+    let bad = brp_pyc().args(["check", "--lists-dir"]).arg(tree.path("nowhere")).arg(tree.root()).output().unwrap();
+    let stderr = String::from_utf8(bad.stderr).unwrap();
+    assert_eq!((bad.status.code(), stderr.lines().count()), (Some(2), 1), "{stderr}");
+    assert!(stderr.contains("nowhere/bytecode-layout"), "{stderr}");
+}

@@ -239,6 +239,17 @@ fn pyproject_spec_splits_every_level_without_a_warning() {
     // real cache above, and no entry twice (no warning above).
     let listed = std::fs::read_to_string(files_below(&dir.path().join("top/BUILD")).into_iter().find(|p| p.to_string_lossy().ends_with("-pyproject-files")).unwrap()).unwrap();
     assert!(!listed.contains("__pycache__") && listed.contains("/foo/plain.py"), "{listed}");
+
+    // `check` on this split build root: the identical levels it keeps in different subpackages
+    // are findings only when all levels are taken as one package, not in the recorded layout.
+    let not_linked = |report: &serde_json::Value| report["findings"].as_array().unwrap().iter().filter(|f| f["kind"] == "not-linked").count();
+    let record = files_below(&dir.path().join("top/BUILD")).into_iter().find(|p| p.ends_with("bytecode-layout"));
+    let lists_dir = record.expect("the split recorded its layout").parent().unwrap().to_path_buf();
+    let (_, as_one) = audit_json("check", &[&build.build_root]);
+    assert!(not_linked(&as_one) > 0, "identical levels shipped apart: {as_one}");
+    let out = brp_pyc().args(["check", "--json", "--lists-dir"]).arg(&lists_dir).arg(&build.build_root).output().unwrap();
+    let in_layout: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!((not_linked(&in_layout), &in_layout["layout"]), (0, &"0,1,2".into()), "{in_layout}");
 }
 
 /// Layout 0,12: levels 1 and 2 ship together and their identical caches stay one hardlink set

@@ -1,5 +1,5 @@
 //! Faults that really happen, really injected: a directory where link(2) is refused, an
-//! unreadable cache, a filesystem without hardlinks (FAT through FUSE), and SIGKILL at random
+//! append-only or immutable `__pycache__` (`chattr +a`, `+i`), an unreadable cache, a filesystem without hardlinks (FAT through FUSE), and SIGKILL at random
 //! moments. After each, every cache path exists with its original bytes.
 
 mod common;
@@ -11,22 +11,6 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::*;
-
-const NOBODY: u32 = 65534;
-
-/// The command that runs brp-pyc without privileges: as root, through setpriv as nobody (root
-/// ignores permissions, so a refused link or read must come from an unprivileged process).
-fn unprivileged_brp_pyc() -> Command {
-    if is_root() {
-        let mut cmd = Command::new("setpriv");
-        cmd.args(["--reuid", &NOBODY.to_string(), "--regid", &NOBODY.to_string(), "--clear-groups"]);
-        cmd.arg(env!("CARGO_BIN_EXE_brp-pyc"));
-        cmd.env_remove("RPM_BUILD_ROOT").env_remove("RUST_LOG");
-        cmd
-    } else {
-        brp_pyc()
-    }
-}
 
 /// Gives the tree to nobody when running as root, so that only what a test locks is refused.
 fn hand_over(tree: &Tree) {
@@ -76,6 +60,75 @@ fn refused_link_is_a_warning_naming_the_path_and_the_group_stays() {
     let strict = unprivileged_brp_pyc().args(["link", "--strict"]).arg(tree.root()).output().unwrap();
     assert_eq!(strict.status.code(), Some(2), "--strict turns warnings into status 2");
     std::fs::set_permissions(&locked_dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+/// A directory's inode flags set as `chattr` sets them (FS_IOC_SETFLAGS), cleared again on drop
+/// so that the scratch tree can be removed.
+struct DirFlags {
+    dir: std::fs::File,
+    before: rustix::fs::IFlags,
+}
+
+impl DirFlags {
+    /// Sets `flag` on `dir`; `None` where that is not possible here (no CAP_LINUX_IMMUTABLE,
+    /// a filesystem without such flags), which [`skipped`] makes a failure in CI.
+    fn set(dir: &Path, flag: rustix::fs::IFlags) -> Option<DirFlags> {
+        let file = std::fs::File::open(dir).unwrap();
+        let before = rustix::fs::ioctl_getflags(&file).ok()?;
+        match rustix::fs::ioctl_setflags(&file, before | flag) {
+            Ok(()) => Some(DirFlags { dir: file, before }),
+            Err(e) => {
+                skipped(&format!("cannot set {flag:?} on {}: {e}", dir.display()));
+                None
+            }
+        }
+    }
+}
+
+impl Drop for DirFlags {
+    fn drop(&mut self) {
+        let _ = rustix::fs::ioctl_setflags(&self.dir, self.before);
+    }
+}
+
+/// In an append-only `__pycache__` (`chattr +a`) names can be made but not removed, so every
+/// link would leave its temporary name (and an immutable one refuses both): the directory is
+/// found before anything is made there, named in one warning and left as it was, on every
+/// run, while the other directories are linked.
+#[test]
+fn append_only_and_immutable_directories_are_named_once_and_left_as_they_were() {
+    use rustix::fs::IFlags;
+    for (flag, says) in [(IFlags::APPEND, "append-only (chattr +a)"), (IFlags::IMMUTABLE, "immutable (chattr +i)")] {
+        let tree = Tree::new();
+        let free = three_identical(&tree, "free");
+        let locked = three_identical(&tree, "locked");
+        // A flagged directory with nothing to link is no news.
+        tree.write("quiet/__pycache__/m.cpython-311.pyc", "x");
+        let locked_dir = tree.path("locked/__pycache__");
+        let before = tree.inodes();
+        let Some(_flags) = DirFlags::set(&locked_dir, flag) else { return };
+        let Some(_quiet) = DirFlags::set(&tree.path("quiet/__pycache__"), flag) else { return };
+        for run in 1..=3 {
+            let out = brp_pyc().args(["link", "--json"]).arg(tree.root()).output().unwrap();
+            assert_eq!(out.status.code(), Some(0), "{says}, run {run}");
+            let stderr = String::from_utf8(out.stderr).unwrap();
+            assert_eq!(stderr.lines().count(), 1, "{says}, run {run}: {stderr}");
+            let named = format!("{}: {says} directory: left as it was", locked_dir.display());
+            assert!(stderr.starts_with("brp-pyc: warning: ") && stderr.contains(&named), "{says}, run {run}: {stderr}");
+            let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+            let expect_linked = if run == 1 { 2 } else { 0 };
+            assert_eq!((report["errors"].as_u64(), report["linked"].as_u64()), (Some(1), Some(expect_linked)), "{says}, run {run}");
+            let mut names: Vec<_> = std::fs::read_dir(&locked_dir).unwrap().map(|e| e.unwrap().file_name()).collect();
+            names.sort();
+            assert_eq!(names, ["m.cpython-311.opt-1.pyc", "m.cpython-311.opt-2.pyc", "m.cpython-311.pyc"], "{says}, run {run}");
+            for path in &locked {
+                assert_eq!((inode(path), std::fs::read(path).unwrap()), (before[path], b"same bytes".to_vec()), "{says}, run {run}");
+            }
+            assert!(same_inode(&free[0], &free[1]) && same_inode(&free[0], &free[2]), "{says}, run {run}");
+        }
+        let dry = brp_pyc().args(["link", "--dry-run"]).arg(tree.root()).output().unwrap();
+        assert_eq!(String::from_utf8(dry.stderr).unwrap().lines().count(), 1, "{says}: --dry-run says it too");
+    }
 }
 
 #[test]

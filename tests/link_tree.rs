@@ -288,3 +288,19 @@ fn links_made_across_layout_groups_are_separated() {
         assert_eq!((again["separated"].as_u64(), again["linked"].as_u64()), (Some(0), Some(0)), "{layout}: idempotent");
     }
 }
+
+/// Three levels that are one inode, under a layout of three groups: both higher levels get an
+/// inode of their own, although separating the first changes the ctime of the inode the second
+/// still shares (the re-check must know its own changes from a stranger's).
+#[test]
+fn one_inode_across_three_groups_is_separated_twice() {
+    let tree = Tree::new();
+    let paths = write_caches(&tree, "p", b"m", [b"x", b"x", b"x"]);
+    for path in &paths[1..] {
+        std::fs::remove_file(path).unwrap();
+        std::fs::hard_link(&paths[0], path).unwrap();
+    }
+    let report = tree.link_json(&["--layout", "0,1,2"]);
+    assert_eq!((report["separated"].as_u64(), report["errors"].as_u64()), (Some(2), Some(0)), "{report}");
+    assert!(!same_inode(&paths[0], &paths[1]) && !same_inode(&paths[1], &paths[2]) && !same_inode(&paths[0], &paths[2]));
+}

@@ -25,6 +25,19 @@ fn python() -> String {
 /// Builds `spec` with rpmbuild, loading the project's macro file and using the test binary,
 /// and returns the built packages by name.
 fn rpmbuild(spec: &Path, topdir: &Path, defines: &[(&str, &str)]) -> BTreeMap<String, PathBuf> {
+    let out = rpmbuild_output(spec, topdir, defines);
+    assert!(out.status.success(), "rpmbuild failed:\n{}", String::from_utf8_lossy(&out.stderr));
+    let mut packages = BTreeMap::new();
+    for entry in std::fs::read_dir(topdir.join("RPMS/noarch")).unwrap() {
+        let path = entry.unwrap().path();
+        let out = run_ok(Command::new("rpm").args(["-qp", "--qf", "%{NAME}"]).arg(&path));
+        packages.insert(String::from_utf8(out.stdout).unwrap(), path);
+    }
+    packages
+}
+
+/// Runs rpmbuild on `spec` as [`rpmbuild`] does, whatever its exit status.
+fn rpmbuild_output(spec: &Path, topdir: &Path, defines: &[(&str, &str)]) -> std::process::Output {
     let mut cmd = Command::new("rpmbuild");
     // --noclean keeps the build root, where the tests check which files share an inode.
     cmd.arg("-bb").arg("--noclean").args(rpm_macros_args(&[Path::new(MACROS)]));
@@ -42,15 +55,7 @@ fn rpmbuild(spec: &Path, topdir: &Path, defines: &[(&str, &str)]) -> BTreeMap<St
         cmd.arg("--define").arg(format!("{name} {value}"));
     }
     cmd.arg(spec).env_remove("RPM_BUILD_ROOT");
-    let out = cmd.output().unwrap();
-    assert!(out.status.success(), "rpmbuild failed:\n{}", String::from_utf8_lossy(&out.stderr));
-    let mut packages = BTreeMap::new();
-    for entry in std::fs::read_dir(topdir.join("RPMS/noarch")).unwrap() {
-        let path = entry.unwrap().path();
-        let out = run_ok(Command::new("rpm").args(["-qp", "--qf", "%{NAME}"]).arg(&path));
-        packages.insert(String::from_utf8(out.stdout).unwrap(), path);
-    }
-    packages
+    cmd.output().unwrap()
 }
 
 /// The level of a cache path: 0, 1, 2, or None for anything else.
@@ -135,6 +140,50 @@ fn example_with_one_subpackage_per_level() {
     check_layout(&packages, top.path(), "python-example-split", &[("bytecode-opt-0", &[0]), ("bytecode-opt-1", &[1]), ("bytecode-opt-2", &[2])]);
 }
 
+/// The `not-linked` findings of `check --json` output.
+fn not_linked(report: &serde_json::Value) -> usize {
+    report["findings"].as_array().unwrap().iter().filter(|f| f["kind"] == "not-linked").count()
+}
+
+/// `check` on a split build root: the identical caches that the layout ships in different
+/// subpackages are not findings, with the layout given, read from the list directory, found
+/// inside the build (`%check`) and through `%py_bytecode_check`, which fails the build on a
+/// finding; all levels in one package, they are.
+#[test]
+fn check_on_a_split_build_root_follows_the_recorded_layout() {
+    if !have("rpmbuild") || !have("python3") {
+        return;
+    }
+    let top = tempfile::tempdir().unwrap();
+    let in_build = top.path().join("check-in-build.json");
+    let spec = top.path().join("python-example-split.spec");
+    let mut text = std::fs::read_to_string(example("python-example-split.spec")).unwrap();
+    text.push_str(&format!(
+        "\n%check\n%{{__brp_pyc}} check --json \"%{{buildroot}}\" > {} || :\n%py_bytecode_check\n",
+        in_build.display()
+    ));
+    std::fs::write(&spec, text).unwrap();
+    rpmbuild(&spec, top.path(), &[]);
+    let root = build_root_below(top.path());
+
+    let (code, all_in_one) = audit_json("check", &[&root]);
+    // plain: 0/1, 0/2 (1/2 share 0's class); checked: 1/2; __init__: 0/1.
+    assert_eq!((code, not_linked(&all_in_one), &all_in_one["layout_from"]), (1, 4, &"default".into()), "{all_in_one}");
+    let with_option = run_ok(brp_pyc().args(["check", "--json", "--layout", "0,1,2"]).arg(&root));
+    let with_option: serde_json::Value = serde_json::from_slice(&with_option.stdout).unwrap();
+    assert_eq!((with_option["problems"].as_u64(), &with_option["layout"]), (Some(0), &"0,1,2".into()), "{with_option}");
+    let lists_dir = files_below(top.path()).into_iter().find_map(|f| {
+        (f.file_name()? == "bytecode-layout").then(|| f.parent().unwrap().to_path_buf())
+    });
+    let lists_dir = lists_dir.expect("split recorded its layout beside its lists");
+    assert!(lists_dir.to_string_lossy().ends_with("python-example-split-1.0-1.brp-pyc"), "{}", lists_dir.display());
+    let from_dir = run_ok(brp_pyc().args(["check", "--json", "--lists-dir"]).arg(&lists_dir).arg(&root));
+    let from_dir: serde_json::Value = serde_json::from_slice(&from_dir.stdout).unwrap();
+    assert_eq!((from_dir["problems"].as_u64(), &from_dir["layout_from"]), (Some(0), &"lists-dir".into()), "{from_dir}");
+    let in_build: serde_json::Value = serde_json::from_slice(&std::fs::read(&in_build).unwrap()).unwrap();
+    assert_eq!((in_build["problems"].as_u64(), &in_build["layout"], &in_build["layout_from"]), (Some(0), &"0,1,2".into(), &"build".into()), "{in_build}");
+}
+
 #[test]
 fn example_with_levels_1_and_2_together_keeps_their_links() {
     if !have("rpmbuild") || !have("python3") {
@@ -210,7 +259,14 @@ fn write_modules(dir: &Path, stems: &[&str]) -> PathBuf {
     sources
 }
 
-const ODD_STEMS: [&str; 9] = ["we ird", "per%.cent", "[x]*?{y}", "bang!", "quo\"te", "back\\slash", "a.b.c", "-dash", "sp %.ace"];
+const ODD_STEMS: [&str; 10] =
+    ["we ird", "per%.cent", "[x]*?{y}", "bang!", "quo\"te", "back\\slash", "a.b.c", "-dash", "sp %.ace", "p%,q%+r%=s%@t%~u"];
+
+/// Module names with what rpm's macro expander (rpmio/macro.c) reads specially after a `%`:
+/// option flags, negation and existence tests, macro bodies, shell, expressions, `%%`,
+/// arguments and macro names.
+const PERCENT_STEMS: [&str; 15] =
+    ["pct%-", "a%-b", "a%!b", "a%?b", "a%{b}", "a%(b)", "a%[b]", "a%%b", "a%*b", "a%**b", "a%#b", "a%0b", "a%_b", "%{name}", "per%cent"];
 
 #[test]
 fn odd_module_names_survive_the_round_trip_with_legacy_escaping() {
@@ -250,10 +306,10 @@ fn odd_names_of_caches_not_compiled_are_recorded_exactly_as_ghosts() {
     let work = tempfile::tempdir().unwrap();
     let mut stems: Vec<&str> = ODD_STEMS.iter().copied().chain(["{a,b}", "!bang"]).collect();
     // rpm before 4.19 expands a macro in a -f list however its `%` is written: split refuses
-    // such a name there (tested in src/render/rpm_files.rs).
+    // such a name there (see the test below).
     let version = run_ok(Command::new("rpm").arg("--version")).stdout;
     if RpmSyntax::for_version(&String::from_utf8_lossy(&version)) == Some(RpmSyntax::V419) {
-        stems.extend(["%{name}", "per%cent"]);
+        stems.extend(PERCENT_STEMS);
     }
     let sources = write_modules(work.path(), &stems);
     let spec = odd_names_spec_with(work.path(), &sources, "-g all", "-o 0 -o 1");
@@ -270,6 +326,28 @@ fn odd_names_of_caches_not_compiled_are_recorded_exactly_as_ghosts() {
     }
     assert_eq!(ghosts, expected.iter().map(String::as_str).collect(), "the main package's %ghost entries, every name exact");
     assert!(!packages.contains_key("odd-names-bytecode-opt-2"), "no level 2 cache was compiled");
+}
+
+/// rpm 4.18 expands a list's lines twice, so `%%-` in a list is `%-`, which drops itself and
+/// the rest of the word: `pct%-.py`'s caches would be "File not found". With legacy escaping
+/// (whatever rpm builds), each such name fails `split` in `%install` with one line naming it.
+#[test]
+fn names_with_macro_syntax_after_a_percent_fail_legacy_split_with_one_line() {
+    if !have("rpmbuild") || !have("python3") {
+        return skipped("rpmbuild or python3");
+    }
+    for stem in PERCENT_STEMS {
+        let work = tempfile::tempdir().unwrap();
+        let sources = write_modules(work.path(), &["plain", stem]);
+        let spec = odd_names_spec(work.path(), &sources, "all");
+        let out = rpmbuild_output(&spec, &work.path().join("top"), &[]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{stem}: built although rpm 4.18 would not find its caches");
+        assert!(!stderr.contains("File not found"), "{stem}: split let rpm find out:\n{stderr}");
+        let refusals: Vec<&str> = stderr.lines().filter(|l| l.contains("would read as macro syntax")).collect();
+        assert_eq!(refusals.len(), 1, "{stem}: one line:\n{stderr}");
+        assert!(refusals[0].contains(&format!("/odd/__pycache__/{stem}.")) || refusals[0].contains(&format!("/odd/{stem}.py")), "{stem}: {}", refusals[0]);
+    }
 }
 
 #[test]

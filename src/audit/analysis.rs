@@ -9,6 +9,7 @@ use serde::Serialize;
 use crate::error::Error;
 use crate::link::classify::{classify, Level, Scheme};
 use crate::link::compare::same_bytes;
+use crate::link::layout::Layout;
 use crate::link::plan::{verdict, Verdict};
 use super::model::{Content, FileRecord, Inventory, Storage};
 
@@ -114,23 +115,63 @@ pub struct Identical {
 }
 
 /// Installed size (regular files, each stored copy once) under each way of shipping caches.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+/// A layout that needs a level some module has no cache of is `None` (`null` in JSON): it
+/// cannot be projected from these caches (Fedora compiles levels 0 and 1 only, so a size of
+/// "split 0,1,2" would count level 2 as free).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Layouts {
     /// As the tree or package is now.
     pub shipped: u64,
     /// One package, every identical set of caches of a module linked.
     pub all_linked: u64,
     /// Only level 0 caches.
-    pub opt_0_only: u64,
+    pub opt_0_only: Option<u64>,
     /// Levels 0 and 1 in one package, their identical pairs linked.
-    pub levels_0_1: u64,
+    pub levels_0_1: Option<u64>,
     /// Levels 0, 1 and 2 in three subpackages: nothing links across, every cache in full.
-    pub split_0_1_2: u64,
+    pub split_0_1_2: Option<u64>,
     /// No caches at all.
     pub no_caches: u64,
     /// Levels 0 and 1 in two subpackages, both installed: every cache of the two levels in
     /// full (the "levels 0 and 1" of Fedora's change proposal).
-    pub split_0_1: u64,
+    pub split_0_1: Option<u64>,
+}
+
+/// Nothing yet, and every layout projectable: the start of a sum.
+impl Default for Layouts {
+    fn default() -> Layouts {
+        Layouts {
+            shipped: 0,
+            all_linked: 0,
+            opt_0_only: Some(0),
+            levels_0_1: Some(0),
+            split_0_1_2: Some(0),
+            no_caches: 0,
+            split_0_1: Some(0),
+        }
+    }
+}
+
+/// How many modules have no cache at each level (a Python 2 module has no level 2: its `.pyo`
+/// serves `-O` and `-OO`). The layouts that need such a level are not projected.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct MissingLevels {
+    pub level_0: u64,
+    pub level_1: u64,
+    pub level_2: u64,
+}
+
+impl MissingLevels {
+    /// The size of a layout that ships `levels`, when every module has a cache at each of them.
+    fn project(&self, levels: &[u8], size: impl FnOnce() -> u64) -> Option<u64> {
+        let missing = [self.level_0, self.level_1, self.level_2];
+        levels.iter().all(|&l| missing[usize::from(l)] == 0).then(size)
+    }
+}
+
+/// A sum of two projections: none when either is none.
+fn add_projection(a: Option<u64>, b: Option<u64>) -> Option<u64> {
+    Some(a?.saturating_add(b?))
 }
 
 /// The figures of `stats` for one inventory, or summed over several.
@@ -151,6 +192,8 @@ pub struct Stats {
     pub ghost_caches: u64,
     pub bytes: Bytes,
     pub identical: Identical,
+    /// Modules without a cache at each level.
+    pub missing_levels: MissingLevels,
     pub layouts: Layouts,
 }
 
@@ -176,14 +219,18 @@ impl std::ops::AddAssign<&Stats> for Stats {
         i.pairs_1_2 = i.pairs_1_2.saturating_add(oi.pairs_1_2);
         i.pairs_0_2 = i.pairs_0_2.saturating_add(oi.pairs_0_2);
         i.triples = i.triples.saturating_add(oi.triples);
+        let (m, om) = (&mut self.missing_levels, &o.missing_levels);
+        m.level_0 = m.level_0.saturating_add(om.level_0);
+        m.level_1 = m.level_1.saturating_add(om.level_1);
+        m.level_2 = m.level_2.saturating_add(om.level_2);
         let (l, ol) = (&mut self.layouts, &o.layouts);
         l.shipped = l.shipped.saturating_add(ol.shipped);
         l.all_linked = l.all_linked.saturating_add(ol.all_linked);
-        l.opt_0_only = l.opt_0_only.saturating_add(ol.opt_0_only);
-        l.levels_0_1 = l.levels_0_1.saturating_add(ol.levels_0_1);
-        l.split_0_1_2 = l.split_0_1_2.saturating_add(ol.split_0_1_2);
+        l.opt_0_only = add_projection(l.opt_0_only, ol.opt_0_only);
+        l.levels_0_1 = add_projection(l.levels_0_1, ol.levels_0_1);
+        l.split_0_1_2 = add_projection(l.split_0_1_2, ol.split_0_1_2);
         l.no_caches = l.no_caches.saturating_add(ol.no_caches);
-        l.split_0_1 = l.split_0_1.saturating_add(ol.split_0_1);
+        l.split_0_1 = add_projection(l.split_0_1, ol.split_0_1);
     }
 }
 
@@ -218,15 +265,28 @@ struct Member {
 /// Computes the figures of one inventory. Modules are compared in parallel: for a tree that
 /// is where the time goes (reading files).
 pub fn analyse(inventory: &Inventory) -> Analysis {
+    analyse_in_layout(inventory, &Layout::all_in_one())
+}
+
+/// [`analyse`], with the unlinked duplicates of `layout`: only caches of levels that ship
+/// together (one group of the layout) are a duplicate of each other, as `link --layout` links
+/// them. The figures of `stats` are the same for every layout.
+pub fn analyse_in_layout(inventory: &Inventory, layout: &Layout) -> Analysis {
     let files = &inventory.files;
     let modules = modules(inventory);
-    let per_module: Vec<ModuleFigures> = modules.par_iter().map(|m| module_figures(files, m)).collect();
+    let per_module: Vec<ModuleFigures> = modules.par_iter().map(|m| module_figures(files, m, layout)).collect();
     let mut analysis = Analysis::default();
     let stats = &mut analysis.stats;
     stats.modules = modules.len() as u64;
 
     let mut is_cache = vec![false; files.len()];
     for module in &modules {
+        let lacks = |level: Level| u64::from(!module.caches.iter().any(|(l, _)| *l == level));
+        stats.missing_levels.level_0 += lacks(Level::Zero);
+        stats.missing_levels.level_1 += lacks(Level::One);
+        if module.scheme == Scheme::Pep3147 {
+            stats.missing_levels.level_2 += lacks(Level::Two);
+        }
         for (level, index) in &module.caches {
             is_cache[*index] = true;
             let size = files[*index].size;
@@ -286,13 +346,17 @@ pub fn analyse(inventory: &Inventory) -> Analysis {
     let all_one_package = packaged_bytes(&per_module, &storage_size, |_| Some(Level::Zero));
     stats.linkable_bytes = stats.cache_bytes.saturating_sub(all_one_package);
     let no_caches = stats.layouts.no_caches;
-    stats.layouts.opt_0_only = no_caches.saturating_add(packaged_bytes(&per_module, &storage_size, |l| (*l == Level::Zero).then_some(Level::Zero)));
-    stats.layouts.levels_0_1 = no_caches
-        .saturating_add(packaged_bytes(&per_module, &storage_size, |l| matches!(l, Level::Zero | Level::One).then_some(Level::Zero)));
-    stats.layouts.split_0_1_2 = no_caches.saturating_add(packaged_bytes(&per_module, &storage_size, |l| Some(l.clone())));
+    let packaged = |package_of: &dyn Fn(&Level) -> Option<Level>| {
+        no_caches.saturating_add(packaged_bytes(&per_module, &storage_size, package_of))
+    };
+    let missing = &stats.missing_levels;
+    stats.layouts.opt_0_only = missing.project(&[0], || packaged(&|l| (*l == Level::Zero).then_some(Level::Zero)));
+    stats.layouts.levels_0_1 =
+        missing.project(&[0, 1], || packaged(&|l| matches!(l, Level::Zero | Level::One).then_some(Level::Zero)));
+    stats.layouts.split_0_1_2 = missing.project(&[0, 1, 2], || packaged(&|l| Some(l.clone())));
     // Levels 0 and 1 in two subpackages, both installed: each level is a package of its own.
-    stats.layouts.split_0_1 = no_caches
-        .saturating_add(packaged_bytes(&per_module, &storage_size, |l| matches!(l, Level::Zero | Level::One).then(|| l.clone())));
+    stats.layouts.split_0_1 =
+        missing.project(&[0, 1], || packaged(&|l| matches!(l, Level::Zero | Level::One).then(|| l.clone())));
     stats.layouts.all_linked = stats.layouts.shipped.saturating_sub(stats.linkable_bytes);
     for figures in per_module {
         let stats = &mut analysis.stats;
@@ -353,7 +417,7 @@ fn is_cache_name(file: &FileRecord) -> bool {
     classify(super::model::split_path(dir).1, name).is_some()
 }
 
-fn module_figures(files: &[FileRecord], module: &ModuleCaches<'_>) -> ModuleFigures {
+fn module_figures(files: &[FileRecord], module: &ModuleCaches<'_>, layout: &Layout) -> ModuleFigures {
     let mut figures = ModuleFigures::default();
     let caches: Vec<(&Level, &FileRecord, usize)> = module.caches.iter().map(|(l, i)| (l, &files[*i], *i)).collect();
     let n = caches.len();
@@ -385,14 +449,20 @@ fn module_figures(files: &[FileRecord], module: &ModuleCaches<'_>) -> ModuleFigu
         a.storage == b.storage
             || matches!(verdict(a.link_traits(), b.link_traits(), || Ok(identical[i][j])), Ok(Verdict::Linkable))
     };
-    // Each cache's class: the first (lowest-level) cache it could be linked to.
+    // Each cache's class: the first (lowest-level) cache it could be linked to; and the same
+    // inside the layout's groups, for the duplicates (levels of different groups ship in
+    // different subpackages and are kept apart on purpose).
     let class: Vec<usize> = (0..n).map(|i| (0..=i).find(|&j| linkable(j, i)).unwrap_or(i)).collect();
+    let group = |i: usize| layout.group_of(caches[i].0);
+    let ship_together = |j: usize, i: usize| group(j).is_some() && group(j) == group(i);
+    let layout_class: Vec<usize> =
+        (0..n).map(|i| (0..=i).find(|&j| j == i || (ship_together(j, i) && linkable(j, i))).unwrap_or(i)).collect();
     let mut seen: HashSet<(usize, Storage)> = HashSet::new();
     for i in 0..n {
         let (_, file, index) = caches[i];
-        let first_copy_in_class = seen.insert((class[i], file.storage));
-        if first_copy_in_class && class[i] != i {
-            figures.unlinked.push(Unlinked { keep: caches[class[i]].2, duplicate: index, bytes: file.size });
+        let first_copy_in_class = seen.insert((layout_class[i], file.storage));
+        if first_copy_in_class && layout_class[i] != i {
+            figures.unlinked.push(Unlinked { keep: caches[layout_class[i]].2, duplicate: index, bytes: file.size });
         }
     }
     let at = |level: &Level| caches.iter().position(|(l, _, _)| *l == level);

@@ -10,8 +10,9 @@ use serde::Serialize;
 
 use crate::error::Error;
 use crate::link::classify::Scheme;
+use crate::link::layout::Layout;
 use crate::render::quote;
-use super::analysis::{analyse, modules};
+use super::analysis::{analyse_in_layout, modules};
 use super::model::{Inventory, ItemKind, PathIndex, Storage};
 use super::pyc::{parse_header, source_hash_matches, Validation};
 use super::{package, tree};
@@ -83,8 +84,15 @@ const PACKAGE_BUILD_ROOT_MARKER: &[u8] = b"/BUILDROOT/";
 /// Checks every inventory; sources are looked up across all packages of the run (a split
 /// package ships caches and sources in different subpackages), and inside each tree.
 pub fn check(inventories: &[Inventory]) -> Checked {
+    check_in_layout(inventories, &Layout::all_in_one())
+}
+
+/// [`check`] for a split build: identical caches of levels that `layout` ships in different
+/// subpackages are not a `not-linked` finding.
+pub fn check_in_layout(inventories: &[Inventory], layout: &Layout) -> Checked {
     let index = PathIndex::new(inventories);
-    let per_item: Vec<Checked> = (0..inventories.len()).into_par_iter().map(|i| check_one(inventories, &index, i)).collect();
+    let per_item: Vec<Checked> =
+        (0..inventories.len()).into_par_iter().map(|i| check_one(inventories, &index, i, layout)).collect();
     let mut checked = Checked::default();
     for one in per_item {
         checked.findings.extend(one.findings);
@@ -100,7 +108,7 @@ type MagicAndHash = ([u8; 4], [u8; 8]);
 /// by Python).
 type HashCheck = (usize, usize, usize, [u8; 4], [u8; 8], bool);
 
-fn check_one(inventories: &[Inventory], index: &PathIndex<'_>, item: usize) -> Checked {
+fn check_one(inventories: &[Inventory], index: &PathIndex<'_>, item: usize, layout: &Layout) -> Checked {
     let inventory = &inventories[item];
     let files = &inventory.files;
     let mut checked = Checked::default();
@@ -110,7 +118,7 @@ fn check_one(inventories: &[Inventory], index: &PathIndex<'_>, item: usize) -> C
         Finding { item: inventory.name.clone(), path, kind, detail, raw_path }
     };
 
-    let analysis = analyse(inventory);
+    let analysis = analyse_in_layout(inventory, layout);
     checked.errors.extend(analysis.errors);
     for unlinked in &analysis.unlinked {
         let keep = quote(Path::new(OsStr::from_bytes(&files[unlinked.keep].path)));

@@ -51,16 +51,17 @@ pub struct LayoutChanges {
     pub against_all_linked: LayoutPercents,
 }
 
-/// One percentage per layout, named as in [`Layouts`].
+/// One percentage per layout, named as in [`Layouts`]; `None` (`null`) where the layout
+/// cannot be projected.
 #[derive(Debug, Serialize)]
 pub struct LayoutPercents {
     pub shipped: f64,
     pub all_linked: f64,
-    pub opt_0_only: f64,
-    pub levels_0_1: f64,
-    pub split_0_1_2: f64,
+    pub opt_0_only: Option<f64>,
+    pub levels_0_1: Option<f64>,
+    pub split_0_1_2: Option<f64>,
     pub no_caches: f64,
-    pub split_0_1: f64,
+    pub split_0_1: Option<f64>,
 }
 
 impl LayoutChanges {
@@ -78,11 +79,11 @@ impl LayoutPercents {
         LayoutPercents {
             shipped: p(l.shipped),
             all_linked: p(l.all_linked),
-            opt_0_only: p(l.opt_0_only),
-            levels_0_1: p(l.levels_0_1),
-            split_0_1_2: p(l.split_0_1_2),
+            opt_0_only: l.opt_0_only.map(p),
+            levels_0_1: l.levels_0_1.map(p),
+            split_0_1_2: l.split_0_1_2.map(p),
             no_caches: p(l.no_caches),
-            split_0_1: p(l.split_0_1),
+            split_0_1: l.split_0_1.map(p),
         }
     }
 }
@@ -120,6 +121,10 @@ pub struct CheckReport<'a> {
     pub problems: usize,
     pub findings: &'a [Finding],
     pub errors: Vec<String>,
+    /// The layout whose groups the `not-linked` findings follow (`012`: all in one package).
+    pub layout: String,
+    /// Where that layout came from: `option`, `lists-dir`, `build` or `default`.
+    pub layout_from: &'static str,
 }
 
 pub fn error_rows(errors: &[Error]) -> Vec<String> {
@@ -195,14 +200,18 @@ pub fn stats_text(report: &StatsReport) -> String {
     let mut layout_rows =
         vec![["LAYOUT", "INSTALLED", "VS SHIPPED", "%", "VS ALL LINKED", "%"].iter().map(|s| s.to_string()).collect::<Vec<_>>()];
     for (name, size) in [
-        ("as shipped", l.shipped),
-        ("all levels, linked in one package", l.all_linked),
+        ("as shipped", Some(l.shipped)),
+        ("all levels, linked in one package", Some(l.all_linked)),
         ("level 0 only", l.opt_0_only),
         ("levels 0 and 1, linked", l.levels_0_1),
         ("levels 0 and 1, split (both installed)", l.split_0_1),
         ("split 0,1,2 (no links across)", l.split_0_1_2),
-        ("no caches", l.no_caches),
+        ("no caches", Some(l.no_caches)),
     ] {
+        let Some(size) = size else {
+            layout_rows.push([name, "n/a", "", "", "", ""].map(String::from).to_vec());
+            continue;
+        };
         layout_rows.push(vec![
             name.to_string(),
             human_bytes(size),
@@ -214,6 +223,13 @@ pub fn stats_text(report: &StatsReport) -> String {
     }
     out.push_str(&table(&layout_rows));
     out.push_str("(VS ALL LINKED: against all levels in one package with identical caches linked, the status quo)\n");
+    let m = &t.missing_levels;
+    for (level, missing) in [(0, m.level_0), (1, m.level_1), (2, m.level_2)].into_iter().filter(|(_, n)| *n > 0) {
+        out.push_str(&format!(
+            "(n/a: {missing} of {} modules have no level {level} cache, so no layout with level {level} is projected; compile it to see them)\n",
+            t.modules
+        ));
+    }
     out
 }
 

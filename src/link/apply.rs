@@ -37,6 +37,21 @@ fn temp_name(kind: TempKind) -> CString {
     CString::new(name).expect("no NUL in a temporary name")
 }
 
+/// Why names made in the directory open as `dir` could not be removed again: its inode flags
+/// (FS_IOC_GETFLAGS) say append-only (`chattr +a`: names can be made, not removed or renamed
+/// away) or immutable (`chattr +i`). `None` also where the filesystem keeps no such flags.
+pub fn entries_unremovable(dir: BorrowedFd<'_>) -> Option<&'static str> {
+    use rustix::fs::IFlags;
+    let flags = rustix::fs::ioctl_getflags(dir).ok()?;
+    if flags.contains(IFlags::IMMUTABLE) {
+        Some("immutable (chattr +i)")
+    } else if flags.contains(IFlags::APPEND) {
+        Some("append-only (chattr +a)")
+    } else {
+        None
+    }
+}
+
 /// Makes `dup` a hardlink of `keep`, both names in the directory open as `dir`, after checking
 /// that both are still the files that were planned (`dup` before and, through the exchange,
 /// after; `keep` through its new name). On any error `dup` is left as it was and the temporary
@@ -50,8 +65,10 @@ pub fn link_atomically(
     warnings: &mut Vec<Error>,
 ) -> Result<(), Error> {
     // The planner never links two names of one inode, so a duplicate that passes the re-check
-    // is still a file of its own.
+    // is still a file of its own. The kept file is re-checked here too, ctime included, as
+    // link(2) is about to set its ctime.
     recheck(dir, dup)?;
+    recheck(dir, keep)?;
     let temp = loop {
         let temp = temp_name(TempKind::Link);
         match rustix::fs::linkat(dir, &keep.name, dir, &temp, AtFlags::empty()) {
@@ -61,10 +78,10 @@ pub fn link_atomically(
         }
     };
     // The new name is the kept file as it is now: it must still be the planned inode, with
-    // the planned size, mode, owner and mtime (this is the re-check of the kept file, made
-    // after link(2) so that no replacement can slip in between).
+    // the planned size, mode, owner and mtime (this re-check of the kept file, made after
+    // link(2), lets no replacement slip in between; the ctime is the one link(2) just set).
     let kept_as_planned = match rustix::fs::statat(dir, &temp, AtFlags::SYMLINK_NOFOLLOW) {
-        Ok(stat) if keep.id.unchanged(&Identity::of_stat(&stat)) => Ok(()),
+        Ok(stat) if keep.id.unchanged_but_ctime(&Identity::of_stat(&stat)) => Ok(()),
         Ok(_) => Err(Error::Changed(keep.path.clone())),
         Err(e) => Err(Error::io(&keep.path, e.into())),
     };
@@ -106,10 +123,11 @@ fn replace_checked(
             return Err(rename_error(e));
         }
     }
-    // `temp` now names the file that was at the planned name.
+    // `temp` now names the file that was at the planned name (whose ctime the exchange set).
     let taken_out = rustix::fs::statat(dir, temp, AtFlags::SYMLINK_NOFOLLOW);
     let as_planned = taken_out.is_ok_and(|stat| {
-        FileType::from_raw_mode(stat.st_mode as _) == FileType::RegularFile && planned.id.unchanged(&Identity::of_stat(&stat))
+        FileType::from_raw_mode(stat.st_mode as _) == FileType::RegularFile
+            && planned.id.unchanged_but_ctime(&Identity::of_stat(&stat))
     });
     if as_planned {
         remove_temp(dir, temp, &planned.path, warnings);
@@ -214,6 +232,25 @@ fn copy_into(mut source: &File, mut target: &File, cache: &InspectedCache) -> Re
     rustix::fs::futimens(target, &times).map_err(errno)
 }
 
+/// After a link or a separation of ours, takes the ctime that our own calls set on the inodes
+/// in `touched` (the kept file's and the duplicate's, or the separated one's) as the planned one
+/// for the other names of those inodes in `caches`, so that their re-check, which compares the
+/// ctime, still passes. Those inodes passed a full re-check right before our calls, so only a
+/// change within them is taken along; a name whose other attributes differ keeps its planned
+/// identity and fails its re-check.
+pub fn take_own_ctimes(dir: BorrowedFd<'_>, caches: &mut [InspectedCache], touched: &[Identity]) {
+    for cache in caches.iter_mut().filter(|c| touched.iter().any(|t| t.same_inode(&c.id))) {
+        if let Ok(stat) = rustix::fs::statat(dir, &cache.name, AtFlags::SYMLINK_NOFOLLOW) {
+            let now = Identity::of_stat(&stat);
+            if cache.id.unchanged_but_ctime(&now) {
+                cache.id.ctime = now.ctime;
+            }
+        }
+    }
+}
+
+/// Whether the file named as `cache` is still the regular file that was inspected: inode, size,
+/// mode, owner, mtime and ctime.
 fn recheck(dir: BorrowedFd<'_>, cache: &InspectedCache) -> Result<Identity, Error> {
     let stat = rustix::fs::statat(dir, &cache.name, AtFlags::SYMLINK_NOFOLLOW).map_err(|e| Error::io(&cache.path, e.into()))?;
     let now = Identity::of_stat(&stat);
@@ -332,6 +369,60 @@ mod tests {
         assert_ne!(ino(&a), ino(&b));
         assert_eq!(std::fs::read(&b).unwrap(), b"same");
         assert_eq!(names(dir.path()), ["a", "b"], "the temporary link is gone");
+    }
+
+    /// Rewrites `path` in place (same inode, same size, other bytes) and sets its mtime back:
+    /// what the size and mtime cannot show, and the ctime does.
+    fn rewrite_in_place_keeping_mtime(path: &Path, bytes: &[u8]) {
+        use std::io::Write;
+        let mtime = std::fs::metadata(path).unwrap().modified().unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(20)); // past one timestamp tick
+        let mut file = std::fs::File::options().write(true).open(path).unwrap();
+        file.write_all(bytes).unwrap();
+        file.set_modified(mtime).unwrap(); // utimensat
+        assert_eq!(std::fs::metadata(path).unwrap().modified().unwrap(), mtime);
+    }
+
+    #[test]
+    fn a_duplicate_rewritten_in_place_with_its_size_and_mtime_is_not_linked() {
+        let (dir, a, b) = two_identical_files();
+        let (keep, dup) = (inspected(&a, Level::Zero), inspected(&b, Level::One));
+        let before = ino(&b);
+        rewrite_in_place_keeping_mtime(&b, b"SAME");
+        let fd = open_dir(dir.path());
+        let result = link_atomically(fd.as_fd(), &keep, &dup, &mut Vec::new());
+        assert!(matches!(&result, Err(Error::Changed(p)) if *p == b), "{result:?}");
+        assert_eq!(std::fs::read(&b).unwrap(), b"SAME", "the new bytes are kept");
+        assert_eq!((ino(&b), std::fs::read(&a).unwrap()), (before, b"same".to_vec()));
+        assert_eq!(names(dir.path()), ["a", "b"]);
+    }
+
+    #[test]
+    fn a_kept_file_rewritten_in_place_with_its_size_and_mtime_is_not_linked_to() {
+        let (dir, a, b) = two_identical_files();
+        let (keep, dup) = (inspected(&a, Level::Zero), inspected(&b, Level::One));
+        rewrite_in_place_keeping_mtime(&a, b"SAME");
+        let fd = open_dir(dir.path());
+        let result = link_atomically(fd.as_fd(), &keep, &dup, &mut Vec::new());
+        assert!(matches!(&result, Err(Error::Changed(p)) if *p == a), "{result:?}");
+        assert_eq!((std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap()), (b"SAME".to_vec(), b"same".to_vec()));
+        assert_ne!(ino(&a), ino(&b));
+        assert_eq!(names(dir.path()), ["a", "b"]);
+    }
+
+    #[test]
+    fn a_cache_rewritten_in_place_with_its_size_and_mtime_is_not_separated() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+        std::fs::write(&a, b"shared bytes").unwrap();
+        std::fs::hard_link(&a, &b).unwrap();
+        let planned = inspected(&b, Level::One);
+        rewrite_in_place_keeping_mtime(&b, b"SHARED BYTES");
+        let fd = open_dir(dir.path());
+        let result = separate_atomically(fd.as_fd(), &planned, &mut Vec::new());
+        assert!(matches!(&result, Err(Error::Changed(p)) if *p == b), "{result:?}");
+        assert_eq!((ino(&a), std::fs::read(&b).unwrap()), (ino(&b), b"SHARED BYTES".to_vec()));
+        assert_eq!(names(dir.path()), ["a", "b"]);
     }
 
     #[test]

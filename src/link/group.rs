@@ -120,6 +120,10 @@ pub struct Identity {
     pub uid: u32,
     pub gid: u32,
     pub mtime: (i64, i64),
+    /// The inode's change time: unlike the mtime, no one can set it back (utimensat sets it to
+    /// now), so an in-place rewrite that restores size and mtime still shows here. Our own
+    /// link, rename and unlink change it too; see [`Identity::unchanged_but_ctime`].
+    pub ctime: (i64, i64),
     pub nlink: u64,
 }
 
@@ -133,6 +137,7 @@ impl Identity {
             uid: meta.uid(),
             gid: meta.gid(),
             mtime: (meta.mtime(), meta.mtime_nsec()),
+            ctime: (meta.ctime(), meta.ctime_nsec()),
             nlink: meta.nlink(),
         }
     }
@@ -148,6 +153,7 @@ impl Identity {
             uid: stat.st_uid as u32,
             gid: stat.st_gid as u32,
             mtime: (stat.st_mtime as i64, stat.st_mtime_nsec as i64),
+            ctime: (stat.st_ctime as i64, stat.st_ctime_nsec as i64),
             nlink: stat.st_nlink as u64,
         }
     }
@@ -166,9 +172,15 @@ impl Identity {
             && self.gid == other.gid
     }
 
-    /// Whether the file is still the one that was inspected (the link count may change: our
-    /// own links change it).
+    /// Whether the file is still the one that was inspected, its bytes untouched: same inode,
+    /// size, mode, owner, mtime and ctime (the link count may change: our own links change it).
     pub fn unchanged(&self, now: &Identity) -> bool {
+        self.unchanged_but_ctime(now) && self.ctime == now.ctime
+    }
+
+    /// [`Identity::unchanged`] without the ctime, for a file our own link(2) or rename(2) has
+    /// just touched (each of them sets the ctime): the checks made right after those calls.
+    pub fn unchanged_but_ctime(&self, now: &Identity) -> bool {
         self.same_inode(now) && self.linkable_with(now) && self.mtime == now.mtime
     }
 }

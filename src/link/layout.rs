@@ -4,10 +4,37 @@
 //! group: `0,1,2` is three subpackages, `0,12` puts levels 1 and 2 together, `012` is one.
 
 use std::fmt;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use crate::error::Error;
 use crate::link::classify::Level;
+
+/// The file in the list directory of `split` that records the layout of the split, so that
+/// `check` on the build root knows which levels ship apart.
+pub const RECORD_NAME: &str = "bytecode-layout";
+
+/// Reads the layout `split` recorded in its list directory `dir`.
+pub fn read_record(dir: &Path) -> Result<Layout, Error> {
+    let path = dir.join(RECORD_NAME);
+    let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+    text.trim().parse().map_err(|e: Error| Error::io(&path, std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string())))
+}
+
+/// The list directory of `%py_bytecode_split` in the package build that runs us, from what
+/// rpmbuild exports to its scripts: `%_brp_pyc_lists_dir`'s default,
+/// `$RPM_BUILD_DIR/$RPM_PACKAGE_NAME-$RPM_PACKAGE_VERSION-$RPM_PACKAGE_RELEASE.brp-pyc`.
+pub fn lists_dir_of_this_build() -> Option<PathBuf> {
+    let var = |name| std::env::var_os(name).filter(|v| !v.is_empty());
+    let build_dir = PathBuf::from(var("RPM_BUILD_DIR")?);
+    let mut name = var("RPM_PACKAGE_NAME")?;
+    for part in [var("RPM_PACKAGE_VERSION")?, var("RPM_PACKAGE_RELEASE")?] {
+        name.push("-");
+        name.push(part);
+    }
+    name.push(".brp-pyc");
+    Some(build_dir.join(name))
+}
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Layout {

@@ -22,7 +22,7 @@ use rustix::fs::{AtFlags, FileType};
 use serde::Serialize;
 
 use crate::error::Error;
-use crate::link::apply::{link_atomically, remove_stale_temp, separate_atomically};
+use crate::link::apply::{entries_unremovable, link_atomically, remove_stale_temp, separate_atomically, take_own_ctimes};
 use crate::link::compare::same_bytes_at;
 use crate::link::group::{group_dir, CacheEntry, DirCaches, Identity, InspectedCache, Module};
 use crate::link::layout::Layout;
@@ -151,6 +151,16 @@ fn process_dir(listing: &Listing, found: &DirCaches, options: &LinkOptions) -> D
     for path in &found.non_regular {
         log::debug!("{}: not a regular file; left as it is", quote(path));
     }
+    // A directory where our temporary names could not be removed again is left as it is,
+    // before anything is made there (each run would leave one more), when there is anything
+    // to do: one warning for the directory.
+    if let Some(flag) = entries_unremovable(listing.fd()) {
+        if !found.stale_temps.is_empty() || found.modules.iter().any(|m| has_work(listing, m, options)) {
+            let path = listing.path.clone();
+            outcome.events.push(Event::Warning(Error::UnremovableEntries { path, flag }));
+        }
+        return outcome;
+    }
     if !options.dry_run && !found.stale_temps.is_empty() {
         let caches = inspect_entries(listing, found.modules.iter().flat_map(|m| &m.caches)).unwrap_or_default();
         for path in &found.stale_temps {
@@ -197,6 +207,16 @@ fn process_module(listing: &Listing, module: &Module, options: &LinkOptions, out
     outcome.counts.bytes_saved += if applied == plan.links.len() { plan.bytes_saved } else { plan.bytes_freed(applied) };
 }
 
+/// Whether planning the module finds a link or a separation to make (a module that cannot
+/// be inspected has none).
+fn has_work(listing: &Listing, module: &Module, options: &LinkOptions) -> bool {
+    let same_bytes = |a: &InspectedCache, b: &InspectedCache| same_bytes_at(listing.fd(), a, b);
+    module.caches.len() >= 2
+        && inspect(listing, module)
+            .and_then(|caches| plan_module(caches, &options.layout, same_bytes))
+            .is_ok_and(|plan| !plan.links.is_empty() || !plan.separate.is_empty())
+}
+
 /// Plans the module. When the plan first separates caches linked across layout groups (so that
 /// no hardlink set crosses a subpackage), a real run makes those copies and plans again on what
 /// is now on disk; a dry run keeps the plan, which already links as if they were made. The
@@ -212,15 +232,18 @@ fn plan_and_separate(
     if plan.separate.is_empty() {
         return Ok(plan);
     }
+    let mut caches = plan.caches.clone();
     for &i in &plan.separate {
         if crate::interrupt::requested().is_some() {
             return Err(Error::Interrupted(plan.caches[i].path.clone()));
         }
         if !options.dry_run {
             let mut warnings = Vec::new();
-            let separated = separate_atomically(listing.fd(), &plan.caches[i], &mut warnings);
+            let separated = separate_atomically(listing.fd(), &caches[i], &mut warnings);
             outcome.events.extend(warnings.into_iter().map(Event::Warning));
             separated?;
+            let touched = caches[i].id.clone();
+            take_own_ctimes(listing.fd(), &mut caches, &[touched]);
         }
         outcome.counts.separated += 1;
         outcome.events.push(Event::Separated(plan.caches[i].path.clone()));
@@ -234,17 +257,20 @@ fn plan_and_separate(
 /// Applies the links in order and returns how many were made. The first failure stops the
 /// module: what was linked so far is correct, the rest stays as it was.
 fn apply_plan(listing: &Listing, plan: &ModulePlan, events: &mut Vec<Event>) -> usize {
+    let mut caches = plan.caches.clone();
     for (n, link) in plan.links.iter().enumerate() {
         if crate::interrupt::requested().is_some() {
             return n; // stopping: the rest of the module stays as it was
         }
         let mut warnings = Vec::new();
-        let linked = link_atomically(listing.fd(), &plan.caches[link.keep], &plan.caches[link.dup], &mut warnings);
+        let linked = link_atomically(listing.fd(), &caches[link.keep], &caches[link.dup], &mut warnings);
         events.extend(warnings.into_iter().map(Event::Warning));
         if let Err(failure) = linked {
             events.push(Event::Warning(failure));
             return n;
         }
+        let touched = [caches[link.keep].id.clone(), caches[link.dup].id.clone()];
+        take_own_ctimes(listing.fd(), &mut caches, &touched);
     }
     plan.links.len()
 }

@@ -177,7 +177,7 @@ mod tests {
             path: format!("m.{level}.{content}").into(),
             name: std::ffi::CString::new(format!("m.{level}.{content}")).unwrap(),
             level,
-            id: Identity { dev: 1, ino, size: 10, mode: 0o644, uid: 0, gid: 0, mtime: (0, 0), nlink },
+            id: Identity { dev: 1, ino, size: 10, mode: 0o644, uid: 0, gid: 0, mtime: (0, 0), ctime: (0, 0), nlink },
         }
     }
 

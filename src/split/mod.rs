@@ -21,7 +21,7 @@ use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 use crate::error::Error;
 use crate::link::classify::{cache_file_name, Level, Scheme, PYCACHE};
 use crate::link::group::{group_dir, source_stems, DirCaches};
-use crate::link::layout::Layout;
+use crate::link::layout::{Layout, RECORD_NAME};
 use crate::link::plan::cross_group_links;
 use crate::link::walk::visit_dirs;
 use crate::link::{link, Event, LinkOptions};
@@ -155,6 +155,9 @@ pub fn split_build(
     let lists = plan_lists(&options)?;
     let rendered = render_lists(&lists, syntax, &real_root)?;
     write_lists(output_dir, &rendered)?;
+    // For `check` on the build root, which must not report the levels the layout keeps apart.
+    let record = RenderedList { file_name: RECORD_NAME.into(), text: format!("{}\n", options.layout) };
+    write_lists(output_dir, std::slice::from_ref(&record))?;
     if let (Some(file), Some(pyproject)) = (pyproject_files, &pyproject) {
         pyproject.commit(file, &saved_pyproject)?;
     }
