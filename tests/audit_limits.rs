@@ -97,7 +97,15 @@ fn payload_entries_are_held_to_the_header_sizes_in_bounded_memory() {
         let (code, report) = audit_json("check", &[&real]);
         assert_eq!(code, 0, "the package as rpmbuild wrote it is clean: {report}");
 
-        let crafted = |name: &str, bytes: Vec<u8>| top.write(format!("{name}-{compression:?}.rpm"), bytes);
+        // BRP_PYC_KEEP_CRAFTED=DIR keeps a copy of each crafted package there, for measuring
+        // (README, "brp-pyc stats and check").
+        let crafted = |name: &str, bytes: Vec<u8>| {
+            if let Some(dir) = std::env::var_os("BRP_PYC_KEEP_CRAFTED") {
+                std::fs::create_dir_all(&dir).unwrap();
+                std::fs::write(Path::new(&dir).join(format!("{name}-{compression:?}.rpm")), &bytes).unwrap();
+            }
+            top.write(format!("{name}-{compression:?}.rpm"), bytes)
+        };
         let larger = crafted("larger", rewrite_payload(&bytes, &cache, Some(NewContent { len: entry_mib * MIB, fill: 0 }), compression));
         let smaller = crafted("smaller", rewrite_payload(&bytes, &cache, Some(NewContent { len: 4, fill: 0 }), compression));
         assert!(std::fs::metadata(&larger).unwrap().len() < 2 * MIB + bytes.len() as u64, "kept small on disk");

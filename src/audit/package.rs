@@ -246,8 +246,7 @@ impl<R: Read> Read for Counted<R> {
 /// set) to `on_file`, as a reader that ends where the header says the file ends. Reads the
 /// payload once, decompressing as it goes, and holds no file whole: what `on_file` leaves is
 /// skipped. Every payload entry is held to the header's size for its file: an entry with more
-/// bytes is refused as soon as the first byte too many is seen, a file with content whose
-/// entry has fewer once it ends.
+/// bytes is refused as soon as the first byte too many is seen, one with fewer once it ends.
 pub fn read_payload_files(
     location: &Path,
     wanted: &HashSet<Vec<u8>>,
@@ -266,21 +265,26 @@ pub fn read_payload_files(
         let step = catch_unwind(AssertUnwindSafe(|| -> Result<bool, EntryError> {
             let Some(mut file) = reader.next_file()? else { return Ok(false) };
             let path = entry_path(file.metadata.dirname(), file.metadata.basename());
-            let header_size = file.metadata.size() as u64;
-            // Directories, symlinks and all but one member of a hardlink set carry no content
-            // (a directory's header size is its size on the build machine, its entry empty).
             let carries_content = file.has_payload() && file.metadata.file_type() == FileType::Regular;
-            let mut entry = Counted { inner: (&mut file).take(header_size), count: 0 };
+            // What rpm writes: a file's content, a symlink's target, nothing for directories,
+            // devices and the members of a hardlink set but the one that carries its content
+            // (a directory's header size is its size on the build machine).
+            let expected = match file.metadata.file_type() {
+                FileType::Regular if carries_content => file.metadata.size() as u64,
+                FileType::SymbolicLink => file.metadata.size() as u64,
+                _ => 0,
+            };
+            let mut entry = Counted { inner: (&mut file).take(expected), count: 0 };
             if carries_content && wanted.contains(&path) {
                 on_file(&path, &mut entry)?;
             }
             std::io::copy(&mut entry, &mut std::io::sink())?;
             let held = entry.count;
             if file.read(&mut [0u8; 1])? > 0 {
-                return Err(EntryError::Size(path, format!("more than the {header_size} bytes the header records")));
+                return Err(EntryError::Size(path, format!("more than the {expected} bytes the header records for it")));
             }
-            if carries_content && held < header_size {
-                return Err(EntryError::Size(path, format!("{held} bytes, the header records {header_size}")));
+            if held < expected {
+                return Err(EntryError::Size(path, format!("{held} bytes, the header records {expected}")));
             }
             file.finish()?;
             Ok(true)

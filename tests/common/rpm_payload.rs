@@ -16,12 +16,13 @@ pub enum Compression {
 impl Compression {
     pub const ALL: [Compression; 3] = [Compression::Gzip, Compression::Zstd, Compression::Xz];
 
-    /// rpmbuild's `%_binary_payload` for it.
+    /// rpmbuild's `%_binary_payload` for it (xz at rpm's highest preset, whose decoder needs
+    /// the most memory: 65 MiB).
     pub fn rpm_payload_macro(self) -> &'static str {
         match self {
             Compression::Gzip => "w6.gzdio",
             Compression::Zstd => "w3.zstdio",
-            Compression::Xz => "w6.xzdio",
+            Compression::Xz => "w9.xzdio",
         }
     }
 
@@ -101,18 +102,40 @@ pub struct NewContent {
     pub fill: u8,
 }
 
+/// The names and sizes of the entries of a package's payload, in payload order, without the
+/// trailer.
+pub fn payload_entries(package: &[u8]) -> Vec<(String, u64)> {
+    let mut entries = Vec::new();
+    rewrite(package, Compression::Gzip, &mut |_, name, size| {
+        entries.push((name.to_string(), size));
+        None
+    });
+    entries
+}
+
 /// The package with the payload entry whose name ends with `entry` given `content` (or left
 /// as it was with `None`), its payload compressed with `compression`, and the signature's
 /// sizes made to agree with the new length. Panics if no entry has that name.
 pub fn rewrite_payload(package: &[u8], entry: &str, content: Option<NewContent>, compression: Compression) -> Vec<u8> {
+    let mut found = false;
+    let bytes = rewrite(package, compression, &mut |_, name, _| {
+        found |= name.ends_with(entry);
+        content.filter(|_| name.ends_with(entry))
+    });
+    assert!(found, "no payload entry ends with {entry}");
+    bytes
+}
+
+/// The package with its payload compressed with `compression`, each entry (position, name,
+/// size) given the content `change` returns for it, if any; the signature's sizes agree.
+pub fn rewrite(package: &[u8], compression: Compression, change: &mut dyn FnMut(usize, &str, u64) -> Option<NewContent>) -> Vec<u8> {
     let (main, payload_start) = layout(package);
     let payload = &package[payload_start..];
     let mut cpio = Compression::of(payload).decoder(payload);
     let mut compressed = Vec::new();
-    let mut found = false;
     {
         let mut out = compression.encoder(&mut compressed);
-        loop {
+        for position in 0.. {
             let mut header = [0u8; 110];
             cpio.read_exact(&mut header).expect("a cpio header");
             assert_eq!(&header[..6], b"070701", "a new-format (newc) cpio entry");
@@ -120,9 +143,13 @@ pub fn rewrite_payload(package: &[u8], entry: &str, content: Option<NewContent>,
             let (size, name_len) = (field(6), field(11) as usize);
             let mut name = vec![0u8; name_len + (4 - (110 + name_len) % 4) % 4];
             cpio.read_exact(&mut name).unwrap();
-            let is_target = name[..name_len - 1].ends_with(entry.as_bytes());
-            let new = content.filter(|_| is_target);
-            found |= is_target;
+            let text = String::from_utf8_lossy(&name[..name_len - 1]).into_owned();
+            if text == "TRAILER!!!" {
+                out.write_all(&header).unwrap();
+                out.write_all(&name).unwrap();
+                break;
+            }
+            let new = change(position, &text, size);
             if let Some(new) = new {
                 header[54..62].copy_from_slice(format!("{:08x}", new.len).as_bytes());
             }
@@ -146,16 +173,12 @@ pub fn rewrite_payload(package: &[u8], entry: &str, content: Option<NewContent>,
                     out.write_all(&vec![0; (padded - new.len) as usize]).unwrap();
                 }
             }
-            if &name[..name_len - 1] == b"TRAILER!!!" {
-                break;
-            }
         }
         let mut rest = Vec::new();
         cpio.read_to_end(&mut rest).unwrap();
         out.write_all(&rest).unwrap();
         out.flush().unwrap();
     }
-    assert!(found, "no payload entry ends with {entry}");
     let mut bytes = package[..payload_start].to_vec();
     bytes.extend_from_slice(&compressed);
     // rpm's signature header records the length of header and payload (SIZE, LONGSIZE).
