@@ -460,6 +460,19 @@ fn read_like_the_commands(path: &Path, paths: &[Vec<u8>]) -> Result<(), TestCase
     Ok(())
 }
 
+/// Applies the mutations (where the seed's headers are) to `bytes`, a seed package, writes the
+/// result to a file and reads it as the commands do; returns the file.
+fn mutated_and_read(mut bytes: Vec<u8>, mutations: &[Mutation], paths: &[Vec<u8>]) -> Result<tempfile::NamedTempFile, TestCaseError> {
+    let spans = header_spans(&seed_package().0);
+    for mutation in mutations {
+        apply_mutation(&mut bytes, spans, mutation);
+    }
+    let file = tempfile::NamedTempFile::new_in("/dev/shm").or_else(|_| tempfile::NamedTempFile::new()).unwrap();
+    std::fs::write(file.path(), &bytes).unwrap();
+    read_like_the_commands(file.path(), paths)?;
+    Ok(file)
+}
+
 /// Panics seen anywhere in this process (also those the reader catches): the fuzz demands 0.
 static PANICS: AtomicUsize = AtomicUsize::new(0);
 
@@ -539,9 +552,7 @@ proptest! {
         if truncate {
             bytes.truncate(cut.index(bytes.len() + 1));
         }
-        let file = tempfile::NamedTempFile::new_in("/dev/shm").or_else(|_| tempfile::NamedTempFile::new()).unwrap();
-        std::fs::write(file.path(), &bytes).unwrap();
-        read_like_the_commands(file.path(), paths)?;
+        mutated_and_read(bytes, &[], paths)?;
     }
 
     /// The same reader against changes to the structure: counts, offsets, types and sizes,
@@ -550,14 +561,7 @@ proptest! {
     fn package_reader_refuses_crafted_headers_cleanly(mutations in proptest::collection::vec(mutation(), 1..4)) {
         count_panics();
         let (seed, paths) = seed_package();
-        let mut bytes = seed.clone();
-        let spans = header_spans(seed);
-        for mutation in &mutations {
-            apply_mutation(&mut bytes, spans, mutation);
-        }
-        let file = tempfile::NamedTempFile::new_in("/dev/shm").or_else(|_| tempfile::NamedTempFile::new()).unwrap();
-        std::fs::write(file.path(), &bytes).unwrap();
-        read_like_the_commands(file.path(), paths)?;
+        mutated_and_read(seed.clone(), &mutations, paths)?;
     }
 
     /// Payload entries against header sizes: an entry given more or fewer bytes than the
@@ -578,14 +582,8 @@ proptest! {
             EntryLen::Exact(len) => len,
         };
         let content = rpm_payload::NewContent { len, fill: change.fill };
-        let mut bytes = rpm_payload::rewrite(seed, change.compression, &mut |at, _, _| (at == target).then_some(content));
-        let spans = header_spans(seed);
-        for mutation in &mutations {
-            apply_mutation(&mut bytes, spans, mutation);
-        }
-        let file = tempfile::NamedTempFile::new_in("/dev/shm").or_else(|_| tempfile::NamedTempFile::new()).unwrap();
-        std::fs::write(file.path(), &bytes).unwrap();
-        read_like_the_commands(file.path(), paths)?;
+        let bytes = rpm_payload::rewrite(seed, change.compression, &mut |at, _, _| (at == target).then_some(content));
+        let file = mutated_and_read(bytes, &mutations, paths)?;
         if mutations.is_empty() {
             let wanted = paths.iter().cloned().collect();
             let read = brp_pyc::audit::package::read_payload_files(file.path(), &wanted, |_, _| Ok(()));
