@@ -281,6 +281,9 @@ pub fn read_payload_files(
             std::io::copy(&mut entry, &mut std::io::sink())?;
             let held = entry.count;
             if file.read(&mut [0u8; 1])? > 0 {
+                // Dropping the entry would read it to its end (its own, crafted size) for a
+                // next entry that is never read: the reader is given up here instead.
+                std::mem::forget(file);
                 return Err(EntryError::Size(path, format!("more than the {expected} bytes the header records for it")));
             }
             if held < expected {

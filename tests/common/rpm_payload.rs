@@ -45,7 +45,7 @@ impl Compression {
 
     fn encoder<'a>(self, out: &'a mut Vec<u8>) -> Box<dyn Write + 'a> {
         match self {
-            Compression::Gzip => Box::new(flate2::write::GzEncoder::new(out, flate2::Compression::new(1))),
+            Compression::Gzip => Box::new(flate2::write::GzEncoder::new(out, flate2::Compression::best())),
             Compression::Zstd => Box::new(zstd::stream::write::Encoder::new(out, 1).unwrap().auto_finish()),
             Compression::Xz => Box::new(liblzma::write::XzEncoder::new(out, 1)),
         }
