@@ -58,6 +58,11 @@ pub enum Error {
     #[error("{}: level(s) {levels} of cache tag {tag} are missing and no interpreter writes that tag ({tried}); install {install} (BuildRequires: {install}) or leave the level(s) out of the layout", quote(path))]
     MissingInterpreter { path: PathBuf, tag: String, levels: String, tried: String, install: String },
 
+    /// A size no real file has (a sparse file, say), or sizes whose sum does not fit in 64
+    /// bits: named, never read.
+    #[error("{}: {reason}", quote(path))]
+    Size { path: PathBuf, reason: String },
+
     #[error("{}: --python INTERPRETER is required to compile it", quote(.0))]
     NoInterpreter(PathBuf),
 }

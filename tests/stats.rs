@@ -1,7 +1,8 @@
 //! `brp-pyc stats` against real packages: built by rpmbuild (caches left apart, and linked
 //! by `brp-pyc link` inside %install) and by the rpm crate's builder, checked against counts
 //! made from the extracted payload and against the same files as a directory. Also bad input,
-//! and a fuzz of the package reader and the cache-name parser.
+//! and a fuzz of the package reader (headers, and payload entries against header sizes) and
+//! the cache-name parser.
 
 mod common;
 
@@ -479,7 +480,7 @@ fn read_like_the_commands(path: &Path, paths: &[Vec<u8>]) -> Result<(), TestCase
     let before = PANICS.load(Ordering::SeqCst);
     let inventory = brp_pyc::audit::package::inventory(path);
     let wanted = paths.iter().cloned().collect();
-    let payload = brp_pyc::audit::package::read_payload_files(path, &wanted, |_, _| {});
+    let payload = brp_pyc::audit::package::read_payload_files(path, &wanted, |_, _| Ok(()));
     for e in [inventory.as_ref().err(), payload.as_ref().err()].into_iter().flatten() {
         prop_assert!(e.to_string().contains(path.to_str().unwrap()), "error names the file: {}", e);
     }
@@ -495,6 +496,19 @@ fn read_like_the_commands(path: &Path, paths: &[Vec<u8>]) -> Result<(), TestCase
     }
     prop_assert_eq!(PANICS.load(Ordering::SeqCst), before, "a panic while reading");
     Ok(())
+}
+
+/// Applies the mutations (where the seed's headers are) to `bytes`, a seed package, writes the
+/// result to a file and reads it as the commands do; returns the file.
+fn mutated_and_read(mut bytes: Vec<u8>, mutations: &[Mutation], paths: &[Vec<u8>]) -> Result<tempfile::NamedTempFile, TestCaseError> {
+    let spans = header_spans(&seed_package().0);
+    for mutation in mutations {
+        apply_mutation(&mut bytes, spans, mutation);
+    }
+    let file = tempfile::NamedTempFile::new_in("/dev/shm").or_else(|_| tempfile::NamedTempFile::new()).unwrap();
+    std::fs::write(file.path(), &bytes).unwrap();
+    read_like_the_commands(file.path(), paths)?;
+    Ok(file)
 }
 
 /// Panics seen anywhere in this process (also those the reader catches): the fuzz demands 0.
@@ -525,6 +539,39 @@ fn seed_package() -> &'static (Vec<u8>, Vec<Vec<u8>>) {
     })
 }
 
+/// What a payload entry is given: a size near its own (and so near the header's), or one of
+/// the sizes where reading in chunks and rounding to cpio's 4-byte padding change.
+#[derive(Clone, Debug)]
+enum EntryLen {
+    Delta(i64),
+    Exact(u64),
+}
+
+/// A payload entry given other content than the header records, the payload compressed
+/// again with one of the compressions rpm writes.
+#[derive(Clone, Debug)]
+struct PayloadChange {
+    entry: prop::sample::Index,
+    len: EntryLen,
+    fill: u8,
+    compression: rpm_payload::Compression,
+}
+
+fn payload_change() -> impl Strategy<Value = PayloadChange> {
+    let len = prop_oneof![
+        (-3i64..=3).prop_map(EntryLen::Delta),
+        prop::sample::select(vec![0u64, 1, 3, 4, 15, 16, 17, 4096, 65_535, 65_537, 1 << 20]).prop_map(EntryLen::Exact),
+    ];
+    (any::<prop::sample::Index>(), len, any::<u8>(), prop::sample::select(rpm_payload::Compression::ALL.to_vec()))
+        .prop_map(|(entry, len, fill, compression)| PayloadChange { entry, len, fill, compression })
+}
+
+/// The seed's payload entries: (name, size).
+fn seed_entries() -> &'static [(String, u64)] {
+    static ENTRIES: std::sync::OnceLock<Vec<(String, u64)>> = std::sync::OnceLock::new();
+    ENTRIES.get_or_init(|| rpm_payload::payload_entries(&seed_package().0))
+}
+
 proptest! {
     // PROPTEST_CASES sets the number of cases (256 by default).
     #[test]
@@ -543,9 +590,7 @@ proptest! {
         if truncate {
             bytes.truncate(cut.index(bytes.len() + 1));
         }
-        let file = tempfile::NamedTempFile::new_in("/dev/shm").or_else(|_| tempfile::NamedTempFile::new()).unwrap();
-        std::fs::write(file.path(), &bytes).unwrap();
-        read_like_the_commands(file.path(), paths)?;
+        mutated_and_read(bytes, &[], paths)?;
     }
 
     /// The same reader against changes to the structure: counts, offsets, types and sizes,
@@ -554,14 +599,41 @@ proptest! {
     fn package_reader_refuses_crafted_headers_cleanly(mutations in proptest::collection::vec(mutation(), 1..4)) {
         count_panics();
         let (seed, paths) = seed_package();
-        let mut bytes = seed.clone();
-        let spans = header_spans(seed);
-        for mutation in &mutations {
-            apply_mutation(&mut bytes, spans, mutation);
+        mutated_and_read(seed.clone(), &mutations, paths)?;
+    }
+
+    /// Payload entries against header sizes: an entry given more or fewer bytes than the
+    /// header records (gzip, zstd or xz), alone or with crafted headers. Alone, a changed
+    /// size is always the one-line error naming the entry, an unchanged one never an error.
+    #[test]
+    fn payload_entry_sizes_are_held_to_the_header_sizes(
+        change in payload_change(),
+        mutations in proptest::collection::vec(mutation(), 0..3),
+    ) {
+        count_panics();
+        let (seed, paths) = seed_package();
+        let entries = seed_entries();
+        let target = change.entry.index(entries.len());
+        let (name, original) = &entries[target];
+        let len = match change.len {
+            EntryLen::Delta(delta) => original.saturating_add_signed(delta),
+            EntryLen::Exact(len) => len,
+        };
+        let content = rpm_payload::NewContent { len, fill: change.fill };
+        let bytes = rpm_payload::rewrite(seed, change.compression, &mut |at, _, _| (at == target).then_some(content));
+        let file = mutated_and_read(bytes, &mutations, paths)?;
+        if mutations.is_empty() {
+            let wanted = paths.iter().cloned().collect();
+            let read = brp_pyc::audit::package::read_payload_files(file.path(), &wanted, |_, _| Ok(()));
+            if len == *original {
+                prop_assert!(read.is_ok(), "{:?}", read);
+            } else {
+                let error = read.expect_err("a changed entry size is an error").to_string();
+                let installed = name.trim_start_matches('.');
+                prop_assert!(error.contains("corrupt payload: the entry of") && error.contains(installed), "{}", error);
+                prop_assert_eq!(error.lines().count(), 1);
+            }
         }
-        let file = tempfile::NamedTempFile::new_in("/dev/shm").or_else(|_| tempfile::NamedTempFile::new()).unwrap();
-        std::fs::write(file.path(), &bytes).unwrap();
-        read_like_the_commands(file.path(), paths)?;
     }
 
     #[test]

@@ -169,11 +169,6 @@ impl MissingLevels {
     }
 }
 
-/// A sum of two projections: none when either is none.
-fn add_projection(a: Option<u64>, b: Option<u64>) -> Option<u64> {
-    Some(a?.saturating_add(b?))
-}
-
 /// The figures of `stats` for one inventory, or summed over several.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Stats {
@@ -197,40 +192,64 @@ pub struct Stats {
     pub layouts: Layouts,
 }
 
-/// Sums saturate: sizes come from package headers, which a crafted package can make huge.
-impl std::ops::AddAssign<&Stats> for Stats {
-    fn add_assign(&mut self, o: &Stats) {
-        self.caches = self.caches.saturating_add(o.caches);
-        self.cache_bytes = self.cache_bytes.saturating_add(o.cache_bytes);
-        self.linked_bytes = self.linked_bytes.saturating_add(o.linked_bytes);
-        self.linkable_bytes = self.linkable_bytes.saturating_add(o.linkable_bytes);
-        self.modules = self.modules.saturating_add(o.modules);
-        self.sources = self.sources.saturating_add(o.sources);
-        self.ghost_caches = self.ghost_caches.saturating_add(o.ghost_caches);
-        let (b, ob) = (&mut self.bytes, &o.bytes);
-        b.sources = b.sources.saturating_add(ob.sources);
-        b.level_0 = b.level_0.saturating_add(ob.level_0);
-        b.level_1 = b.level_1.saturating_add(ob.level_1);
-        b.level_2 = b.level_2.saturating_add(ob.level_2);
-        b.other_levels = b.other_levels.saturating_add(ob.other_levels);
-        b.other_files = b.other_files.saturating_add(ob.other_files);
-        let (i, oi) = (&mut self.identical, &o.identical);
-        i.pairs_0_1 = i.pairs_0_1.saturating_add(oi.pairs_0_1);
-        i.pairs_1_2 = i.pairs_1_2.saturating_add(oi.pairs_1_2);
-        i.pairs_0_2 = i.pairs_0_2.saturating_add(oi.pairs_0_2);
-        i.triples = i.triples.saturating_add(oi.triples);
-        let (m, om) = (&mut self.missing_levels, &o.missing_levels);
-        m.level_0 = m.level_0.saturating_add(om.level_0);
-        m.level_1 = m.level_1.saturating_add(om.level_1);
-        m.level_2 = m.level_2.saturating_add(om.level_2);
-        let (l, ol) = (&mut self.layouts, &o.layouts);
-        l.shipped = l.shipped.saturating_add(ol.shipped);
-        l.all_linked = l.all_linked.saturating_add(ol.all_linked);
-        l.opt_0_only = add_projection(l.opt_0_only, ol.opt_0_only);
-        l.levels_0_1 = add_projection(l.levels_0_1, ol.levels_0_1);
-        l.split_0_1_2 = add_projection(l.split_0_1_2, ol.split_0_1_2);
-        l.no_caches = l.no_caches.saturating_add(ol.no_caches);
-        l.split_0_1 = add_projection(l.split_0_1, ol.split_0_1);
+impl Bytes {
+    /// All the byte columns together; `None` when that does not fit in 64 bits.
+    pub fn total(&self) -> Option<u64> {
+        [self.sources, self.level_0, self.level_1, self.level_2, self.other_levels, self.other_files]
+            .into_iter()
+            .try_fold(0u64, u64::checked_add)
+    }
+}
+
+impl Stats {
+    /// Adds the figures of another item to these: `None` when a sum, or all byte columns of
+    /// the result together, do not fit in 64 bits (the figures are then partly added: a
+    /// total that does not fit is an error, never a number).
+    pub fn checked_add(&mut self, o: &Stats) -> Option<()> {
+        let (b, ob, i, oi, l, ol) = (&mut self.bytes, &o.bytes, &mut self.identical, &o.identical, &mut self.layouts, &o.layouts);
+        let sums = [
+            (&mut self.caches, o.caches),
+            (&mut self.cache_bytes, o.cache_bytes),
+            (&mut self.linked_bytes, o.linked_bytes),
+            (&mut self.linkable_bytes, o.linkable_bytes),
+            (&mut self.modules, o.modules),
+            (&mut self.sources, o.sources),
+            (&mut self.ghost_caches, o.ghost_caches),
+            (&mut b.sources, ob.sources),
+            (&mut b.level_0, ob.level_0),
+            (&mut b.level_1, ob.level_1),
+            (&mut b.level_2, ob.level_2),
+            (&mut b.other_levels, ob.other_levels),
+            (&mut b.other_files, ob.other_files),
+            (&mut i.pairs_0_1, oi.pairs_0_1),
+            (&mut i.pairs_1_2, oi.pairs_1_2),
+            (&mut i.pairs_0_2, oi.pairs_0_2),
+            (&mut i.triples, oi.triples),
+            (&mut self.missing_levels.level_0, o.missing_levels.level_0),
+            (&mut self.missing_levels.level_1, o.missing_levels.level_1),
+            (&mut self.missing_levels.level_2, o.missing_levels.level_2),
+            (&mut l.shipped, ol.shipped),
+            (&mut l.all_linked, ol.all_linked),
+            (&mut l.no_caches, ol.no_caches),
+        ];
+        for (sum, add) in sums {
+            *sum = sum.checked_add(add)?;
+        }
+        // A projection one item cannot make (a level it has no cache of) is not made for the
+        // total either; one that all items make must fit like every other sum.
+        let projections = [
+            (&mut l.opt_0_only, ol.opt_0_only),
+            (&mut l.levels_0_1, ol.levels_0_1),
+            (&mut l.split_0_1_2, ol.split_0_1_2),
+            (&mut l.split_0_1, ol.split_0_1),
+        ];
+        for (sum, add) in projections {
+            *sum = match (*sum, add) {
+                (Some(a), Some(b)) => Some(a.checked_add(b)?),
+                _ => None,
+            };
+        }
+        self.bytes.total().map(|_| ())
     }
 }
 

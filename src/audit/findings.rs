@@ -2,6 +2,8 @@
 
 use std::collections::{HashMap, HashSet};
 use std::ffi::OsStr;
+use std::fs::File;
+use std::io::Read;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
@@ -14,7 +16,7 @@ use crate::link::layout::Layout;
 use crate::render::quote;
 use super::analysis::{analyse_in_layout, modules};
 use super::model::{Inventory, ItemKind, PathIndex, Storage};
-use super::pyc::{parse_header, source_hash_matches, Validation};
+use super::pyc::{parse_header, SourceHasher, Validation};
 use super::{package, tree};
 
 /// What is wrong with one cache.
@@ -207,11 +209,7 @@ fn check_one(inventories: &[Inventory], index: &PathIndex<'_>, item: usize, layo
         for &&(_, _, source, magic, hash, _) in &checks {
             keys.entry(source_files[source].storage).or_default().push((magic, hash));
         }
-        let verdicts = with_contents(&inventories[source_item], &wanted, |storage, content| {
-            keys.get(&storage).map_or(Vec::new(), |keys| {
-                keys.iter().filter(|(magic, hash)| !source_hash_matches(*magic, content, *hash)).copied().collect()
-            })
-        });
+        let verdicts = with_contents(&inventories[source_item], &wanted, |storage| SourceScan::new(keys.get(&storage)));
         match verdicts {
             Ok(mismatches) => {
                 for &&(cache, _, source, magic, hash, checked_hash) in &checks {
@@ -239,20 +237,119 @@ fn cache_facts(inventory: &Inventory, caches: &[usize]) -> Result<HashMap<Storag
         ItemKind::Tree => tree::build_root_markers(&inventory.location),
         ItemKind::Package => vec![PACKAGE_BUILD_ROOT_MARKER.to_vec()],
     };
-    with_contents(inventory, caches, |_, content| CacheFacts {
-        header: content[..content.len().min(HEADER_BYTES)].to_vec(),
-        build_root: markers.iter().find(|m| contains(content, m)).map(|m| quote(Path::new(OsStr::from_bytes(m)))),
+    with_contents(inventory, caches, |_| CacheScan { header: Vec::new(), markers: &markers, found: None, tail: Vec::new() })
+}
+
+/// What `check` learns from the bytes of a file, fed in chunks: no file is ever held whole.
+trait Scan {
+    type Facts: Send;
+    /// Takes the next chunk; false once the rest of the file cannot change the facts.
+    fn feed(&mut self, chunk: &[u8]) -> bool;
+    fn finish(self) -> Self::Facts;
+}
+
+/// A cache's header, and the first build root marker anywhere in it. Without markers (an
+/// installed tree) only the header is read.
+struct CacheScan<'m> {
+    header: Vec<u8>,
+    markers: &'m [Vec<u8>],
+    found: Option<usize>,
+    /// The last bytes seen, one fewer than the longest marker: a marker across two chunks.
+    tail: Vec<u8>,
+}
+
+impl Scan for CacheScan<'_> {
+    type Facts = CacheFacts;
+
+    fn feed(&mut self, chunk: &[u8]) -> bool {
+        let missing = HEADER_BYTES - self.header.len();
+        self.header.extend_from_slice(&chunk[..missing.min(chunk.len())]);
+        if self.found.is_none() && !self.markers.is_empty() {
+            let mut window = std::mem::take(&mut self.tail);
+            window.extend_from_slice(chunk);
+            self.found = self.markers.iter().position(|m| contains(&window, m));
+            let keep = self.markers.iter().map(Vec::len).max().unwrap_or(1) - 1;
+            self.tail = window.split_off(window.len().saturating_sub(keep));
+        }
+        self.header.len() < HEADER_BYTES || (self.found.is_none() && !self.markers.is_empty())
+    }
+
+    fn finish(self) -> CacheFacts {
+        let build_root = self.found.map(|m| quote(Path::new(OsStr::from_bytes(&self.markers[m]))));
+        CacheFacts { header: self.header, build_root }
+    }
+}
+
+/// The source hashes of one source under the magic numbers its caches record: which of the
+/// recorded (magic, hash) pairs do not match.
+struct SourceScan {
+    expected: Vec<MagicAndHash>,
+    hashers: Vec<([u8; 4], SourceHasher)>,
+}
+
+impl SourceScan {
+    fn new(expected: Option<&Vec<MagicAndHash>>) -> SourceScan {
+        let expected = expected.cloned().unwrap_or_default();
+        let mut hashers: Vec<([u8; 4], SourceHasher)> = Vec::new();
+        for (magic, _) in &expected {
+            if !hashers.iter().any(|(m, _)| m == magic) {
+                hashers.push((*magic, SourceHasher::new(*magic)));
+            }
+        }
+        SourceScan { expected, hashers }
+    }
+}
+
+impl Scan for SourceScan {
+    type Facts = Vec<MagicAndHash>;
+
+    fn feed(&mut self, chunk: &[u8]) -> bool {
+        self.hashers.iter_mut().for_each(|(_, hasher)| hasher.update(chunk));
+        !self.hashers.is_empty()
+    }
+
+    fn finish(self) -> Vec<MagicAndHash> {
+        let matches = |magic: &[u8; 4], hash: [u8; 8]| self.hashers.iter().any(|(m, h)| m == magic && h.matches(hash));
+        self.expected.iter().filter(|(magic, hash)| !matches(magic, *hash)).copied().collect()
+    }
+}
+
+/// How much of a file is read at a time.
+const CHUNK: usize = 64 * 1024;
+
+thread_local! {
+    /// One buffer per thread: a fresh one per file would cost more than reading 100,000 caches.
+    static BUFFER: std::cell::RefCell<Box<[u8]>> = std::cell::RefCell::new(vec![0; CHUNK].into_boxed_slice());
+}
+
+/// Feeds `reader` to `scan` chunk by chunk until it ends or the scan has all it needs.
+fn scan_reader<S: Scan>(reader: &mut dyn Read, mut scan: S) -> std::io::Result<S::Facts> {
+    BUFFER.with(|buffer| {
+        let buffer = &mut *buffer.borrow_mut();
+        loop {
+            let n = match reader.read(buffer) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            if !scan.feed(&buffer[..n]) {
+                break;
+            }
+        }
+        Ok(scan.finish())
     })
 }
 
-/// Applies `digest` to the content of each stored copy among the given files (indexes into
-/// the inventory), without keeping the contents: read from disk in parallel for a tree, from
-/// one pass over the payload for a package (where one member of a hardlink set carries it).
-fn with_contents<T: Send>(
+/// Runs a scan (made by `start`) over the content of each stored copy among the given files
+/// (indexes into the inventory): read from disk in parallel for a tree, never past the size
+/// the walk saw, and from one pass over the payload for a package (where one member of a
+/// hardlink set carries it).
+fn with_contents<S: Scan>(
     inventory: &Inventory,
     wanted: &[usize],
-    digest: impl Fn(Storage, &[u8]) -> T + Sync,
-) -> Result<HashMap<Storage, T>, Error> {
+    start: impl Fn(Storage) -> S + Sync,
+) -> Result<HashMap<Storage, S::Facts>, Error> {
     let files = &inventory.files;
     let mut seen = HashSet::new();
     let unique: Vec<usize> = wanted.iter().copied().filter(|&i| seen.insert(files[i].storage)).collect();
@@ -261,8 +358,9 @@ fn with_contents<T: Send>(
             .par_iter()
             .filter_map(|&i| tree::disk_path(&files[i]).map(|p| (i, p)))
             .map(|(i, path)| {
-                let content = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-                Ok((files[i].storage, digest(files[i].storage, &content)))
+                let file = File::open(path).map_err(|e| Error::io(path, e))?;
+                let facts = scan_reader(&mut file.take(files[i].size), start(files[i].storage)).map_err(|e| Error::io(path, e))?;
+                Ok((files[i].storage, facts))
             })
             .collect(),
         ItemKind::Package => {
@@ -272,11 +370,13 @@ fn with_contents<T: Send>(
                 .map(|f| f.path.clone())
                 .collect();
             let mut by_storage = HashMap::new();
-            package::read_payload_files(&inventory.location, &paths, |path, content| {
-                if let Ok(i) = files.binary_search_by(|f| f.path.as_slice().cmp(path)) {
-                    let storage = files[i].storage;
-                    by_storage.entry(storage).or_insert_with(|| digest(storage, content));
+            package::read_payload_files(&inventory.location, &paths, |path, entry| {
+                let Ok(i) = files.binary_search_by(|f| f.path.as_slice().cmp(path)) else { return Ok(()) };
+                let storage = files[i].storage;
+                if let std::collections::hash_map::Entry::Vacant(slot) = by_storage.entry(storage) {
+                    slot.insert(scan_reader(entry, start(storage))?);
                 }
+                Ok(())
             })?;
             Ok(by_storage)
         }
@@ -285,4 +385,28 @@ fn with_contents<T: Send>(
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_build_root_marker_is_found_across_chunks_of_any_size() {
+        let markers = vec![b"/BUILDROOT/".to_vec(), b"/tmp/root".to_vec()];
+        let mut content = b"\xa7\x0d\x0d\x0a\0\0\0\0\0\0\0\0\0\0\0\0".to_vec();
+        content.extend_from_slice(&[b'x'; 100]);
+        content.extend_from_slice(b"/tmp/root/usr/lib");
+        for piece in [1, 2, 5, 16, 17, 120, 1000] {
+            let mut scan = CacheScan { header: Vec::new(), markers: &markers, found: None, tail: Vec::new() };
+            let wants_more: Vec<bool> = content.chunks(piece).map(|chunk| scan.feed(chunk)).collect();
+            assert_eq!(wants_more.last(), Some(&false), "pieces of {piece}: done once the marker is seen");
+            let facts = scan.finish();
+            assert_eq!(facts.header, content[..HEADER_BYTES], "pieces of {piece}");
+            assert_eq!(facts.build_root.as_deref(), Some("/tmp/root"), "pieces of {piece}");
+        }
+        let mut header_only = CacheScan { header: Vec::new(), markers: &[], found: None, tail: Vec::new() };
+        assert!(header_only.feed(&content[..10]) && !header_only.feed(&content[10..20]), "without markers, the header is all");
+        assert_eq!(header_only.finish().build_root, None);
+    }
 }

@@ -65,7 +65,10 @@ fn load_one(path: &Path) -> Loaded {
     let scanned = tree::inventory(path);
     let mut loaded = Loaded { inventories: Vec::new(), errors: scanned.errors };
     if !scanned.tree.files.is_empty() || scanned.packages.is_empty() {
-        loaded.inventories.push(scanned.tree);
+        match model::check_size_sum(&scanned.tree, "its files") {
+            Ok(_) => loaded.inventories.push(scanned.tree),
+            Err(e) => loaded.errors.push(e),
+        }
     }
     let packages: Vec<Result<Inventory, Error>> = scanned.packages.par_iter().map(|p| package::inventory(p)).collect();
     for package in packages {

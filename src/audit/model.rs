@@ -5,6 +5,23 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
+use crate::error::Error;
+
+/// More than any real package installs or any real file holds (1 PiB): a package header that
+/// records more is corrupt, a tree's file that is larger (sparse) is named and never read.
+pub const MAX_INSTALLED_SIZE: u64 = 1 << 50;
+
+/// What a sum too large for 64 bits is called in errors.
+pub const SUM_TOO_LARGE: &str = "add up to more than 16 EiB (2^64 bytes): no total can be given";
+
+/// The sizes of the installed regular files of `inventory`, each path counted, added up:
+/// every sum the analysis makes is part of this one, so none can wrap once it fits.
+/// `what` says whose files they are, in the error naming the inventory when they do not fit.
+pub fn check_size_sum(inventory: &Inventory, what: &str) -> Result<u64, Error> {
+    let sum = inventory.files.iter().filter(|f| f.is_installed_regular()).try_fold(0u64, |sum, f| sum.checked_add(f.size));
+    sum.ok_or_else(|| Error::Size { path: inventory.location.clone(), reason: format!("{what} {SUM_TOO_LARGE}") })
+}
+
 /// Where an inventory came from; decides how content is read and what a build root looks like.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]

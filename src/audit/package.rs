@@ -6,8 +6,10 @@
 //! package, and a payload shorter than the signature header says is refused.
 
 use std::collections::HashSet;
+use std::ffi::OsStr;
 use std::fs::File;
-use std::io::{BufReader, Read};
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::FileExt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
@@ -15,7 +17,8 @@ use std::path::Path;
 use rpm::{FileFlags, FileType, IndexSignatureTag, IndexTag, PackageMetadata, PackageReader};
 
 use crate::error::Error;
-use super::model::{Content, FileKind, FileRecord, Inventory, ItemKind};
+use crate::render::quote;
+use super::model::{Content, FileKind, FileRecord, Inventory, ItemKind, MAX_INSTALLED_SIZE};
 
 const LEAD_LEN: u64 = 96;
 const HEADER_INTRO_LEN: u64 = 16;
@@ -23,9 +26,6 @@ const HEADER_MAGIC: [u8; 3] = [0x8e, 0xad, 0xe8];
 /// rpm's own limits (`hdrchkTags`, `hdrchkData`): larger headers are corrupt by definition.
 const MAX_INDEX_ENTRIES: u64 = 0xffff;
 const MAX_DATA_LEN: u64 = 0x0fff_ffff;
-/// More than any real package installs (1 PiB): larger file sizes are corrupt, and refusing
-/// them keeps every sum of sizes far from overflowing.
-const MAX_INSTALLED_SIZE: u64 = 1 << 50;
 
 fn package_error(path: &Path, reason: impl Into<String>) -> Error {
     Error::Package { path: path.to_path_buf(), reason: reason.into() }
@@ -203,42 +203,123 @@ fn entry_path(dirname: &str, basename: &str) -> Vec<u8> {
     path
 }
 
+/// The most memory an xz payload's decoder may take: rpm writes xz payloads with presets up
+/// to 9, whose decoder needs 65 MiB; zstd's decoder refuses windows past 128 MiB by default.
+/// A crafted stream that asks for more is refused instead of being given gigabytes.
+const XZ_DECODER_MEMORY_LIMIT: u64 = 128 << 20;
+const XZ_MAGIC: [u8; 6] = [0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00];
+
+/// The package as the `rpm` crate's reader takes it: the lead and headers as stored, then the
+/// payload, an xz one already inside a decoder with a memory limit (the crate's own has none).
+fn package_input(location: &Path, payload_start: u64) -> Result<Box<dyn BufRead>, Error> {
+    let open = || File::open(location).map_err(|e| Error::io(location, e));
+    let mut magic = [0u8; XZ_MAGIC.len()];
+    let is_xz = open()?.read_exact_at(&mut magic, payload_start).is_ok() && magic == XZ_MAGIC;
+    if !is_xz {
+        return Ok(Box::new(BufReader::new(open()?)));
+    }
+    let headers = BufReader::new(open()?.take(payload_start));
+    let mut payload = open()?;
+    payload.seek(SeekFrom::Start(payload_start)).map_err(|e| Error::io(location, e))?;
+    let stream = liblzma::stream::Stream::new_stream_decoder(XZ_DECODER_MEMORY_LIMIT, 0)
+        .map_err(|e| package_error(location, format!("payload: {e}")))?;
+    let decoder = liblzma::bufread::XzDecoder::new_stream(BufReader::new(payload), stream);
+    Ok(Box::new(headers.chain(BufReader::new(decoder))))
+}
+
+/// Counts what passes through a reader.
+struct Counted<R> {
+    inner: R,
+    count: u64,
+}
+
+impl<R: Read> Read for Counted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count += n as u64;
+        Ok(n)
+    }
+}
+
 /// Streams the payload of the package at `location` and hands the content of every file
 /// whose installed path is in `wanted` (those that carry content: one member per hardlink
-/// set) to `on_file`. Reads the payload once, decompressing as it goes.
+/// set) to `on_file`, as a reader that ends where the header says the file ends. Reads the
+/// payload once, decompressing as it goes, and holds no file whole: what `on_file` leaves is
+/// skipped. Every payload entry is held to the header's size for its file: an entry with more
+/// bytes is refused as soon as the first byte too many is seen, one with fewer once it ends.
 pub fn read_payload_files(
     location: &Path,
     wanted: &HashSet<Vec<u8>>,
-    mut on_file: impl FnMut(&[u8], &[u8]),
+    mut on_file: impl FnMut(&[u8], &mut dyn Read) -> std::io::Result<()>,
 ) -> Result<(), Error> {
     if wanted.is_empty() {
         return Ok(());
     }
     let file = File::open(location).map_err(|e| Error::io(location, e))?;
     let file_len = file.metadata().map_err(|e| Error::io(location, e))?.len();
-    check_layout(location, &file, file_len)?;
+    let payload_start = check_layout(location, &file, file_len)?;
     check_payload_compressor(location)?;
-    let mut reader = guarded(location, || PackageReader::parse(BufReader::new(file)))?;
-    let mut content = Vec::new();
+    let input = package_input(location, payload_start)?;
+    let mut reader = guarded(location, || PackageReader::parse(input))?;
     loop {
-        let step = catch_unwind(AssertUnwindSafe(|| -> Result<Option<Vec<u8>>, rpm::Error> {
-            let Some(mut file) = reader.next_file()? else { return Ok(None) };
+        let step = catch_unwind(AssertUnwindSafe(|| -> Result<bool, EntryError> {
+            let Some(mut file) = reader.next_file()? else { return Ok(false) };
             let path = entry_path(file.metadata.dirname(), file.metadata.basename());
-            content.clear();
-            if file.has_payload() && wanted.contains(&path) {
-                file.read_to_end(&mut content)?;
-                file.finish()?;
-                return Ok(Some(path));
+            let carries_content = file.has_payload() && file.metadata.file_type() == FileType::Regular;
+            // What rpm writes: a file's content, a symlink's target, nothing for directories,
+            // devices and the members of a hardlink set but the one that carries its content
+            // (a directory's header size is its size on the build machine).
+            let expected = match file.metadata.file_type() {
+                FileType::Regular if carries_content => file.metadata.size() as u64,
+                FileType::SymbolicLink => file.metadata.size() as u64,
+                _ => 0,
+            };
+            let mut entry = Counted { inner: (&mut file).take(expected), count: 0 };
+            if carries_content && wanted.contains(&path) {
+                on_file(&path, &mut entry)?;
+            }
+            std::io::copy(&mut entry, &mut std::io::sink())?;
+            let held = entry.count;
+            if file.read(&mut [0u8; 1])? > 0 {
+                // Dropping the entry would read it to its end (its own, crafted size) for a
+                // next entry that is never read: the reader is given up here instead.
+                std::mem::forget(file);
+                return Err(EntryError::Size(path, format!("more than the {expected} bytes the header records for it")));
+            }
+            if held < expected {
+                return Err(EntryError::Size(path, format!("{held} bytes, the header records {expected}")));
             }
             file.finish()?;
-            Ok(Some(Vec::new()))
+            Ok(true)
         }));
         match step {
-            Ok(Ok(None)) => return Ok(()),
-            Ok(Ok(Some(path))) if !path.is_empty() => on_file(&path, &content),
-            Ok(Ok(Some(_))) => {}
-            Ok(Err(e)) => return Err(package_error(location, format!("payload: {e}"))),
+            Ok(Ok(true)) => {}
+            Ok(Ok(false)) => return Ok(()),
+            Ok(Err(EntryError::Size(path, held))) => {
+                let entry = quote(Path::new(OsStr::from_bytes(&path)));
+                return Err(package_error(location, format!("corrupt payload: the entry of {entry} holds {held}")));
+            }
+            Ok(Err(EntryError::Read(e))) => return Err(package_error(location, format!("payload: {e}"))),
             Err(_) => return Err(package_error(location, "malformed payload (the rpm reader gave up)")),
         }
+    }
+}
+
+/// Why one payload entry could not be read.
+enum EntryError {
+    /// The entry (its installed path) holds another number of bytes than the header says.
+    Size(Vec<u8>, String),
+    Read(String),
+}
+
+impl From<rpm::Error> for EntryError {
+    fn from(e: rpm::Error) -> EntryError {
+        EntryError::Read(e.to_string())
+    }
+}
+
+impl From<std::io::Error> for EntryError {
+    fn from(e: std::io::Error) -> EntryError {
+        EntryError::Read(e.to_string())
     }
 }

@@ -118,26 +118,73 @@ pub fn parse_header(scheme: Scheme, tag: &[u8], bytes: &[u8]) -> Result<Header, 
 }
 
 /// Whether `hash` is the source hash of `source` for an interpreter with this magic number.
+pub fn source_hash_matches(magic: [u8; 4], source: &[u8], hash: [u8; 8]) -> bool {
+    let mut hasher = SourceHasher::new(magic);
+    hasher.update(source);
+    hasher.matches(hash)
+}
+
+/// The source hash of one magic number, computed as the source streams by.
 ///
 /// importlib computes `_imp.source_hash(_RAW_MAGIC_NUMBER, source)`: SipHash keyed with the
 /// magic number read as a little-endian integer (k0) and zero (k1), the 64-bit result stored
 /// little-endian. CPython uses SipHash-1-3 for it since 3.11 and SipHash-2-4 before (PyPy
 /// follows the CPython version it implements); a hash that matches neither matches no
 /// interpreter's, so both are accepted.
-pub fn source_hash_matches(magic: [u8; 4], source: &[u8], hash: [u8; 8]) -> bool {
-    let key = u64::from(u32::from_le_bytes(magic));
-    [(1, 3), (2, 4)].iter().any(|&(c, d)| siphash(c, d, key, 0, source).to_le_bytes() == hash)
+#[derive(Clone, Debug)]
+pub struct SourceHasher {
+    variants: [SipHasher; 2],
 }
 
-/// SipHash-c-d (Aumasson and Bernstein) of `data` with the key (k0, k1).
+impl SourceHasher {
+    pub fn new(magic: [u8; 4]) -> SourceHasher {
+        let key = u64::from(u32::from_le_bytes(magic));
+        SourceHasher { variants: [SipHasher::new(1, 3, key, 0), SipHasher::new(2, 4, key, 0)] }
+    }
+
+    pub fn update(&mut self, chunk: &[u8]) {
+        for variant in &mut self.variants {
+            variant.write(chunk);
+        }
+    }
+
+    pub fn matches(&self, hash: [u8; 8]) -> bool {
+        self.variants.iter().any(|v| v.finish().to_le_bytes() == hash)
+    }
+}
+
+/// SipHash-c-d of `data` with the key (k0, k1).
 pub fn siphash(c_rounds: usize, d_rounds: usize, k0: u64, k1: u64, data: &[u8]) -> u64 {
-    let mut v = [
-        k0 ^ 0x736f_6d65_7073_6575,
-        k1 ^ 0x646f_7261_6e64_6f6d,
-        k0 ^ 0x6c79_6765_6e65_7261,
-        k1 ^ 0x7465_6462_7974_6573,
-    ];
-    let round = |v: &mut [u64; 4]| {
+    let mut hasher = SipHasher::new(c_rounds, d_rounds, k0, k1);
+    hasher.write(data);
+    hasher.finish()
+}
+
+/// SipHash-c-d (Aumasson and Bernstein), fed in pieces of any length.
+#[derive(Clone, Debug)]
+pub struct SipHasher {
+    c_rounds: usize,
+    d_rounds: usize,
+    v: [u64; 4],
+    /// The bytes of the block not yet complete.
+    pending: [u8; 8],
+    pending_len: usize,
+    /// Bytes written so far; the last block carries it modulo 256.
+    length: u64,
+}
+
+impl SipHasher {
+    pub fn new(c_rounds: usize, d_rounds: usize, k0: u64, k1: u64) -> SipHasher {
+        let v = [
+            k0 ^ 0x736f_6d65_7073_6575,
+            k1 ^ 0x646f_7261_6e64_6f6d,
+            k0 ^ 0x6c79_6765_6e65_7261,
+            k1 ^ 0x7465_6462_7974_6573,
+        ];
+        SipHasher { c_rounds, d_rounds, v, pending: [0; 8], pending_len: 0, length: 0 }
+    }
+
+    fn round(v: &mut [u64; 4]) {
         v[0] = v[0].wrapping_add(v[1]);
         v[1] = v[1].rotate_left(13) ^ v[0];
         v[0] = v[0].rotate_left(32);
@@ -148,28 +195,50 @@ pub fn siphash(c_rounds: usize, d_rounds: usize, k0: u64, k1: u64, data: &[u8]) 
         v[2] = v[2].wrapping_add(v[1]);
         v[1] = v[1].rotate_left(17) ^ v[2];
         v[2] = v[2].rotate_left(32);
-    };
-    let compress = |v: &mut [u64; 4], m: u64| {
-        v[3] ^= m;
-        for _ in 0..c_rounds {
-            round(v);
+    }
+
+    fn compress(&mut self, m: u64) {
+        self.v[3] ^= m;
+        for _ in 0..self.c_rounds {
+            Self::round(&mut self.v);
         }
-        v[0] ^= m;
-    };
-    let mut blocks = data.chunks_exact(8);
-    for block in &mut blocks {
-        compress(&mut v, u64::from_le_bytes(block.try_into().expect("chunks_exact(8) gives 8 bytes")));
+        self.v[0] ^= m;
     }
-    let mut last = [0u8; 8];
-    let tail = blocks.remainder();
-    last[..tail.len()].copy_from_slice(tail);
-    last[7] = data.len() as u8;
-    compress(&mut v, u64::from_le_bytes(last));
-    v[2] ^= 0xff;
-    for _ in 0..d_rounds {
-        round(&mut v);
+
+    pub fn write(&mut self, mut data: &[u8]) {
+        self.length = self.length.wrapping_add(data.len() as u64);
+        if self.pending_len > 0 {
+            let take = (8 - self.pending_len).min(data.len());
+            self.pending[self.pending_len..self.pending_len + take].copy_from_slice(&data[..take]);
+            self.pending_len += take;
+            data = &data[take..];
+            if self.pending_len < 8 {
+                return;
+            }
+            self.compress(u64::from_le_bytes(self.pending));
+            self.pending_len = 0;
+        }
+        let mut blocks = data.chunks_exact(8);
+        for block in &mut blocks {
+            self.compress(u64::from_le_bytes(block.try_into().expect("chunks_exact(8) gives 8 bytes")));
+        }
+        let tail = blocks.remainder();
+        self.pending[..tail.len()].copy_from_slice(tail);
+        self.pending_len = tail.len();
     }
-    v[0] ^ v[1] ^ v[2] ^ v[3]
+
+    pub fn finish(&self) -> u64 {
+        let mut hasher = self.clone();
+        let mut last = [0u8; 8];
+        last[..hasher.pending_len].copy_from_slice(&hasher.pending[..hasher.pending_len]);
+        last[7] = hasher.length as u8;
+        hasher.compress(u64::from_le_bytes(last));
+        hasher.v[2] ^= 0xff;
+        for _ in 0..hasher.d_rounds {
+            Self::round(&mut hasher.v);
+        }
+        hasher.v[0] ^ hasher.v[1] ^ hasher.v[2] ^ hasher.v[3]
+    }
 }
 
 #[cfg(test)]
@@ -183,6 +252,17 @@ mod tests {
         let k1 = u64::from_le_bytes([8, 9, 10, 11, 12, 13, 14, 15]);
         let message: Vec<u8> = (0..15).collect();
         assert_eq!(siphash(2, 4, k0, k1, &message), 0xa129ca6149be45e5);
+    }
+
+    #[test]
+    fn siphash_fed_in_pieces_is_siphash_of_the_whole() {
+        let message: Vec<u8> = (0..=255u8).cycle().take(1000).collect();
+        let whole = siphash(1, 3, 7, 9, &message);
+        for piece in [1, 3, 7, 8, 9, 64, 999] {
+            let mut hasher = SipHasher::new(1, 3, 7, 9);
+            message.chunks(piece).for_each(|chunk| hasher.write(chunk));
+            assert_eq!(hasher.finish(), whole, "pieces of {piece}");
+        }
     }
 
     #[test]

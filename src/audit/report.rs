@@ -165,7 +165,8 @@ fn stats_cells(name: String, s: &Stats) -> Vec<String> {
         human_bytes(b.sources),
         human_bytes(b.level_0),
         human_bytes(b.level_1),
-        human_bytes(b.level_2 + b.other_levels),
+        // Fits: every item's and the total's byte columns were checked to add up in 64 bits.
+        human_bytes(b.level_2.saturating_add(b.other_levels)),
         human_bytes(b.other_files),
         human_bytes(s.cache_bytes),
         human_bytes(s.linked_bytes),

@@ -9,7 +9,7 @@ use rustix::fs::{AtFlags, FileType};
 use crate::error::Error;
 use crate::link::group::Identity;
 use crate::link::walk::{check_roots, visit_dirs, Listing};
-use super::model::{Content, FileKind, FileRecord, Inventory, ItemKind};
+use super::model::{Content, FileKind, FileRecord, Inventory, ItemKind, MAX_INSTALLED_SIZE};
 
 /// The lead of every `.rpm` file (`rpmlead.magic`).
 const RPM_LEAD_MAGIC: [u8; 4] = [0xed, 0xab, 0xee, 0xdb];
@@ -85,6 +85,11 @@ fn list_dir(root: &Path, listing: &Listing) -> DirFiles {
             FileType::Directory => FileKind::Directory,
             _ => FileKind::Other,
         };
+        if kind == FileKind::Regular && id.size > MAX_INSTALLED_SIZE {
+            let reason = format!("{} bytes, larger than any real file (1 PiB): not read", id.size);
+            found.errors.push(Error::Size { path, reason });
+            continue;
+        }
         if kind == FileKind::Regular && entry.name_bytes().ends_with(b".rpm") && starts_like_rpm(&path) {
             found.packages.push(path);
             continue;

@@ -5,7 +5,7 @@ use std::io::Write;
 use rayon::prelude::*;
 
 use crate::audit::analysis::{analyse, Stats};
-use crate::audit::model::merge;
+use crate::audit::model::{check_size_sum, merge, SUM_TOO_LARGE};
 use crate::audit::report::{error_rows, stats_text, ItemRow, LayoutChanges, StatsReport};
 use crate::audit::{load_for_command, Loaded};
 use crate::cli::StatsArgs;
@@ -17,6 +17,9 @@ pub fn run(args: &StatsArgs) -> Result<ExitCode, Error> {
     let Loaded { mut inventories, mut errors } = load_for_command(&args.inputs.paths, keep_going)?;
     if args.together {
         inventories = merge(std::mem::take(&mut inventories)).into_iter().collect();
+        if let Some(merged) = inventories.first() {
+            check_size_sum(merged, &format!("the files of the {}", merged.name))?;
+        }
     }
     let analyses: Vec<_> = inventories.par_iter().map(analyse).collect();
     let mut total = Stats::default();
@@ -29,7 +32,10 @@ pub fn run(args: &StatsArgs) -> Result<ExitCode, Error> {
         } else {
             errors.extend(analysis.errors);
         }
-        total += &analysis.stats;
+        total.checked_add(&analysis.stats).ok_or_else(|| Error::Size {
+            path: inventory.location.clone(),
+            reason: format!("its sizes and those of the items before it {SUM_TOO_LARGE}"),
+        })?;
         items.push(ItemRow::new(inventory, analysis.stats));
     }
     let report = StatsReport { layout_change_percent: LayoutChanges::of(&total.layouts), total, items, errors: error_rows(&errors) };

@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests: a tree builder, real interpreters, inode checks.
 #![allow(dead_code)]
 
+pub mod rpm_payload;
+
 use std::collections::BTreeMap;
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
