@@ -1,0 +1,172 @@
+//! The spec part that declares the bytecode subpackages (rpm 4.19 and later), so that a spec
+//! needs no `%package`, `%description` or `%files` of its own for them.
+//!
+//! rpm parses the files `*.specpart` that the build writes into `%{specpartsdir}` during
+//! `%install` (the brp steps included) after `%install`. The part declares one subpackage per
+//! layout group, `<owner>-bytecode-opt-<levels>`, requiring its owner at the same
+//! epoch:version-release. The groups installed by default get `Supplements: <owner>`: a
+//! `Recommends:` in the part would be a tag of the package named by `Name:`, which for a
+//! `python-foo` spec is never built, and `%package -n <owner>` in a part fails (it exists).
+
+use std::path::{Path, PathBuf};
+
+use crate::error::Error;
+
+/// The file name of the part brp-pyc writes (one per build: a second run replaces it).
+pub const SPEC_PART_NAME: &str = "brp-pyc-bytecode.specpart";
+
+/// What the spec part declares besides the lists: who owns the caches and how the
+/// subpackages relate to it.
+#[derive(Clone, Debug)]
+pub struct Declaration {
+    /// `%{specpartsdir}`, where rpm looks for parts.
+    pub spec_parts_dir: PathBuf,
+    /// The binary package that ships the sources and owns the caches as `%ghost`.
+    pub owner: String,
+    /// The owner's `[epoch:]version-release`.
+    pub owner_evr: String,
+    /// Whether the subpackages are `BuildArch: noarch` (the spec's target is noarch).
+    pub noarch: bool,
+    /// Levels whose groups dnf installs with the owner by default (a weak dependency).
+    pub default_levels: Vec<u8>,
+}
+
+impl Declaration {
+    /// The name of the subpackage of the group labelled `label` (`0`, `1-2`).
+    pub fn subpackage(&self, label: &str) -> String {
+        format!("{}-bytecode-opt-{label}", self.owner)
+    }
+
+    /// Checks the names that go into the part: an rpm name has no whitespace and no `%`
+    /// (which rpm would expand), and a version-release has exactly one `-`.
+    pub fn validate(&self) -> Result<(), Error> {
+        let bad_name = self.owner.is_empty() || self.owner.chars().any(|c| c.is_whitespace() || c == '%' || c == ',');
+        let bad_evr = self.owner_evr.chars().any(|c| c.is_whitespace() || c == '%') || self.owner_evr.matches('-').count() != 1;
+        if bad_name || bad_evr {
+            return Err(Error::BadOwner { owner: self.owner.clone(), evr: self.owner_evr.clone() });
+        }
+        Ok(())
+    }
+}
+
+/// How Python is run to load the caches of `level`.
+fn run_with(level: u8) -> &'static str {
+    match level {
+        0 => "run without -O",
+        1 => "run with -O",
+        _ => "run with -OO",
+    }
+}
+
+/// `1` → `level 1`, `[1, 2]` → `levels 1 and 2`.
+fn levels_text(levels: &[u8]) -> String {
+    let names: Vec<String> = levels.iter().map(u8::to_string).collect();
+    match names.as_slice() {
+        [one] => format!("level {one}"),
+        [init @ .., last] => format!("levels {} and {last}", init.join(", ")),
+        [] => String::new(),
+    }
+}
+
+/// The `%files -f` argument for `list`: `%` doubled (rpm expands the part), quoted when it
+/// holds a space.
+fn list_argument(list: &Path) -> Result<String, Error> {
+    let text = list.to_str().filter(|t| !t.contains(['"', '\n', '\t'])).ok_or_else(|| Error::Unlistable {
+        path: list.to_path_buf(),
+        rpm: "rpm 4.19 and later",
+        why: "a list path a spec part cannot name".into(),
+    })?;
+    let text = text.replace('%', "%%");
+    Ok(if text.contains(' ') { format!("\"{text}\"") } else { text })
+}
+
+/// The text of the part: for each group (its levels, its label and its list), a `%package`
+/// with Summary, Requires, the weak dependency and BuildArch where they apply, a
+/// `%description` and `%files -f`.
+pub fn render(declaration: &Declaration, groups: &[(Vec<u8>, String, PathBuf)]) -> Result<String, Error> {
+    let owner = &declaration.owner;
+    let mut text = String::from("# Written by brp-pyc split: the bytecode subpackages of this build.\n");
+    for (levels, label, list) in groups {
+        let name = declaration.subpackage(label);
+        let default = levels.iter().any(|l| declaration.default_levels.contains(l));
+        let how: Vec<&str> = levels.iter().map(|&l| run_with(l)).collect();
+        let summary = match levels.as_slice() {
+            [0] => format!("Bytecode caches of {owner} for Python run without -O"),
+            _ => format!("Bytecode caches of {owner} ({})", levels_text(levels)),
+        };
+        text.push_str(&format!("\n%package -n {name}\nSummary: {summary}\nRequires: {owner} = {}\n", declaration.owner_evr));
+        if default {
+            text.push_str(&format!("Supplements: {owner}\n"));
+        }
+        if declaration.noarch {
+            text.push_str("BuildArch: noarch\n");
+        }
+        text.push_str(&format!(
+            "\n%description -n {name}\n\
+             The optimization {} bytecode caches (__pycache__/*.pyc) of the modules of\n\
+             {owner}, which Python loads when {}. Without them Python compiles\n\
+             those modules again each time it imports them.\n",
+            levels_text(levels),
+            how.join(" or "),
+        ));
+        if default {
+            text.push_str(&format!("Installed with {owner} by default; removing it keeps {owner}.\n"));
+        }
+        text.push_str(&format!("\n%files -n {name} -f {}\n", list_argument(list)?));
+    }
+    Ok(text)
+}
+
+/// Writes the part into the spec parts directory through a temporary name (which does not end
+/// in `.specpart`, so rpm never reads half a part).
+pub fn write(declaration: &Declaration, text: &str) -> Result<PathBuf, Error> {
+    let dir = &declaration.spec_parts_dir;
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let path = dir.join(SPEC_PART_NAME);
+    let temp = dir.join(format!(".{SPEC_PART_NAME}.tmp"));
+    std::fs::write(&temp, text).map_err(|e| Error::io(&temp, e))?;
+    std::fs::rename(&temp, &path).map_err(|e| Error::io(&path, e))?;
+    Ok(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn declaration() -> Declaration {
+        Declaration {
+            spec_parts_dir: PathBuf::from("/parts"),
+            owner: "python3-foo".into(),
+            owner_evr: "1:2.0-3.fc42".into(),
+            noarch: true,
+            default_levels: vec![0],
+        }
+    }
+
+    #[test]
+    fn one_subpackage_per_group_and_the_weak_dependency_on_level_0() {
+        let groups = vec![
+            (vec![0], "0".to_string(), PathBuf::from("/b/l/bytecode-opt-0.files")),
+            (vec![1, 2], "1-2".to_string(), PathBuf::from("/b/100% l/bytecode-opt-1-2.files")),
+        ];
+        let text = render(&declaration(), &groups).unwrap();
+        let opt0 = &text[text.find("%package -n python3-foo-bytecode-opt-0\n").unwrap()..text.find("%package -n python3-foo-bytecode-opt-1-2").unwrap()];
+        assert!(opt0.contains("Requires: python3-foo = 1:2.0-3.fc42\nSupplements: python3-foo\nBuildArch: noarch\n"), "{opt0}");
+        assert!(opt0.contains("%files -n python3-foo-bytecode-opt-0 -f /b/l/bytecode-opt-0.files\n"), "{opt0}");
+        assert!(opt0.contains("when run without -O"), "{opt0}");
+        let opt12 = &text[text.find("%package -n python3-foo-bytecode-opt-1-2").unwrap()..];
+        assert!(!opt12.contains("Supplements") && opt12.contains("levels 1 and 2") && opt12.contains("-O or run with -OO"), "{opt12}");
+        assert!(opt12.contains("-f \"/b/100%% l/bytecode-opt-1-2.files\"\n"), "{opt12}");
+    }
+
+    #[test]
+    fn names_that_would_break_the_part_are_refused() {
+        let mut bad = declaration();
+        bad.owner = "python3 foo".into();
+        assert!(bad.validate().unwrap_err().to_string().contains("python3 foo"));
+        let mut bad = declaration();
+        bad.owner_evr = "1.0".into();
+        assert!(bad.validate().is_err());
+        assert!(declaration().validate().is_ok());
+    }
+}
