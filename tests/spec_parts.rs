@@ -89,14 +89,172 @@ fn assert_declared_split(build: &Build) {
     build.assert_no_set_spans_packages();
 }
 
-/// The spec of the README: an unsplit pyproject spec plus the one line builds without a
-/// warning into the owner and one subpackage per level (with rpm 4.18: the one-line error).
-#[test]
-fn the_split_line_alone_declares_the_subpackages() {
+/// The `%install` and `%files` of the README's pyproject snippet, after `%pyproject_install`.
+const README_SAVE_FILES: &str = "-l foo foo_top";
+const README_FILES: &str = "%files -n python3-foo -f %{pyproject_files}\n";
+
+/// Builds the one-line split of `%pyproject_save_files ARGS` with `files`: no warning, the
+/// owner and one subpackage per level (with rpm 4.18: the one-line error).
+fn assert_one_line_split_builds(save_files_args: &str, files: &str) {
     let Some(config) = fedora() else { return };
     let dir = tempfile::tempdir().unwrap();
-    let spec = split_spec("-l foo foo_top", "%files -n python3-foo -f %{pyproject_files}\n");
-    let Some(build) = build_or_4_18_error(config, dir.path(), &spec) else { return };
+    let Some(build) = build_or_4_18_error(config, dir.path(), &split_spec(save_files_args, files)) else { return };
     assert_eq!(rpm_warnings(&build.stderr), Vec::<&str>::new(), "{}", build.stderr);
     assert_declared_split(&build);
+}
+
+/// The spec of the README (which shows exactly these lines): an unsplit pyproject spec plus
+/// the one line.
+#[test]
+fn the_split_line_alone_declares_the_subpackages() {
+    let readme = std::fs::read_to_string(Path::new(ROOT).join("README.md")).unwrap();
+    let snippet = format!("%install\n%pyproject_install\n%pyproject_save_files {README_SAVE_FILES}\n{SPLIT_LINE}\n\n{README_FILES}");
+    let indented: String = snippet.lines().map(|l| if l.is_empty() { "\n".to_string() } else { format!("    {l}\n") }).collect();
+    assert!(readme.contains(&indented), "the README shows the spec this test builds:\n{indented}");
+    assert_one_line_split_builds(README_SAVE_FILES, README_FILES);
+}
+
+/// `%pyproject_save_files -D NAME` writes a named copy of the list (and no base list): it is
+/// taken over the same way, so its `%files` line stays the owner's only one.
+#[test]
+fn a_named_copy_of_the_list_is_taken_over_too() {
+    assert_one_line_split_builds("-D foo -l foo foo_top", "%files -n python3-foo -f %{pyproject_files -D foo}\n");
+}
+
+/// Two builds of the one-line split give the same bytes in every package.
+#[test]
+fn two_builds_of_the_one_line_split_are_byte_identical() {
+    let Some(config) = fedora() else { return };
+    let spec = split_spec(README_SAVE_FILES, README_FILES);
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let Some(first) = build_or_4_18_error(config, a.path(), &spec) else { return };
+    // A second apart, so that a time that leaked into a package would show.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let second = rpmbuild(config, b.path(), &spec);
+    assert_eq!(first.packages.keys().collect::<Vec<_>>(), second.packages.keys().collect::<Vec<_>>());
+    assert_eq!(first.packages.len(), 4);
+    for (name, path) in &first.packages {
+        assert!(std::fs::read(path).unwrap() == std::fs::read(&second.packages[name]).unwrap(), "{name} differs between two builds");
+    }
+}
+
+/// A local repository of the packages of one build, and a package that provides what they
+/// require from the system (`python(abi) = X.Y`, ...), so that dnf can install them offline
+/// into an empty root.
+struct Repository {
+    dir: tempfile::TempDir,
+}
+
+impl Repository {
+    fn new(build: &Build) -> Repository {
+        let dir = tempfile::tempdir().unwrap();
+        let mut provided = BTreeSet::new();
+        let mut required = BTreeSet::new();
+        for package in build.packages.values() {
+            std::fs::copy(package, dir.path().join(package.file_name().unwrap())).unwrap();
+            let query = |qf: &str| String::from_utf8(run_ok(Command::new("rpm").args(["-qp", "--qf", qf]).arg(package)).stdout).unwrap();
+            provided.extend(query("[%{PROVIDENAME}\n]").lines().map(str::to_string));
+            required.extend(query("[%{REQUIRENAME} %{REQUIREFLAGS:depflags} %{REQUIREVERSION}\n]").lines().map(|l| l.trim().to_string()));
+        }
+        let system: Vec<&String> =
+            required.iter().filter(|r| !r.starts_with("rpmlib(") && !provided.contains(r.split(' ').next().unwrap())).collect();
+        assert!(system.iter().any(|r| r.starts_with("python(abi) = ")), "the packages require python(abi): {required:?}");
+        assert!(system.iter().all(|r| !r.starts_with('/')), "no file dependency to provide: {system:?}");
+        let provides: String = system.iter().map(|r| format!("Provides: {r}\n")).collect();
+        let spec = format!(
+            "Name: system-python\nVersion: 1\nRelease: 1\nSummary: what the packages need of the system\nLicense: MIT\n\
+             BuildArch: noarch\n{provides}%description\nStands for the interpreter.\n%files\n"
+        );
+        for package in rpmbuild_spec(&dir.path().join("system-top"), &spec) {
+            std::fs::copy(&package, dir.path().join(package.file_name().unwrap())).unwrap();
+        }
+        std::fs::remove_dir_all(dir.path().join("system-top")).unwrap();
+        run_ok(Command::new("createrepo_c").arg("-q").arg(dir.path()));
+        Repository { dir }
+    }
+
+    /// Runs `dnf -y ARGS...` offline against this repository only, into `root`.
+    fn dnf(&self, root: &Path, args: &[&str]) -> String {
+        let out = run_ok(
+            Command::new("dnf")
+                .arg("-y")
+                .arg(format!("--installroot={}", root.display()))
+                .args(["--releasever=1", "--setopt=reposdir=/dev/null", "--nogpgcheck", "--repo=local", "-q"])
+                .arg(format!("--repofrompath=local,{}", self.dir.path().display()))
+                .args(args),
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+}
+
+/// The names of the packages installed in `root`.
+fn installed(root: &Path) -> BTreeSet<String> {
+    let out = run_ok(Command::new("rpm").arg("--root").arg(root).args(["-qa", "--qf", "%{NAME}\n"]));
+    String::from_utf8(out.stdout).unwrap().lines().map(str::to_string).collect()
+}
+
+/// The caches that `python3 [-O] -v` loads when importing the package's modules from the
+/// site-packages of `root` (the lane's python3 with that directory first on sys.path).
+fn loaded_caches(root: &Path, sitelib: &str, optimize: bool) -> BTreeSet<String> {
+    let site = root.join(&sitelib[1..]);
+    let mut python = Command::new(SYSTEM_PYTHON);
+    if optimize {
+        python.arg("-O");
+    }
+    let out = run_ok(
+        python
+            .args(["-v", "-c", "import foo.plain, foo.docs, foo.asserts, foo.both, foo.sub, foo_top"])
+            .env("PYTHONPATH", &site)
+            .env("PYTHONDONTWRITEBYTECODE", "1"),
+    );
+    let prefix = format!("code object from '{}/", site.display());
+    String::from_utf8_lossy(&out.stderr)
+        .lines()
+        .filter_map(|l| l.split_once(&prefix).map(|(_, rest)| rest.trim_end_matches('\'').to_string()))
+        .collect()
+}
+
+/// The repository of a one-line split: `dnf install` of the owner brings the level 0
+/// subpackage by its weak dependency and nothing else, and python3 loads those caches;
+/// without weak dependencies the owner comes alone, and adding opt-1 serves python3 -O.
+#[test]
+fn dnf_installs_level_0_with_the_owner_by_default() {
+    let Some(config) = fedora() else { return };
+    if !have("dnf") || !have("createrepo_c") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let spec = split_spec(README_SAVE_FILES, README_FILES);
+    let Some(build) = build_or_4_18_error(config, dir.path(), &spec) else { return };
+    let repository = Repository::new(&build);
+    let sitelib = sitelib_of(&build.packages["python3-foo"]);
+    let tag = cache_tag(SYSTEM_PYTHON);
+    let level_0: BTreeSet<String> = ["foo/__pycache__/plain", "foo/__pycache__/docs", "foo/__pycache__/asserts", "foo/__pycache__/both", "foo/sub/__pycache__/__init__", "foo/__pycache__/__init__", "__pycache__/foo_top"]
+        .iter()
+        .map(|m| format!("{m}.{tag}.pyc"))
+        .collect();
+
+    let root = tempfile::tempdir().unwrap();
+    repository.dnf(root.path(), &["install", "python3-foo"]);
+    let expected: BTreeSet<String> = ["python3-foo", "python3-foo-bytecode-opt-0", "system-python"].map(String::from).into();
+    assert_eq!(installed(root.path()), expected, "the owner, level 0 by its weak dependency, and what they require");
+    assert_eq!(loaded_caches(root.path(), &sitelib, false), level_0, "python3 loads every level 0 cache");
+
+    // Removing level 0 keeps the owner and removes the caches (rpm alone would keep them: the
+    // owner owns them as %ghost), so python3 compiles in memory again.
+    repository.dnf(root.path(), &["remove", "python3-foo-bytecode-opt-0"]);
+    let expected: BTreeSet<String> = ["python3-foo", "system-python"].map(String::from).into();
+    assert_eq!(installed(root.path()), expected);
+    let left: Vec<&String> = level_0.iter().filter(|c| root.path().join(&sitelib[1..]).join(c).exists()).collect();
+    assert_eq!(left, Vec::<&String>::new(), "dnf remove of opt-0 removes its caches");
+    assert!(root.path().join(&sitelib[1..]).join("foo/plain.py").is_file(), "and keeps the sources");
+    assert_eq!(loaded_caches(root.path(), &sitelib, false), BTreeSet::new());
+
+    let bare = tempfile::tempdir().unwrap();
+    repository.dnf(bare.path(), &["--setopt=install_weak_deps=False", "install", "python3-foo"]);
+    assert_eq!(installed(bare.path()), expected, "without weak dependencies the owner comes alone");
+    assert_eq!(loaded_caches(bare.path(), &sitelib, false), BTreeSet::new(), "no cache is installed");
+    repository.dnf(bare.path(), &["install", "python3-foo-bytecode-opt-1"]);
+    let level_1: BTreeSet<String> = level_0.iter().map(|c| c.replace(".pyc", ".opt-1.pyc")).collect();
+    assert_eq!(loaded_caches(bare.path(), &sitelib, true), level_1, "python3 -O loads every level 1 cache");
 }

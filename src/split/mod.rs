@@ -29,7 +29,7 @@ use crate::link::{link, Event, LinkOptions};
 use crate::render::rpm_files::{escape_absent_path, escape_path, has_glob_chars, RpmSyntax};
 use crate::split::missing_levels::{compile_missing, find_missing};
 use crate::split::pyproject::{PyprojectBytecode, TakeOver};
-use crate::split::spec_part::Declaration;
+use crate::split::spec_part::{DeclaredGroup, Declaration};
 
 /// The levels every module gets `%ghost` entries for: the ones CPython writes.
 const GHOST_LEVELS: [Level; 3] = [Level::Zero, Level::One, Level::Two];
@@ -174,10 +174,10 @@ pub fn split_build(
     let rendered = render_lists(&lists, syntax, &real_root)?;
     write_lists(output_dir, &rendered)?;
     if let Some(declaration) = declaration {
-        let groups: Vec<(Vec<u8>, String, PathBuf)> = options
+        let groups: Vec<DeclaredGroup<'_>> = options
             .layout
             .groups()
-            .iter()
+            .into_iter()
             .zip(&lists.groups)
             .filter(|(_, (label, caches))| {
                 let empty = caches.is_empty();
@@ -186,7 +186,12 @@ pub fn split_build(
                 }
                 !empty
             })
-            .map(|(levels, (label, _))| (levels.clone(), label.clone(), output_dir.join(format!("bytecode-opt-{label}.files"))))
+            .map(|(levels, (label, caches))| DeclaredGroup {
+                levels,
+                label: label.clone(),
+                list: output_dir.join(group_list_name(label)),
+                caches,
+            })
             .collect();
         let part = spec_part::write(declaration, &spec_part::render(declaration, &groups)?)?;
         log::info!("{}: declares {} subpackages of {}", part.display(), groups.len(), declaration.owner);
@@ -323,6 +328,11 @@ pub fn group_label(levels: &[u8]) -> String {
     levels.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("-")
 }
 
+/// The file name of a layout group's list: `bytecode-opt-0.files`, `bytecode-opt-1-2.files`.
+pub fn group_list_name(label: &str) -> String {
+    format!("bytecode-opt-{label}.files")
+}
+
 /// The installed path of a directory: the build root removed, `/` in front.
 fn installed(dir: &Path, options: &SplitOptions) -> Result<PathBuf, Error> {
     let root = match &options.build_root {
@@ -351,7 +361,7 @@ pub fn render_lists(lists: &FileLists, syntax: RpmSyntax, real_root: &Path) -> R
         for path in paths {
             text.push_str(&renderer.line("", path)?);
         }
-        rendered.push(RenderedList { file_name: format!("bytecode-opt-{label}.files"), text });
+        rendered.push(RenderedList { file_name: group_list_name(label), text });
     }
     Ok(rendered)
 }

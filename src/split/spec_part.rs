@@ -8,6 +8,7 @@
 //! `Recommends:` in the part would be a tag of the package named by `Name:`, which for a
 //! `python-foo` spec is never built, and `%package -n <owner>` in a part fails (it exists).
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use crate::error::Error;
@@ -80,13 +81,40 @@ fn list_argument(list: &Path) -> Result<String, Error> {
     Ok(if text.contains(' ') { format!("\"{text}\"") } else { text })
 }
 
-/// The text of the part: for each group (its levels, its label and its list), a `%package`
-/// with Summary, Requires, the weak dependency and BuildArch where they apply, a
-/// `%description` and `%files -f`.
-pub fn render(declaration: &Declaration, groups: &[(Vec<u8>, String, PathBuf)]) -> Result<String, Error> {
+/// One layout group as the part declares it.
+#[derive(Debug)]
+pub struct DeclaredGroup<'a> {
+    pub levels: Vec<u8>,
+    /// `0`, `1-2`: the end of the subpackage's name.
+    pub label: String,
+    /// The `%files -f` list of its real caches.
+    pub list: PathBuf,
+    /// Those caches, as installed paths.
+    pub caches: &'a BTreeSet<Vec<u8>>,
+}
+
+/// A Lua string literal for rpm: the path with `\` and `"` escaped, and `%` doubled because
+/// rpm expands macros in scriptlets.
+fn lua_string(path: &[u8]) -> Result<String, Error> {
+    let text = std::str::from_utf8(path).ok().filter(|t| !t.contains(['\n', '\r'])).ok_or_else(|| Error::Unlistable {
+        path: PathBuf::from(String::from_utf8_lossy(path).into_owned()),
+        rpm: "rpm 4.19 and later",
+        why: "a name a scriptlet cannot hold".into(),
+    })?;
+    Ok(format!("\"{}\"", text.replace('\\', "\\\\").replace('"', "\\\"").replace('%', "%%")))
+}
+
+/// The text of the part: for each group, a `%package` with Summary, Requires, the weak
+/// dependency and BuildArch where they apply, a `%description`, a `%postun` and `%files -f`.
+///
+/// The `%postun` removes the group's caches when the subpackage is erased and not upgraded:
+/// rpm keeps a file that another installed package owns, even as `%ghost`, so without it
+/// `dnf remove` of a bytecode subpackage would leave its caches, which Python goes on loading.
+/// It is Lua, run inside rpm (no shell needed in the installed system).
+pub fn render(declaration: &Declaration, groups: &[DeclaredGroup<'_>]) -> Result<String, Error> {
     let owner = &declaration.owner;
     let mut text = String::from("# Written by brp-pyc split: the bytecode subpackages of this build.\n");
-    for (levels, label, list) in groups {
+    for DeclaredGroup { levels, label, list, caches } in groups {
         let name = declaration.subpackage(label);
         let default = levels.iter().any(|l| declaration.default_levels.contains(l));
         let how: Vec<&str> = levels.iter().map(|&l| run_with(l)).collect();
@@ -112,6 +140,11 @@ pub fn render(declaration: &Declaration, groups: &[(Vec<u8>, String, PathBuf)]) 
         if default {
             text.push_str(&format!("Installed with {owner} by default; removing it keeps {owner}.\n"));
         }
+        text.push_str(&format!("\n%postun -n {name} -p <lua>\nif arg[2] == 0 then\n  for _, path in ipairs({{\n"));
+        for cache in caches.iter() {
+            text.push_str(&format!("    {},\n", lua_string(cache)?));
+        }
+        text.push_str("  }) do os.remove(path) end\nend\n");
         text.push_str(&format!("\n%files -n {name} -f {}\n", list_argument(list)?));
     }
     Ok(text)
@@ -145,9 +178,11 @@ mod tests {
 
     #[test]
     fn one_subpackage_per_group_and_the_weak_dependency_on_level_0() {
+        let level_0: BTreeSet<Vec<u8>> = [b"/s/__pycache__/m.cpython-313.pyc".to_vec()].into();
+        let levels_12: BTreeSet<Vec<u8>> = [b"/s/__pycache__/100%\"\\.cpython-313.opt-1.pyc".to_vec()].into();
         let groups = vec![
-            (vec![0], "0".to_string(), PathBuf::from("/b/l/bytecode-opt-0.files")),
-            (vec![1, 2], "1-2".to_string(), PathBuf::from("/b/100% l/bytecode-opt-1-2.files")),
+            DeclaredGroup { levels: vec![0], label: "0".into(), list: "/b/l/bytecode-opt-0.files".into(), caches: &level_0 },
+            DeclaredGroup { levels: vec![1, 2], label: "1-2".into(), list: "/b/100% l/bytecode-opt-1-2.files".into(), caches: &levels_12 },
         ];
         let text = render(&declaration(), &groups).unwrap();
         let opt0 = &text[text.find("%package -n python3-foo-bytecode-opt-0\n").unwrap()..text.find("%package -n python3-foo-bytecode-opt-1-2").unwrap()];
@@ -157,6 +192,10 @@ mod tests {
         let opt12 = &text[text.find("%package -n python3-foo-bytecode-opt-1-2").unwrap()..];
         assert!(!opt12.contains("Supplements") && opt12.contains("levels 1 and 2") && opt12.contains("-O or run with -OO"), "{opt12}");
         assert!(opt12.contains("-f \"/b/100%% l/bytecode-opt-1-2.files\"\n"), "{opt12}");
+        assert!(opt0.contains("%postun -n python3-foo-bytecode-opt-0 -p <lua>\nif arg[2] == 0 then\n"), "{opt0}");
+        assert!(opt0.contains("    \"/s/__pycache__/m.cpython-313.pyc\",\n"), "{opt0}");
+        assert!(opt12.contains(r#"    "/s/__pycache__/100%%\"\\.cpython-313.opt-1.pyc",
+"#), "{opt12}");
     }
 
     #[test]
