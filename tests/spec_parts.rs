@@ -81,7 +81,8 @@ fn assert_declared_split(build: &Build) {
         assert_eq!(query("%{ARCH}"), "noarch", "{name}");
         let supplements = query("[%{SUPPLEMENTS}\n]");
         assert_eq!(supplements, if level == 0 { "python3-foo\n" } else { "" }, "{name}: only level 0 is installed by default");
-        let about = query("%{SUMMARY}\n%{DESCRIPTION}");
+        // Words, not lines: the description is wrapped.
+        let about = query("%{SUMMARY}\n%{DESCRIPTION}").split_whitespace().collect::<Vec<_>>().join(" ");
         let how = ["without -O", "with -O", "with -OO"][level];
         assert!(about.contains("python3-foo") && about.contains(&format!("level {level}")) && about.contains(how), "{name}: {about}");
     }

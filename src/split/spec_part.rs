@@ -50,6 +50,32 @@ impl Declaration {
     }
 }
 
+/// The longest description line rpmlint accepts (`description-line-too-long`).
+const DESCRIPTION_WIDTH: usize = 79;
+
+/// `text` in lines of at most `width` characters, broken at spaces (a longer word stays
+/// whole), each ending in a newline.
+fn wrap(text: &str, width: usize) -> String {
+    let mut out = String::new();
+    let mut line = String::new();
+    for word in text.split_whitespace() {
+        if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > width {
+            out.push_str(&line);
+            out.push('\n');
+            line.clear();
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    if !line.is_empty() {
+        out.push_str(&line);
+        out.push('\n');
+    }
+    out
+}
+
 /// How Python is run to load the caches of `level`.
 fn run_with(level: u8) -> &'static str {
     match level {
@@ -129,17 +155,17 @@ pub fn render(declaration: &Declaration, groups: &[DeclaredGroup<'_>]) -> Result
         if declaration.noarch {
             text.push_str("BuildArch: noarch\n");
         }
-        text.push_str(&format!(
-            "\n%description -n {name}\n\
-             The optimization {} bytecode caches (__pycache__/*.pyc) of the modules of\n\
-             {owner}, which Python loads when {}. Without them Python compiles\n\
-             those modules again each time it imports them.\n",
+        let mut about = format!(
+            "The optimization {} bytecode caches (__pycache__/*.pyc) of the modules of {owner}, \
+             which Python loads when {}. Without them Python compiles those modules again each \
+             time it imports them.",
             levels_text(levels),
             how.join(" or "),
-        ));
+        );
         if default {
-            text.push_str(&format!("Installed with {owner} by default; removing it keeps {owner}.\n"));
+            about.push_str(&format!(" Installed with {owner} by default; removing it keeps {owner}."));
         }
+        text.push_str(&format!("\n%description -n {name}\n{}", wrap(&about, DESCRIPTION_WIDTH)));
         text.push_str(&format!("\n%postun -n {name} -p <lua>\nif arg[2] == 0 then\n  for _, path in ipairs({{\n"));
         for cache in caches.iter() {
             text.push_str(&format!("    {},\n", lua_string(cache)?));
@@ -196,6 +222,19 @@ mod tests {
         assert!(opt0.contains("    \"/s/__pycache__/m.cpython-313.pyc\",\n"), "{opt0}");
         assert!(opt12.contains(r#"    "/s/__pycache__/100%%\"\\.cpython-313.opt-1.pyc",
 "#), "{opt12}");
+    }
+
+    #[test]
+    fn descriptions_fit_in_rpmlint_width() {
+        let mut long = declaration();
+        long.owner = "python3-a-rather-long-package-name-for-testing".into();
+        let level_0: BTreeSet<Vec<u8>> = BTreeSet::new();
+        let groups = [DeclaredGroup { levels: vec![0], label: "0".into(), list: "/l".into(), caches: &level_0 }];
+        let text = render(&long, &groups).unwrap();
+        let description = &text[text.find("%description").unwrap()..text.find("%postun").unwrap()];
+        assert!(description.lines().all(|l| l.chars().count() <= DESCRIPTION_WIDTH), "{description}");
+        assert!(description.contains("removing it keeps\npython3-a-rather") || description.contains("removing it keeps python3-a-rather"), "{description}");
+        assert_eq!(wrap("a bb ccc", 4), "a bb\nccc\n");
     }
 
     #[test]
