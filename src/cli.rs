@@ -169,6 +169,12 @@ pub struct SplitArgs {
     #[arg(long, value_name = "FILE")]
     pub pyproject_files: Option<PathBuf>,
 
+    /// Also write bytecode-owner.files for the main package: this installed directory, every
+    /// directory and file below it (caches that ship in a subpackage left out) and its caches
+    /// as %ghost; it replaces a spec's `%{python3_sitelib}/foo/` line. Repeat for several.
+    #[arg(long, value_name = "DIR")]
+    pub own: Vec<PathBuf>,
+
     /// Declare one subpackage per layout group, OWNER-bytecode-opt-<levels>, in a spec part
     /// (rpm 4.19 and later read *.specpart files written during %install), each requiring
     /// OWNER, the package that ships the sources and owns the caches as %ghost.

@@ -46,14 +46,24 @@ fn build_or_4_18_error(config: &Path, dir: &Path, spec: &str) -> Option<Build> {
 /// The sitelib of the packages (Fedora's `/usr/lib/pythonX.Y/site-packages`), from the owner.
 fn sitelib_of(owner: &Path) -> String {
     let files = files_of(owner);
-    let top = files.iter().find(|e| e.name.ends_with("/foo_top.py")).expect("foo_top.py in the owner");
-    top.name.trim_end_matches("/foo_top.py").to_string()
+    let module = files.iter().find(|e| e.name.ends_with("/foo/plain.py")).expect("foo/plain.py in the owner");
+    module.name.trim_end_matches("/foo/plain.py").to_string()
 }
 
-/// Checks the packages of a one-line split: the owner and one subpackage per level, each cache
-/// real in exactly one subpackage (of its level) and a `%ghost` of the owner, which owns the
-/// `__pycache__` directories %pyproject_save_files named; the subpackages' tags.
-fn assert_declared_split(build: &Build) {
+/// How the subpackages of a build were declared.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Declared {
+    /// By brp-pyc in a spec part: their tags are checked too.
+    ByBrpPyc,
+    /// By the spec (rpm 4.18).
+    BySpec,
+}
+
+/// Checks the packages of a one-line split of `modules` modules: the owner and one subpackage
+/// per level, each cache real in exactly one subpackage (of its level) and a `%ghost` of the
+/// owner, which owns the package's `__pycache__` directories (not site-packages'); the
+/// subpackages' tags when brp-pyc declared them.
+fn assert_split(build: &Build, modules: usize, declared: Declared) {
     let names: Vec<&str> = build.packages.keys().map(String::as_str).collect();
     assert_eq!(names, ["python3-foo", "python3-foo-bytecode-opt-0", "python3-foo-bytecode-opt-1", "python3-foo-bytecode-opt-2"]);
     let owner = files_of(&build.packages["python3-foo"]);
@@ -68,8 +78,7 @@ fn assert_declared_split(build: &Build) {
         let name = format!("python3-foo-bytecode-opt-{level}");
         let package = &build.packages[&name];
         let files = files_of(package);
-        // 7 modules: __init__, plain, docs, asserts, both, sub/__init__, foo_top.
-        assert_eq!(files.len(), 7, "{name}: {files:?}");
+        assert_eq!(files.len(), modules, "{name}: {files:?}");
         for file in &files {
             let level_of_name = if file.name.ends_with(".opt-1.pyc") { 1 } else if file.name.ends_with(".opt-2.pyc") { 2 } else { 0 };
             assert!(!file.ghost && !file.dir && level_of_name == level, "{name}: {file:?}");
@@ -78,6 +87,9 @@ fn assert_declared_split(build: &Build) {
         }
         let query = |qf: &str| String::from_utf8(run_ok(Command::new("rpm").args(["-qp", "--qf", qf]).arg(package)).stdout).unwrap();
         assert!(query("[%{REQUIRENAME} %{REQUIREFLAGS:depflags} %{REQUIREVERSION}\n]").contains("python3-foo = 1.0-1\n"), "{name} requires its owner");
+        if declared == Declared::BySpec {
+            continue;
+        }
         assert_eq!(query("%{ARCH}"), "noarch", "{name}");
         let supplements = query("[%{SUPPLEMENTS}\n]");
         assert_eq!(supplements, if level == 0 { "python3-foo\n" } else { "" }, "{name}: only level 0 is installed by default");
@@ -101,7 +113,8 @@ fn assert_one_line_split_builds(save_files_args: &str, files: &str) {
     let dir = tempfile::tempdir().unwrap();
     let Some(build) = build_or_4_18_error(config, dir.path(), &split_spec(save_files_args, files)) else { return };
     assert_eq!(rpm_warnings(&build.stderr), Vec::<&str>::new(), "{}", build.stderr);
-    assert_declared_split(&build);
+    // 7 modules: __init__, plain, docs, asserts, both, sub/__init__, foo_top.
+    assert_split(&build, 7, Declared::ByBrpPyc);
 }
 
 /// The spec of the README (which shows exactly these lines): an unsplit pyproject spec plus
@@ -258,4 +271,72 @@ fn dnf_installs_level_0_with_the_owner_by_default() {
     repository.dnf(bare.path(), &["install", "python3-foo-bytecode-opt-1"]);
     let level_1: BTreeSet<String> = level_0.iter().map(|c| c.replace(".pyc", ".opt-1.pyc")).collect();
     assert_eq!(loaded_caches(bare.path(), &sitelib, true), level_1, "python3 -O loads every level 1 cache");
+}
+
+/// The `%install` end and `%files` of the README's snippet for a spec without
+/// `%pyproject_save_files`, which used to list `%{python3_sitelib}/foo/`.
+const README_DIRECTORY_INSTALL: &str = "\
+cp -a foo %{buildroot}%{python3_sitelib}/
+%py_bytecode_split %{python3_sitelib}/foo
+";
+const README_DIRECTORY_FILES: &str = "%files -n python3-foo -f %{py_bytecode_owner_files}\n";
+
+/// A spec that installs its package directory by hand and lists it whole; with rpm 4.18 it
+/// declares the subpackages itself.
+fn directory_spec(declared: Declared) -> String {
+    let mut spec = String::from(
+        "Name: python-foo\nVersion: 1.0\nRelease: 1\nSummary: foo\nLicense: MIT\nBuildArch: noarch\n\
+         Source0: foo-1.0.tar.gz\n%description\nfoo.\n\
+         %package -n python3-foo\nSummary: foo\n%description -n python3-foo\nfoo.\n",
+    );
+    let levels = if declared == Declared::BySpec { 0..3 } else { 0..0 };
+    for level in levels.clone() {
+        spec.push_str(&format!(
+            "%package -n python3-foo-bytecode-opt-{level}\nSummary: caches\nRequires: python3-foo = %{{version}}-%{{release}}\n\
+             %description -n python3-foo-bytecode-opt-{level}\ncaches.\n"
+        ));
+    }
+    spec.push_str("%prep\n%autosetup -n foo-1.0\n%install\nmkdir -p %{buildroot}%{python3_sitelib}\n");
+    spec.push_str(README_DIRECTORY_INSTALL);
+    spec.push_str("echo data > %{buildroot}%{python3_sitelib}/foo/data.txt\n\n");
+    spec.push_str(README_DIRECTORY_FILES);
+    for level in levels {
+        spec.push_str(&format!("%files -n python3-foo-bytecode-opt-{level} -f %py_bytecode_files {level}\n"));
+    }
+    spec.push_str("\n%changelog\n* Tue Dec 01 2026 Packager <p@example.org> - 1.0-1\n- Built.\n");
+    spec
+}
+
+/// Without `%pyproject_save_files`: `%{py_bytecode_owner_files}` takes the place of the
+/// `%{python3_sitelib}/foo/` line, owning the directory, every file below it but the caches
+/// the subpackages ship, and the caches as `%ghost`; no "File listed twice". Declared by
+/// brp-pyc with rpm 4.19 and later, by the spec with rpm 4.18.
+#[test]
+fn a_directory_spec_keeps_one_owner_line() {
+    let Some(config) = fedora() else { return };
+    let readme = std::fs::read_to_string(Path::new(ROOT).join("README.md")).unwrap();
+    let snippet: String = format!("{README_DIRECTORY_INSTALL}\n{README_DIRECTORY_FILES}")
+        .lines()
+        .map(|l| if l.is_empty() { "\n".to_string() } else { format!("    {l}\n") })
+        .collect();
+    assert!(readme.contains(&snippet), "the README shows the lines this test builds:\n{snippet}");
+    let declared = if rpm_reads_spec_parts() { Declared::ByBrpPyc } else { Declared::BySpec };
+    let dir = tempfile::tempdir().unwrap();
+    let build = rpmbuild(config, dir.path(), &directory_spec(declared));
+    assert_eq!(rpm_warnings(&build.stderr), Vec::<&str>::new(), "{}", build.stderr);
+    // 6 modules: __init__, plain, docs, asserts, both, sub/__init__.
+    assert_split(&build, 6, declared);
+    let sitelib = sitelib_of(&build.packages["python3-foo"]);
+    let owner: BTreeSet<String> = files_of(&build.packages["python3-foo"])
+        .into_iter()
+        .filter(|e| !e.ghost)
+        .map(|e| e.name.trim_start_matches(&sitelib).to_string())
+        .collect();
+    let expected: BTreeSet<String> = [
+        "/foo", "/foo/__pycache__", "/foo/sub", "/foo/sub/__pycache__", "/foo/__init__.py", "/foo/plain.py", "/foo/docs.py",
+        "/foo/asserts.py", "/foo/both.py", "/foo/sub/__init__.py", "/foo/data.txt",
+    ]
+    .map(String::from)
+    .into();
+    assert_eq!(owner, expected, "what the owner ships besides its %ghost caches");
 }

@@ -37,6 +37,7 @@ pub fn run(args: &SplitArgs) -> Result<ExitCode, Error> {
         filter,
         roots,
         pyproject: None,
+        own: args.own.clone(),
     };
     let step = BrpStep { compile_missing: args.compile_missing, python: args.python.as_deref(), link: args.link };
     let layout = options.layout.clone();

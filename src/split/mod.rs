@@ -9,6 +9,7 @@
 //! ([`pyproject`]).
 
 pub mod missing_levels;
+pub mod owner_list;
 pub mod pyproject;
 pub mod spec_part;
 
@@ -47,6 +48,9 @@ pub struct SplitOptions {
     /// The bytecode entries taken over from `%{pyproject_files}`: then the main package's list
     /// owns exactly the directories and caches they named.
     pub pyproject: Option<PyprojectBytecode>,
+    /// Installed directories whose whole content the owner's list (`bytecode-owner.files`)
+    /// lists, caches as `%ghost`.
+    pub own: Vec<PathBuf>,
 }
 
 /// `--include`/`--exclude`: globs on installed paths. A glob that matches a directory covers
@@ -171,7 +175,12 @@ pub fn split_build(
         all
     });
     let lists = plan_lists(&options)?;
-    let rendered = render_lists(&lists, syntax, &real_root)?;
+    let mut rendered = render_lists(&lists, syntax, &real_root)?;
+    let mut renderer = ListRenderer::new(syntax, &real_root);
+    if !options.own.is_empty() {
+        let text = owner_list::render(&options.own, &real_root, &lists, &mut renderer)?;
+        rendered.push(RenderedList { file_name: owner_list::OWNER_LIST_NAME.into(), text });
+    }
     write_lists(output_dir, &rendered)?;
     if let Some(declaration) = declaration {
         let groups: Vec<DeclaredGroup<'_>> = options
@@ -196,7 +205,6 @@ pub fn split_build(
         let part = spec_part::write(declaration, &spec_part::render(declaration, &groups)?)?;
         log::info!("{}: declares {} subpackages of {}", part.display(), groups.len(), declaration.owner);
     }
-    let mut renderer = ListRenderer::new(syntax, &real_root);
     for (list, saved, takeover) in &takeovers {
         let owned = match declaration {
             // The owner's list is the pyproject list itself: it owns what its entries named.
@@ -501,6 +509,7 @@ mod tests {
             ghosts: true,
             filter: PathFilter::default(),
             pyproject: None,
+            own: Vec::new(),
         }
     }
 
