@@ -175,6 +175,12 @@ pub struct SplitArgs {
     #[arg(long, value_name = "DIR")]
     pub own: Vec<PathBuf>,
 
+    /// The distribution-wide switch: split only when the --pyproject-files list itself exists
+    /// (%pyproject_save_files without -D, whose packages' owners are not known) and spec parts
+    /// can be read (--declare); otherwise only link, as `brp-pyc link` does.
+    #[arg(long, requires = "declare")]
+    pub if_pyproject: bool,
+
     /// Declare one subpackage per layout group, OWNER-bytecode-opt-<levels>, in a spec part
     /// (rpm 4.19 and later read *.specpart files written during %install), each requiring
     /// OWNER, the package that ships the sources and owns the caches as %ghost.

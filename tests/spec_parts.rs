@@ -340,3 +340,37 @@ fn a_directory_spec_keeps_one_owner_line() {
     .into();
     assert_eq!(owner, expected, "what the owner ships besides its %ghost caches");
 }
+
+/// The distribution's switch, `%_brp_pyc_split_pyproject 1`: with rpm 4.19 and later an
+/// unmodified pyproject spec is split as the one line splits it; a spec without
+/// `%pyproject_save_files` and, with rpm 4.18, every spec stay unsplit, their caches linked.
+#[test]
+fn the_distribution_switch_splits_an_unmodified_pyproject_spec() {
+    let Some(config) = fedora() else { return };
+    let switch = ["_brp_pyc_split_pyproject 1"];
+    let dir = tempfile::tempdir().unwrap();
+    let unmodified = pyproject_spec(&format!("%pyproject_save_files {README_SAVE_FILES}"), &[], README_FILES);
+    let build = try_rpmbuild_with(config, dir.path(), &unmodified, &switch).unwrap_or_else(|stderr| panic!("{stderr}"));
+    assert_eq!(rpm_warnings(&build.stderr), Vec::<&str>::new(), "{}", build.stderr);
+    let tag = cache_tag(SYSTEM_PYTHON);
+    let assert_unsplit_and_linked = |build: &Build| {
+        assert_eq!(build.packages.keys().collect::<Vec<_>>(), ["python3-foo"]);
+        let files = files_of(&build.packages["python3-foo"]);
+        let inode_of = |suffix: &str| files.iter().find(|e| e.name.ends_with(suffix) && !e.ghost).unwrap_or_else(|| panic!("{suffix}: {files:?}")).inode;
+        // docs.py: levels 0 and 1 are the same bytes, linked in the one package.
+        assert_eq!(inode_of(&format!("/docs.{tag}.pyc")), inode_of(&format!("/docs.{tag}.opt-1.pyc")));
+    };
+    if rpm_reads_spec_parts() {
+        assert_eq!(build.packages.len(), 4, "the owner and three subpackages:\n{}", build.stderr);
+        assert_split(&build, 7, Declared::ByBrpPyc);
+    } else {
+        assert_unsplit_and_linked(&build);
+    }
+    let other = tempfile::tempdir().unwrap();
+    let directory = directory_spec(Declared::ByBrpPyc)
+        .replace("%py_bytecode_split %{python3_sitelib}/foo\n", "")
+        .replace(README_DIRECTORY_FILES, "%files -n python3-foo\n%{python3_sitelib}/foo/\n");
+    let build = try_rpmbuild_with(config, other.path(), &directory, &switch).unwrap_or_else(|stderr| panic!("{stderr}"));
+    assert_eq!(rpm_warnings(&build.stderr), Vec::<&str>::new(), "{}", build.stderr);
+    assert_unsplit_and_linked(&build);
+}

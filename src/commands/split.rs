@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use crate::cli::{GhostEntries, SplitArgs};
+use crate::cli::{GhostEntries, LinkArgs, SplitArgs};
 use crate::error::Error;
 use crate::exit_codes::ExitCode;
 use crate::link::walk::check_roots;
@@ -17,6 +17,11 @@ pub fn run(args: &SplitArgs) -> Result<ExitCode, Error> {
         log::info!("RPM_BUILD_ROOT is unset or /: nothing to do");
         return Ok(ExitCode::Success);
     };
+    if args.if_pyproject && !pyproject_split_applies(args)? {
+        log::info!("no %pyproject_save_files list without -D, or no spec parts: linking only");
+        let link = LinkArgs { dry_run: false, json: false, layout: None, strict: false, paths: args.paths.clone() };
+        return crate::commands::link::run(&link);
+    }
     // Checked before anything changes: a build that cannot declare its subpackages fails
     // with the tree as it was.
     let declaration = args.declare.as_ref().map(|owner| declaration(args, owner)).transpose()?;
@@ -56,6 +61,18 @@ pub fn run(args: &SplitArgs) -> Result<ExitCode, Error> {
         log::info!("{}: {} lines", list.file_name, list.text.lines().count());
     }
     Ok(ExitCode::Success)
+}
+
+/// Whether `--if-pyproject` splits: the base pyproject list exists, and the rpm reads spec
+/// parts. `%pyproject_save_files` without `-D` writes the base list and a named copy per
+/// distribution of its package; with `-D NAME` only that copy, which may be one of several
+/// packages of the spec, whose owners are not known.
+fn pyproject_split_applies(args: &SplitArgs) -> Result<bool, Error> {
+    let Some(file) = &args.pyproject_files else { return Ok(false) };
+    let lists = crate::split::pyproject::lists_at(file)?;
+    let base = lists.iter().any(|(list, _)| list == file);
+    let owner = args.declare.as_deref().unwrap_or_default();
+    Ok(base && declaration(args, owner).is_ok())
 }
 
 /// What `--declare` declares, or the error of an rpm that reads no spec parts.

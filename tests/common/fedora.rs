@@ -133,6 +133,12 @@ pub fn rpmbuild(config: &Path, dir: &Path, spec: &str) -> Build {
 
 /// [`rpmbuild`], or rpmbuild's stderr when the build fails.
 pub fn try_rpmbuild(config: &Path, dir: &Path, spec: &str) -> Result<Build, String> {
+    try_rpmbuild_with(config, dir, spec, &[])
+}
+
+/// [`try_rpmbuild`] with `defines` (`NAME VALUE`) on top of the configuration, as a
+/// distribution's macro files would set them.
+pub fn try_rpmbuild_with(config: &Path, dir: &Path, spec: &str, defines: &[&str]) -> Result<Build, String> {
     let top = dir.join("top");
     write_project(&top.join("SOURCES"));
     let spec_path = dir.join("foo.spec");
@@ -152,6 +158,7 @@ pub fn try_rpmbuild(config: &Path, dir: &Path, spec: &str) -> Result<Build, Stri
         // A fixed build host, as reproducible builds set it (rpm 4.20 warns when the machine's
         // name does not resolve).
         .args(["--define", "_buildhost build.example.org"])
+        .args(defines.iter().flat_map(|d| ["--define", d]))
         .arg(&spec_path)
         .env("RPM_CONFIGDIR", config.join("config"))
         // Fedora's brp step runs `pythonX.Y` found in $PATH: the system's.
