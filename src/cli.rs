@@ -162,14 +162,71 @@ pub struct SplitArgs {
     pub python: Option<PathBuf>,
 
     /// The %{pyproject_files} list of %pyproject_save_files: its __pycache__ directories and
-    /// cache globs are removed from it and the main package's list owns exactly those, as
-    /// %ghost. A FILE that does not exist is ignored.
+    /// cache globs are removed from it (and from each named copy FILE-NAME that
+    /// %pyproject_save_files -D NAME wrote) and the main package's list owns exactly those, as
+    /// %ghost; with --declare the lists themselves own them. A FILE that does not exist is
+    /// ignored.
     #[arg(long, value_name = "FILE")]
     pub pyproject_files: Option<PathBuf>,
+
+    /// Also write bytecode-owner.files for the main package: this installed directory, every
+    /// directory and file below it (caches that ship in a subpackage left out) and its caches
+    /// as %ghost; it replaces a spec's `%{python3_sitelib}/foo/` line. Repeat for several.
+    #[arg(long, value_name = "DIR")]
+    pub own: Vec<PathBuf>,
+
+    /// The distribution-wide switch: split only when the --pyproject-files list itself exists
+    /// (%pyproject_save_files without -D, whose packages' owners are not known) and spec parts
+    /// can be read (--declare); otherwise only link, as `brp-pyc link` does.
+    #[arg(long, requires = "declare")]
+    pub if_pyproject: bool,
+
+    /// Declare one subpackage per layout group, OWNER-bytecode-opt-<levels>, in a spec part
+    /// (rpm 4.19 and later read *.specpart files written during %install), each requiring
+    /// OWNER, the package that ships the sources and owns the caches as %ghost.
+    #[arg(long, value_name = "OWNER", requires = "owner_evr")]
+    pub declare: Option<String>,
+
+    /// OWNER's [epoch:]version-release, which the declared subpackages require exactly.
+    #[arg(long, value_name = "EVR")]
+    pub owner_evr: Option<String>,
+
+    /// Where rpm reads spec parts (%{specpartsdir}). Default: $RPM_SPECPARTS_DIR; empty or
+    /// unset: this rpm reads none, and --declare fails naming the rpm version.
+    #[arg(long, value_name = "DIR", value_parser = clap::value_parser!(std::ffi::OsString))]
+    pub spec_parts_dir: Option<std::ffi::OsString>,
+
+    /// The declared subpackages are BuildArch: noarch (the spec's target is noarch).
+    #[arg(long)]
+    pub noarch: bool,
+
+    /// The groups that dnf installs with OWNER by default (Supplements: OWNER): those holding
+    /// any of these levels, e.g. 0 or 0,1, or none.
+    #[arg(long, value_name = "LEVELS", default_value = "0", value_parser = parse_levels)]
+    pub default_installed: DefaultLevels,
 
     /// Directories to scan. Default: $RPM_BUILD_ROOT; when that is unset or /, do nothing.
     #[arg(value_name = "PATH")]
     pub paths: Vec<PathBuf>,
+}
+
+/// The levels of `split --default-installed`.
+#[derive(Clone, Debug)]
+pub struct DefaultLevels(pub Vec<u8>);
+
+fn parse_levels(text: &str) -> Result<DefaultLevels, String> {
+    if text == "none" {
+        return Ok(DefaultLevels(Vec::new()));
+    }
+    text.split(',')
+        .map(|level| match level.trim() {
+            "0" => Ok(0),
+            "1" => Ok(1),
+            "2" => Ok(2),
+            other => Err(format!("{other:?} is not a level (0, 1 or 2) nor none")),
+        })
+        .collect::<Result<Vec<u8>, String>>()
+        .map(DefaultLevels)
 }
 
 #[derive(Debug, Args)]

@@ -383,3 +383,46 @@ fn not_linked_follows_the_groups_of_the_layout() {
     assert_eq!((bad.status.code(), stderr.lines().count()), (Some(2), 1), "{stderr}");
     assert!(stderr.contains("nowhere/bytecode-layout"), "{stderr}");
 }
+
+/// A bytecode subpackage (`OWNER-bytecode-opt-<levels>`) whose owner is not among the packages
+/// checked would not install: `check` names it, whether the owner was left out of the run or
+/// the subpackage names the wrong owner (a wrong `%py_bytecode_split -n`).
+#[test]
+fn a_bytecode_subpackage_whose_owner_is_missing_is_named() {
+    if !have("rpmbuild") || !have("python3") {
+        return;
+    }
+    let top = Tree::in_memory();
+    let src = Tree::in_memory();
+    write_level_matrix(&src, "");
+    let build = |dir: &str, subpackage: &str| {
+        let spec = format!(
+            "Name: owner\nVersion: 1\nRelease: 1\nSummary: t\nLicense: MIT\nBuildArch: noarch\n\
+             %description\nt\n%package -n {subpackage}\nSummary: c\n%description -n {subpackage}\nc\n%install\n\
+             mkdir -p %{{buildroot}}{SITE}\ncp -a {src}/. %{{buildroot}}{SITE}/\n\
+             python3 -m compileall -q -s %{{buildroot}} -p / --invalidation-mode timestamp %{{buildroot}}{SITE}\n\
+             %files\n{SITE}/*.py\n%files -n {subpackage}\n{SITE}/__pycache__\n",
+            src = src.root().display(),
+        );
+        rpmbuild_spec(&top.path(dir), &spec)
+    };
+    let no_owner = |report: &Value| -> Vec<String> {
+        report["findings"].as_array().unwrap().iter().filter(|f| f["kind"] == "no-owner").map(|f| f["detail"].as_str().unwrap().to_string()).collect()
+    };
+    let right = build("right", "owner-bytecode-opt-0");
+    assert_eq!(right.len(), 2);
+    let (code, report) = audit_json("check", &[&right[0], &right[1]]);
+    assert_eq!((code, findings(&report).len()), (0, 0), "the whole build is clean: {report}");
+    let subpackage = right.iter().find(|p| p.to_string_lossy().contains("bytecode-opt-0")).unwrap();
+    let (code, report) = audit_json("check", &[subpackage]);
+    let named = no_owner(&report);
+    assert_eq!(code, 1, "{report}");
+    assert!(named.len() == 1 && named[0].contains("owner-bytecode-opt-0 is a bytecode subpackage of owner,"), "{report}");
+
+    let wrong = build("wrong", "python3-owner-bytecode-opt-0");
+    let (code, report) = audit_json("check", &[&wrong[0], &wrong[1]]);
+    let named = no_owner(&report);
+    assert_eq!(code, 1, "{report}");
+    assert_eq!(findings(&report).len(), 1, "only that: {report}");
+    assert!(named.len() == 1 && named[0].contains("subpackage of python3-owner, which is not among"), "{report}");
+}

@@ -470,3 +470,39 @@ fn py_byte_compile_passes_a_glob_through_to_the_shell() {
         assert_eq!(caches(&tree, &format!("{DATADIR}/{module}"), &tag)[1].exists(), compiled, "{module}");
     }
 }
+
+/// `%clamp_mtime_to_source_date_epoch 0` (and undefined) leaves source mtimes as they are, as
+/// Fedora's `%py_byte_compile` does by unsetting `$SOURCE_DATE_EPOCH`; 1 clamps them.
+#[test]
+fn py_byte_compile_clamps_source_mtimes_only_when_the_configuration_says_so() {
+    if !have("rpm") || !have("python3") {
+        return;
+    }
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let (epoch, later) = (1_600_000_000_i64, 1_700_000_000_u64);
+    for (clamp, clamped) in [(Some("0"), false), (None, false), (Some("1"), true)] {
+        let tree = Tree::in_memory();
+        let source = tree.write("usr/share/x/m.py", "X = 1\n");
+        set_mtime(&source, later);
+        let mut eval = Command::new("rpm");
+        eval.arg("--load").arg(repo.join("macros/macros.brp-pyc-compile"));
+        eval.args(["--define", &format!("__brp_pyc {}", env!("CARGO_BIN_EXE_brp-pyc"))]);
+        match clamp {
+            Some(value) => eval.args(["--define", &format!("clamp_mtime_to_source_date_epoch {value}")]),
+            None => eval.args(["--undefine", "clamp_mtime_to_source_date_epoch"]),
+        };
+        let script = run_ok(eval.args(["--eval", &format!("%py_byte_compile /usr/bin/python3 {}", source.display())]));
+        run_ok(
+            Command::new("sh")
+                .arg("-c")
+                .arg(String::from_utf8(script.stdout).unwrap())
+                .env("RPM_BUILD_ROOT", tree.root())
+                .env("SOURCE_DATE_EPOCH", epoch.to_string())
+                .env_remove("PYTHONDONTWRITEBYTECODE"),
+        );
+        let mtime = std::fs::metadata(&source).unwrap().mtime();
+        assert_eq!(mtime, if clamped { epoch } else { later as i64 }, "clamp_mtime_to_source_date_epoch {clamp:?}");
+        let cache = caches(&tree, "usr/share/x/m", &cache_tag("/usr/bin/python3"))[0].clone();
+        assert_eq!(std::fs::read(&cache).unwrap()[8..12], (mtime as u32).to_le_bytes(), "the cache records the source's mtime");
+    }
+}

@@ -92,6 +92,13 @@ fn stray_cache_spec(split: &str) -> String {
     edit_lines(&text, 1, |l| (l == "%files -f %{py_bytecode_ghost_files}").then(|| format!("{l}\n%{{python3_sitelib}}/stray")))
 }
 
+/// The split example with a README in the main package, as a real package has: then
+/// the main package gets no `no-documentation`, and a subpackage that did would show.
+fn documented_spec(split: &str) -> String {
+    let text = edit_lines(split, 1, |l| l.starts_with("%py_bytecode_split").then(|| format!("{l}\necho Example. > README")));
+    edit_lines(&text, 1, |l| (l == "%files -f %{py_bytecode_ghost_files}").then(|| format!("{l}\n%doc README")))
+}
+
 /// One rpmlint finding: (package, level, name, detail).
 type Finding = (String, String, String, String);
 
@@ -144,7 +151,7 @@ fn filters_leave_no_warning_the_unsplit_package_lacks_and_keep_real_ones() {
     if !have("rpmbuild") || !have("python3") || !have("rpmlint") {
         return;
     }
-    let example = std::fs::read_to_string(SPLIT_SPEC).unwrap();
+    let example = documented_spec(&std::fs::read_to_string(SPLIT_SPEC).unwrap());
     let top = Tree::in_memory();
     let split = build(&top.path("split"), &example);
     let unsplit = build(&top.path("unsplit"), &unsplit_spec(&example));
@@ -153,7 +160,7 @@ fn filters_leave_no_warning_the_unsplit_package_lacks_and_keep_real_ones() {
 
     // What the split costs without the filters: the warnings the filters are for.
     let raw = rpmlint(&split, false);
-    for name in ["python-bytecode-without-source", "postin-without-ghost-file-creation", "ghost-files-without-postin"] {
+    for name in ["python-bytecode-without-source", "postin-without-ghost-file-creation", "ghost-files-without-postin", "no-documentation"] {
         assert!(raw.iter().any(|f| f.2 == name), "{name} without filters:\n{raw:#?}");
     }
     let filtered = rpmlint(&split, true);

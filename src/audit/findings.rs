@@ -37,6 +37,9 @@ pub enum FindingKind {
     /// The levels of one module are compiled in different invalidation modes (timestamp and
     /// hash-based): their headers differ, so they never hold the same bytes and never link.
     MixedInvalidation,
+    /// A bytecode subpackage (`OWNER-bytecode-opt-<levels>`) whose owner is not among the
+    /// packages checked: it requires a package the build did not make, so it would not install.
+    NoOwner,
 }
 
 impl FindingKind {
@@ -48,6 +51,7 @@ impl FindingKind {
             FindingKind::BuildRoot => "build-root",
             FindingKind::NoSource => "no-source",
             FindingKind::MixedInvalidation => "mixed-invalidation",
+            FindingKind::NoOwner => "no-owner",
         }
     }
 }
@@ -100,8 +104,40 @@ pub fn check_in_layout(inventories: &[Inventory], layout: &Layout) -> Checked {
         checked.findings.extend(one.findings);
         checked.errors.extend(one.errors);
     }
+    checked.findings.extend(missing_owners(inventories));
     checked.findings.sort_by(|a, b| (&a.item, &a.raw_path, a.kind).cmp(&(&b.item, &b.raw_path, b.kind)));
     checked
+}
+
+/// The owner a bytecode subpackage's name says: `python3-foo` for
+/// `python3-foo-bytecode-opt-0` or `python3-foo-bytecode-opt-1-2`.
+pub fn bytecode_owner(name: &str) -> Option<&str> {
+    let (owner, levels) = name.rsplit_once("-bytecode-opt-")?;
+    let levels_ok = levels.split('-').all(|l| !l.is_empty() && l.bytes().all(|b| b.is_ascii_digit()));
+    (!owner.is_empty() && levels_ok).then_some(owner)
+}
+
+/// A finding for each bytecode subpackage whose owner is not among the packages checked (a
+/// wrong `%py_bytecode_split -n` makes one that requires a package the build did not make),
+/// named at its first file.
+fn missing_owners(inventories: &[Inventory]) -> Vec<Finding> {
+    let names: HashSet<&str> = inventories.iter().filter_map(|i| i.package_name.as_deref()).collect();
+    let mut findings = Vec::new();
+    for inventory in inventories {
+        let Some(name) = inventory.package_name.as_deref() else { continue };
+        let Some(owner) = bytecode_owner(name).filter(|owner| !names.contains(owner)) else { continue };
+        let raw_path = inventory.files.first().map(|f| f.path.clone()).unwrap_or_default();
+        findings.push(Finding {
+            item: inventory.name.clone(),
+            path: String::from_utf8_lossy(&raw_path).into_owned(),
+            kind: FindingKind::NoOwner,
+            detail: format!(
+                "{name} is a bytecode subpackage of {owner}, which is not among the packages checked: it requires a package the build did not make and would not install (give all packages of the build; %py_bytecode_split -n names the owner)"
+            ),
+            raw_path,
+        });
+    }
+    findings
 }
 
 /// A cache's magic number (the hash key) and the source hash its header records.
@@ -408,5 +444,15 @@ mod tests {
         let mut header_only = CacheScan { header: Vec::new(), markers: &[], found: None, tail: Vec::new() };
         assert!(header_only.feed(&content[..10]) && !header_only.feed(&content[10..20]), "without markers, the header is all");
         assert_eq!(header_only.finish().build_root, None);
+    }
+
+    #[test]
+    fn bytecode_owner_is_read_from_the_name() {
+        assert_eq!(bytecode_owner("python3-foo-bytecode-opt-0"), Some("python3-foo"));
+        assert_eq!(bytecode_owner("python3-foo-bytecode-opt-1-2"), Some("python3-foo"));
+        assert_eq!(bytecode_owner("python3-foo"), None);
+        assert_eq!(bytecode_owner("python3-foo-bytecode-opt-"), None);
+        assert_eq!(bytecode_owner("python3-foo-bytecode-opt-x"), None);
+        assert_eq!(bytecode_owner("-bytecode-opt-0"), None);
     }
 }

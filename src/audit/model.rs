@@ -40,6 +40,8 @@ pub struct Inventory {
     pub name: String,
     /// Sorted by installed path.
     pub files: Vec<FileRecord>,
+    /// A package's rpm name (NAME); `None` for a tree.
+    pub package_name: Option<String>,
 }
 
 /// What a file is, as far as sizes go.
@@ -225,7 +227,7 @@ pub fn merge(inventories: Vec<Inventory>) -> Option<Inventory> {
             files.push(file);
         }
     }
-    Some(Inventory { kind, location, name, files })
+    Some(Inventory { kind, location, name, files, package_name: None })
 }
 
 #[cfg(test)]

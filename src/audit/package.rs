@@ -112,8 +112,9 @@ pub fn inventory(path: &Path) -> Result<Inventory, Error> {
     if total.is_none() {
         return Err(package_error(path, "corrupt header (its file sizes add up to more than 1 PiB)"));
     }
+    let package_name = Some(guarded(path, || meta.get_name().map(str::to_string))?);
     let name = path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
-    Ok(Inventory { kind: ItemKind::Package, location: path.to_path_buf(), name, files })
+    Ok(Inventory { kind: ItemKind::Package, location: path.to_path_buf(), name, files, package_name })
 }
 
 /// Refuses a package whose payload is missing or shorter than the signature header records

@@ -29,7 +29,7 @@ pub struct Scanned {
 pub fn inventory(root: &Path) -> Scanned {
     let name = root.display().to_string();
     let mut scanned = Scanned {
-        tree: Inventory { kind: ItemKind::Tree, location: root.to_path_buf(), name, files: Vec::new() },
+        tree: Inventory { kind: ItemKind::Tree, location: root.to_path_buf(), name, files: Vec::new(), package_name: None },
         packages: Vec::new(),
         errors: Vec::new(),
     };

@@ -2,12 +2,13 @@
 
 use std::path::PathBuf;
 
-use crate::cli::{GhostEntries, SplitArgs};
+use crate::cli::{GhostEntries, LinkArgs, SplitArgs};
 use crate::error::Error;
 use crate::exit_codes::ExitCode;
 use crate::link::walk::check_roots;
 use crate::render::quote;
 use crate::render::rpm_files::{EscapeChoice, RpmSyntax};
+use crate::split::spec_part::Declaration;
 use crate::split::{split_build, BrpStep, PathFilter, SplitOptions, SplitOutcome};
 
 /// The `split` subcommand: options from the command line, warnings and a summary to the log.
@@ -16,6 +17,14 @@ pub fn run(args: &SplitArgs) -> Result<ExitCode, Error> {
         log::info!("RPM_BUILD_ROOT is unset or /: nothing to do");
         return Ok(ExitCode::Success);
     };
+    if args.if_pyproject && !pyproject_split_applies(args)? {
+        log::info!("no %pyproject_save_files list without -D, or no spec parts: linking only");
+        let link = LinkArgs { dry_run: false, json: false, layout: None, strict: false, paths: args.paths.clone() };
+        return crate::commands::link::run(&link);
+    }
+    // Checked before anything changes: a build that cannot declare its subpackages fails
+    // with the tree as it was.
+    let declaration = args.declare.as_ref().map(|owner| declaration(args, owner)).transpose()?;
     let roots = check_roots(&paths)?;
     let build_root = args.build_root.clone().or_else(|| {
         let env = std::env::var_os("RPM_BUILD_ROOT").map(PathBuf::from)?;
@@ -33,10 +42,11 @@ pub fn run(args: &SplitArgs) -> Result<ExitCode, Error> {
         filter,
         roots,
         pyproject: None,
+        own: args.own.clone(),
     };
     let step = BrpStep { compile_missing: args.compile_missing, python: args.python.as_deref(), link: args.link };
     let layout = options.layout.clone();
-    let SplitOutcome { lists, rendered } = split_build(options, &step, args.pyproject_files.as_deref(), &args.output_dir, syntax)?;
+    let SplitOutcome { lists, rendered } = split_build(options, &step, args.pyproject_files.as_deref(), &args.output_dir, syntax, declaration.as_ref())?;
     if !lists.unassigned.is_empty() {
         log::warn!("{} caches have levels that layout {layout} does not name; they are listed only as %ghost", lists.unassigned.len());
     }
@@ -53,11 +63,48 @@ pub fn run(args: &SplitArgs) -> Result<ExitCode, Error> {
     Ok(ExitCode::Success)
 }
 
-/// Asks the installed rpm for its version, as `--rpm-escape auto` does.
-fn installed_rpm_syntax() -> Result<RpmSyntax, Error> {
+/// Whether `--if-pyproject` splits: the base pyproject list exists, and the rpm reads spec
+/// parts. `%pyproject_save_files` without `-D` writes the base list and a named copy per
+/// distribution of its package; with `-D NAME` only that copy, which may be one of several
+/// packages of the spec, whose owners are not known.
+fn pyproject_split_applies(args: &SplitArgs) -> Result<bool, Error> {
+    let Some(file) = &args.pyproject_files else { return Ok(false) };
+    let lists = crate::split::pyproject::lists_at(file)?;
+    let base = lists.iter().any(|(list, _)| list == file);
+    let owner = args.declare.as_deref().unwrap_or_default();
+    Ok(base && declaration(args, owner).is_ok())
+}
+
+/// What `--declare` declares, or the error of an rpm that reads no spec parts.
+fn declaration(args: &SplitArgs, owner: &str) -> Result<Declaration, Error> {
+    let dir = args.spec_parts_dir.clone().or_else(|| std::env::var_os("RPM_SPECPARTS_DIR"));
+    let Some(spec_parts_dir) = dir.filter(|d| !d.is_empty()).map(PathBuf::from) else {
+        let rpm = installed_rpm_version().map_or_else(|_| "this rpm".to_string(), |v| format!("rpm {v}"));
+        return Err(Error::NoSpecParts { rpm, owner: owner.to_string() });
+    };
+    Ok(Declaration {
+        spec_parts_dir,
+        owner: owner.to_string(),
+        owner_evr: args.owner_evr.clone().unwrap_or_default(),
+        noarch: args.noarch,
+        default_levels: args.default_installed.0.clone(),
+    })
+}
+
+/// `rpm --version` of the installed rpm: `4.18.0` from `RPM version 4.18.0`.
+fn installed_rpm_version() -> Result<String, Error> {
     let rpm = std::path::Path::new("rpm");
     let out = std::process::Command::new(rpm).arg("--version").output().map_err(|e| Error::io(rpm, e))?;
-    let text = String::from_utf8_lossy(&out.stdout);
-    RpmSyntax::for_version(&text)
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    text.split_whitespace()
+        .last()
+        .map(str::to_string)
         .ok_or_else(|| Error::io(rpm, std::io::Error::other(format!("unexpected version output {text:?}"))))
+}
+
+/// The syntax of the installed rpm, as `--rpm-escape auto` asks it.
+fn installed_rpm_syntax() -> Result<RpmSyntax, Error> {
+    let version = installed_rpm_version()?;
+    RpmSyntax::for_version(&version)
+        .ok_or_else(|| Error::io(std::path::Path::new("rpm"), std::io::Error::other(format!("unexpected version {version:?}"))))
 }

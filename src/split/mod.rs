@@ -9,7 +9,9 @@
 //! ([`pyproject`]).
 
 pub mod missing_levels;
+pub mod owner_list;
 pub mod pyproject;
+pub mod spec_part;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::ffi::OsStr;
@@ -27,7 +29,8 @@ use crate::link::walk::visit_dirs;
 use crate::link::{link, Event, LinkOptions};
 use crate::render::rpm_files::{escape_absent_path, escape_path, has_glob_chars, RpmSyntax};
 use crate::split::missing_levels::{compile_missing, find_missing};
-use crate::split::pyproject::PyprojectBytecode;
+use crate::split::pyproject::{PyprojectBytecode, TakeOver};
+use crate::split::spec_part::{DeclaredGroup, Declaration};
 
 /// The levels every module gets `%ghost` entries for: the ones CPython writes.
 const GHOST_LEVELS: [Level; 3] = [Level::Zero, Level::One, Level::Two];
@@ -45,6 +48,9 @@ pub struct SplitOptions {
     /// The bytecode entries taken over from `%{pyproject_files}`: then the main package's list
     /// owns exactly the directories and caches they named.
     pub pyproject: Option<PyprojectBytecode>,
+    /// Installed directories whose whole content the owner's list (`bytecode-owner.files`)
+    /// lists, caches as `%ghost`.
+    pub own: Vec<PathBuf>,
 }
 
 /// `--include`/`--exclude`: globs on installed paths. A glob that matches a directory covers
@@ -121,17 +127,23 @@ pub struct SplitOutcome {
 }
 
 /// The whole split, in an order that keeps every failure harmless: the brp step's compiling
-/// and linking, then the lists planned (taking `pyproject_files`' bytecode entries over, when
-/// that file exists), rendered for `syntax` and written to `output_dir`; `pyproject_files` is
-/// rewritten last (its original kept as `pyproject-files.orig`), so a failed run leaves it as
-/// it was and a second run still finds its entries.
+/// and linking, then the lists planned (taking the bytecode entries of `pyproject_files` and
+/// its named copies over, when they exist), rendered for `syntax` and written to `output_dir`;
+/// with `declaration`, the spec part that declares the subpackages, and the owner's `%dir` and
+/// `%ghost` entries go into the pyproject lists themselves. The pyproject lists are rewritten
+/// last (each original kept as `pyproject-files[-NAME].orig`), so a failed run leaves them as
+/// they were and a second run still finds their entries.
 pub fn split_build(
     mut options: SplitOptions,
     step: &BrpStep<'_>,
     pyproject_files: Option<&Path>,
     output_dir: &Path,
     syntax: RpmSyntax,
+    declaration: Option<&Declaration>,
 ) -> Result<SplitOutcome, Error> {
+    if let Some(declaration) = declaration {
+        declaration.validate()?;
+    }
     let real_root = options.build_root.clone().unwrap_or_else(|| options.roots[0].clone());
     if step.compile_missing {
         let accepts = |cache: &Path| {
@@ -147,19 +159,65 @@ pub fn split_build(
         let report = link(&link_options, Event::log);
         log::info!("linked {} caches inside the groups of layout {}", report.linked, options.layout);
     }
-    let pyproject_files = pyproject_files.filter(|f| f.exists());
-    let saved_pyproject = output_dir.join("pyproject-files.orig");
     let accepts = |installed: &[u8]| options.filter.accepts(Path::new(OsStr::from_bytes(installed)));
-    let pyproject = pyproject_files.map(|file| crate::split::pyproject::read(file, &saved_pyproject, &accepts)).transpose()?;
-    options.pyproject = pyproject.as_ref().map(|p| p.bytecode.clone());
+    let mut takeovers: Vec<(PathBuf, PathBuf, TakeOver)> = Vec::new();
+    for (list, saved_name) in pyproject_files.map(crate::split::pyproject::lists_at).transpose()?.unwrap_or_default() {
+        let saved = output_dir.join(saved_name);
+        let takeover = crate::split::pyproject::read(&list, &saved, &accepts)?;
+        takeovers.push((list, saved, takeover));
+    }
+    options.pyproject = (!takeovers.is_empty()).then(|| {
+        let mut all = PyprojectBytecode::default();
+        for (_, _, takeover) in &takeovers {
+            all.dirs.extend(takeover.bytecode.dirs.iter().cloned());
+            all.caches.extend(takeover.bytecode.caches.iter().cloned());
+        }
+        all
+    });
     let lists = plan_lists(&options)?;
-    let rendered = render_lists(&lists, syntax, &real_root)?;
+    let mut rendered = render_lists(&lists, syntax, &real_root)?;
+    let mut renderer = ListRenderer::new(syntax, &real_root);
+    if !options.own.is_empty() {
+        let text = owner_list::render(&options.own, &real_root, &lists, &mut renderer)?;
+        rendered.push(RenderedList { file_name: owner_list::OWNER_LIST_NAME.into(), text });
+    }
     write_lists(output_dir, &rendered)?;
     // For `check` on the build root, which must not report the levels the layout keeps apart.
     let record = RenderedList { file_name: RECORD_NAME.into(), text: format!("{}\n", options.layout) };
     write_lists(output_dir, std::slice::from_ref(&record))?;
-    if let (Some(file), Some(pyproject)) = (pyproject_files, &pyproject) {
-        pyproject.commit(file, &saved_pyproject)?;
+    if let Some(declaration) = declaration {
+        let groups: Vec<DeclaredGroup<'_>> = options
+            .layout
+            .groups()
+            .into_iter()
+            .zip(&lists.groups)
+            .filter(|(_, (label, caches))| {
+                let empty = caches.is_empty();
+                if empty {
+                    log::info!("{}: no caches, not declared", declaration.subpackage(label));
+                }
+                !empty
+            })
+            .map(|(levels, (label, caches))| DeclaredGroup {
+                levels,
+                label: label.clone(),
+                list: output_dir.join(group_list_name(label)),
+                caches,
+            })
+            .collect();
+        let part = spec_part::write(declaration, &spec_part::render(declaration, &groups)?)?;
+        log::info!("{}: declares {} subpackages of {}", part.display(), groups.len(), declaration.owner);
+    }
+    for (list, saved, takeover) in &takeovers {
+        let owned = match declaration {
+            // The owner's list is the pyproject list itself: it owns what its entries named.
+            Some(_) => renderer.owned_entries(
+                takeover.bytecode.dirs.iter().filter(|d| accepts(d)),
+                lists.ghosts.iter().chain(&lists.unassigned).filter(|p| takeover.bytecode.covers(p)),
+            )?,
+            None => String::new(),
+        };
+        takeover.commit(list, saved, &owned)?;
     }
     Ok(SplitOutcome { lists, rendered })
 }
@@ -281,6 +339,11 @@ pub fn group_label(levels: &[u8]) -> String {
     levels.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("-")
 }
 
+/// The file name of a layout group's list: `bytecode-opt-0.files`, `bytecode-opt-1-2.files`.
+pub fn group_list_name(label: &str) -> String {
+    format!("bytecode-opt-{label}.files")
+}
+
 /// The installed path of a directory: the build root removed, `/` in front.
 fn installed(dir: &Path, options: &SplitOptions) -> Result<PathBuf, Error> {
     let root = match &options.build_root {
@@ -301,9 +364,33 @@ pub struct RenderedList {
 /// Renders the lists for `syntax`. `real_root` is the build root on disk, for the check that a
 /// legacy glob matches only its own file. Fails on the first path the rpm cannot hold.
 pub fn render_lists(lists: &FileLists, syntax: RpmSyntax, real_root: &Path) -> Result<Vec<RenderedList>, Error> {
-    let mut checker = LegacyGlobCheck { root: real_root, listings: HashMap::new() };
-    let mut line = |directive: &str, path: &[u8]| -> Result<String, Error> {
-        let rpm = match syntax {
+    let mut renderer = ListRenderer::new(syntax, real_root);
+    let ghost = renderer.owned_entries(lists.dirs.iter(), lists.ghosts.iter().chain(&lists.unassigned))?;
+    let mut rendered = vec![RenderedList { file_name: "bytecode-ghost.files".into(), text: ghost }];
+    for (label, paths) in &lists.groups {
+        let mut text = String::new();
+        for path in paths {
+            text.push_str(&renderer.line("", path)?);
+        }
+        rendered.push(RenderedList { file_name: group_list_name(label), text });
+    }
+    Ok(rendered)
+}
+
+/// Writes `%files` lines for one rpm syntax, checking each name against the build root.
+pub struct ListRenderer<'a> {
+    syntax: RpmSyntax,
+    checker: LegacyGlobCheck<'a>,
+}
+
+impl<'a> ListRenderer<'a> {
+    pub fn new(syntax: RpmSyntax, real_root: &'a Path) -> ListRenderer<'a> {
+        ListRenderer { syntax, checker: LegacyGlobCheck { root: real_root, listings: HashMap::new() } }
+    }
+
+    /// One line: `directive` (`%dir `, `%ghost ` or nothing) and the escaped path.
+    pub fn line(&mut self, directive: &str, path: &[u8]) -> Result<String, Error> {
+        let rpm = match self.syntax {
             RpmSyntax::V419 => "rpm 4.19 and later",
             RpmSyntax::Legacy => "rpm before 4.19",
         };
@@ -311,34 +398,35 @@ pub fn render_lists(lists: &FileLists, syntax: RpmSyntax, real_root: &Path) -> R
         // rpm 4.19 and later undo escapes through a glob match only, which a name absent from
         // the build root (a %ghost of a level not compiled) never has: it is written as a glob
         // that must match nothing else, like every name for rpm before 4.19.
-        let absent = syntax == RpmSyntax::V419 && !checker.exists(path);
-        let escaped = if absent { escape_absent_path(path) } else { escape_path(path, syntax) };
+        let absent = self.syntax == RpmSyntax::V419 && !self.checker.exists(path);
+        let escaped = if absent { escape_absent_path(path) } else { escape_path(path, self.syntax) };
         let escaped = escaped.map_err(|e| unlistable(e.to_string()))?;
-        if (syntax == RpmSyntax::Legacy || absent) && has_glob_chars(path) {
-            checker.check(path).map_err(unlistable)?;
+        if (self.syntax == RpmSyntax::Legacy || absent) && has_glob_chars(path) {
+            self.checker.check(path).map_err(unlistable)?;
         }
         Ok(format!("{directive}{escaped}\n"))
-    };
-    let mut ghost = String::new();
-    let mut entries: BTreeMap<&[u8], &str> = BTreeMap::new();
-    for dir in &lists.dirs {
-        entries.insert(dir, "%dir ");
     }
-    for path in lists.ghosts.iter().chain(&lists.unassigned) {
-        entries.insert(path, "%ghost ");
-    }
-    for (path, directive) in entries {
-        ghost.push_str(&line(directive, path)?);
-    }
-    let mut rendered = vec![RenderedList { file_name: "bytecode-ghost.files".into(), text: ghost }];
-    for (label, paths) in &lists.groups {
-        let mut text = String::new();
-        for path in paths {
-            text.push_str(&line("", path)?);
+
+    /// What the owner of the caches lists: `%dir` for `dirs`, `%ghost` for `ghosts`, sorted by
+    /// path.
+    pub fn owned_entries<'p>(
+        &mut self,
+        dirs: impl Iterator<Item = &'p Vec<u8>>,
+        ghosts: impl Iterator<Item = &'p Vec<u8>>,
+    ) -> Result<String, Error> {
+        let mut entries: BTreeMap<&[u8], &str> = BTreeMap::new();
+        for dir in dirs {
+            entries.insert(dir, "%dir ");
         }
-        rendered.push(RenderedList { file_name: format!("bytecode-opt-{label}.files"), text });
+        for path in ghosts {
+            entries.insert(path, "%ghost ");
+        }
+        let mut text = String::new();
+        for (path, directive) in entries {
+            text.push_str(&self.line(directive, path)?);
+        }
+        Ok(text)
     }
-    Ok(rendered)
 }
 
 /// rpm before 4.19 globs every entry, quoted or not, and has no escape (and rpm 4.19 and later
@@ -424,6 +512,7 @@ mod tests {
             ghosts: true,
             filter: PathFilter::default(),
             pyproject: None,
+            own: Vec::new(),
         }
     }
 

@@ -6,7 +6,10 @@
 //! which makes every real cache a file of the main package. With split bytecode the main package
 //! must own those caches as `%ghost` and the subpackages ship them, so the bytecode lines leave
 //! that list and the `%ghost` list covers exactly what they covered: their directories and the
-//! caches their globs name.
+//! caches their globs name. When brp-pyc declares the subpackages itself (spec parts), those
+//! `%dir` and `%ghost` entries go back into the list itself, so that `-f %{pyproject_files}`
+//! stays the owner's only list. `%pyproject_save_files -D NAME` writes a named copy
+//! `FILE-NAME` beside the base list: each is taken over the same way ([`lists_at`]).
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -57,6 +60,9 @@ pub fn parse(text: &str, accepts: &dyn Fn(&[u8]) -> bool) -> PyprojectList {
     let mut rest = String::with_capacity(text.len());
     for line in text.lines() {
         let trimmed = line.trim();
+        if is_our_ghost_line(trimmed) {
+            continue; // written by an earlier run into this list: written again from the caches
+        }
         if let Some(dir) = trimmed.strip_prefix("%dir ").map(|p| unescape(p.trim())) {
             if dir.ends_with(b"/__pycache__") && accepts(&dir) {
                 bytecode.dirs.insert(dir);
@@ -83,6 +89,41 @@ pub fn parse(text: &str, accepts: &dyn Fn(&[u8]) -> bool) -> PyprojectList {
     PyprojectList { bytecode, rest }
 }
 
+/// A `%ghost` line of a cache below `__pycache__`: `%pyproject_save_files` writes none, so it
+/// is one that brp-pyc put into the list on an earlier run.
+fn is_our_ghost_line(trimmed: &str) -> bool {
+    let Some(path) = trimmed.strip_prefix("%ghost ") else { return false };
+    let path = path.trim().trim_end_matches('"');
+    path.contains("/__pycache__/") && path.ends_with(".pyc")
+}
+
+/// The lists to take over for `file`: `file` itself and its named copies `file-NAME`
+/// (`%pyproject_save_files -D NAME`), those that exist, sorted, each with the name of its saved
+/// original in the output directory (`pyproject-files.orig`, `pyproject-files-NAME.orig`).
+pub fn lists_at(file: &Path) -> Result<Vec<(PathBuf, String)>, Error> {
+    let (Some(dir), Some(base)) = (file.parent(), file.file_name().and_then(|n| n.to_str())) else {
+        return Ok(Vec::new());
+    };
+    let dir = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(Error::io(dir, e)),
+    };
+    let mut lists = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| Error::io(dir, e))?;
+        let name = entry.file_name();
+        let Some(suffix) = name.to_str().and_then(|n| n.strip_prefix(base)) else { continue };
+        let named_copy = suffix.strip_prefix('-').is_some_and(|n| !n.is_empty());
+        if (suffix.is_empty() || named_copy) && entry.file_type().is_ok_and(|t| t.is_file()) {
+            lists.push((file.with_file_name(&name), format!("pyproject-files{suffix}.orig")));
+        }
+    }
+    lists.sort();
+    Ok(lists)
+}
+
 /// Undoes the escaping of `pyproject_save_files.py`: double quotes around the path (rpm before
 /// 4.19), backslash escapes (4.19 and later) and doubled `%` (repeated: rpm before 4.19 is
 /// given `%%%%` for one `%`).
@@ -106,34 +147,43 @@ fn unescape(text: &str) -> Vec<u8> {
 #[derive(Debug)]
 pub struct TakeOver {
     pub bytecode: PyprojectBytecode,
-    /// The original text and the text without bytecode lines; `None` when the list has none
-    /// left (an earlier run took them over: `bytecode` comes from its saved copy).
-    rewrite: Option<(String, String)>,
+    /// The text as read and the text without bytecode lines.
+    text: String,
+    rest: String,
+    /// Whether the list is as `%pyproject_save_files` wrote it (it has cache globs): then its
+    /// text is the original to keep; otherwise an earlier run took it over and `bytecode` comes
+    /// from the saved original.
+    fresh: bool,
 }
 
 /// Reads the list at `path`. The original is kept in `saved` when the rewrite is committed, so
 /// that a second run (a short-circuit rebuild, a second brp step) finds the same entries once
-/// the list has none left; a list with bytecode lines again was written anew and wins.
+/// the list has none left; a list with cache globs again was written anew and wins.
 pub fn read(path: &Path, saved: &Path, accepts: &dyn Fn(&[u8]) -> bool) -> Result<TakeOver, Error> {
     let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
     let list = parse(&text, accepts);
-    if !list.bytecode.is_empty() {
-        return Ok(TakeOver { bytecode: list.bytecode, rewrite: Some((text, list.rest)) });
+    if !list.bytecode.caches.is_empty() {
+        return Ok(TakeOver { bytecode: list.bytecode, text, rest: list.rest, fresh: true });
     }
     let bytecode = match std::fs::read_to_string(saved) {
         Ok(original) => parse(&original, accepts).bytecode,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => list.bytecode,
         Err(e) => return Err(Error::io(saved, e)),
     };
-    Ok(TakeOver { bytecode, rewrite: None })
+    Ok(TakeOver { bytecode, text, rest: list.rest, fresh: false })
 }
 
 impl TakeOver {
-    /// Saves the original in `saved`, then rewrites `path` without its bytecode lines.
-    pub fn commit(&self, path: &Path, saved: &Path) -> Result<(), Error> {
-        if let Some((original, rest)) = &self.rewrite {
-            write_atomically(saved, original)?;
-            write_atomically(path, rest)?;
+    /// Saves the original in `saved` (a list as `%pyproject_save_files` wrote it), then
+    /// rewrites `path` without its bytecode lines and with `owned` (the `%dir` and `%ghost`
+    /// lines the list owns instead, or nothing) at the end.
+    pub fn commit(&self, path: &Path, saved: &Path, owned: &str) -> Result<(), Error> {
+        if self.fresh {
+            write_atomically(saved, &self.text)?;
+        }
+        let new_text = format!("{}{owned}", self.rest);
+        if new_text != self.text {
+            write_atomically(path, &new_text)?;
         }
         Ok(())
     }
@@ -202,13 +252,45 @@ mod tests {
         std::fs::write(&list, LIST).unwrap();
         let first = read(&list, &saved, &|_| true).unwrap();
         assert_eq!(std::fs::read_to_string(&list).unwrap(), LIST, "nothing changes before the commit");
-        first.commit(&list, &saved).unwrap();
+        first.commit(&list, &saved, "").unwrap();
         assert_eq!(first.bytecode.caches.len(), 4);
         let rewritten = std::fs::read_to_string(&list).unwrap();
         assert!(!rewritten.contains("__pycache__"), "{rewritten}");
         let second = read(&list, &saved, &|_| true).unwrap();
         assert_eq!(second.bytecode, first.bytecode, "a second run finds the same entries");
-        second.commit(&list, &saved).unwrap();
+        second.commit(&list, &saved, "").unwrap();
         assert_eq!(std::fs::read_to_string(&list).unwrap(), rewritten);
+    }
+
+    /// With the owned entries written back into the list, a second run finds the same entries
+    /// (from the saved original) and writes the same text.
+    #[test]
+    fn owned_entries_written_into_the_list_are_rewritten_the_same() {
+        let dir = tempfile::tempdir().unwrap();
+        let (list, saved) = (dir.path().join("files"), dir.path().join("saved"));
+        std::fs::write(&list, LIST).unwrap();
+        let owned = "%dir /usr/lib/python3.11/site-packages/foo/__pycache__\n\
+                     %ghost /usr/lib/python3.11/site-packages/foo/__pycache__/__init__.cpython-311.pyc\n";
+        let first = read(&list, &saved, &|_| true).unwrap();
+        first.commit(&list, &saved, owned).unwrap();
+        let written = std::fs::read_to_string(&list).unwrap();
+        assert!(written.ends_with(owned) && !written.contains("{,.opt-?}"), "{written}");
+        let second = read(&list, &saved, &|_| true).unwrap();
+        assert_eq!(second.bytecode, first.bytecode);
+        second.commit(&list, &saved, owned).unwrap();
+        assert_eq!(std::fs::read_to_string(&list).unwrap(), written);
+    }
+
+    #[test]
+    fn named_copies_are_found_beside_the_base_list() {
+        let dir = tempfile::tempdir().unwrap();
+        let base = dir.path().join("p-1-1.noarch-pyproject-files");
+        for name in ["p-1-1.noarch-pyproject-files-foo", "p-1-1.noarch-pyproject-files-bar", "p-1-1.noarch-pyproject-files-", "p-1-1.noarch-pyproject-record"] {
+            std::fs::write(dir.path().join(name), "").unwrap();
+        }
+        let found: Vec<String> = lists_at(&base).unwrap().into_iter().map(|(p, saved)| format!("{} {saved}", p.file_name().unwrap().to_string_lossy())).collect();
+        assert_eq!(found, ["p-1-1.noarch-pyproject-files-bar pyproject-files-bar.orig", "p-1-1.noarch-pyproject-files-foo pyproject-files-foo.orig"]);
+        std::fs::write(&base, "").unwrap();
+        assert_eq!(lists_at(&base).unwrap()[0], (base.clone(), "pyproject-files.orig".to_string()));
     }
 }

@@ -1,6 +1,7 @@
 //! Helpers shared by the integration tests: a tree builder, real interpreters, inode checks.
 #![allow(dead_code)]
 
+pub mod fedora;
 pub mod rpm_payload;
 
 use std::collections::BTreeMap;
@@ -364,4 +365,13 @@ pub fn files_of(package: &Path) -> Vec<PackagedFile> {
             }
         })
         .collect()
+}
+
+/// The installed rpm's version as (major, minor): `rpm --version` says `RPM version 4.18.0`.
+pub fn rpm_version() -> (u32, u32) {
+    let out = run_ok(Command::new("rpm").arg("--version"));
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let version = text.split_whitespace().last().unwrap_or_else(|| panic!("rpm --version: {text:?}"));
+    let mut parts = version.split('.').map(|p| p.parse::<u32>().unwrap_or(0));
+    (parts.next().unwrap_or(0), parts.next().unwrap_or(0))
 }

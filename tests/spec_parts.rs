@@ -1,0 +1,376 @@
+//! `%py_bytecode_split` alone, on Fedora's real configuration with brp-pyc installed by
+//! `make install`: with rpm 4.19 and later the brp step declares the bytecode subpackages in a
+//! spec part and the owner's `%ghost` entries go into `%{pyproject_files}` itself; the
+//! packages go into a local repository, where dnf installs level 0 with the owner by default.
+//! With rpm 4.18 (no spec parts) the same spec fails with one line saying what to write.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::process::Command;
+
+use common::fedora::*;
+use common::*;
+
+/// What a spec with the split needs besides its unsplit form: the one macro line.
+const SPLIT_LINE: &str = "%py_bytecode_split";
+
+/// The unsplit pyproject spec with the split line added after `%pyproject_save_files ARGS`,
+/// and `files` its only `%files` line.
+fn split_spec(save_files_args: &str, files: &str) -> String {
+    pyproject_spec(&format!("%pyproject_save_files {save_files_args}\n{SPLIT_LINE}"), &[], files)
+}
+
+/// Whether the installed rpm reads spec parts (4.19 and later).
+fn rpm_reads_spec_parts() -> bool {
+    rpm_version() >= (4, 19)
+}
+
+/// Builds `spec`; with rpm 4.18 checks instead that the build fails with brp-pyc's one error
+/// line naming the rpm version and what to write, and returns `None`.
+fn build_or_4_18_error(config: &Path, dir: &Path, spec: &str) -> Option<Build> {
+    if rpm_reads_spec_parts() {
+        return Some(rpmbuild(config, dir, spec));
+    }
+    let stderr = try_rpmbuild(config, dir, spec).err().expect("rpm 4.18 reads no spec parts: the build must fail");
+    let ours: Vec<&str> = stderr.lines().filter(|l| l.starts_with("brp-pyc:")).collect();
+    assert_eq!(ours.len(), 1, "one line from brp-pyc:\n{stderr}");
+    let (major, minor) = rpm_version();
+    for needed in [format!("rpm {major}.{minor}"), "reads no spec parts".into(), "%package -n python3-foo-bytecode-opt-0".into(), "%py_bytecode_files 0".into()] {
+        assert!(ours[0].contains(&needed), "{needed:?} in {}", ours[0]);
+    }
+    None
+}
+
+/// The sitelib of the packages (Fedora's `/usr/lib/pythonX.Y/site-packages`), from the owner.
+fn sitelib_of(owner: &Path) -> String {
+    let files = files_of(owner);
+    let module = files.iter().find(|e| e.name.ends_with("/foo/plain.py")).expect("foo/plain.py in the owner");
+    module.name.trim_end_matches("/foo/plain.py").to_string()
+}
+
+/// How the subpackages of a build were declared.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Declared {
+    /// By brp-pyc in a spec part: their tags are checked too.
+    ByBrpPyc,
+    /// By the spec (rpm 4.18).
+    BySpec,
+}
+
+/// Checks the packages of a one-line split of `modules` modules: the owner and one subpackage
+/// per level, each cache real in exactly one subpackage (of its level) and a `%ghost` of the
+/// owner, which owns the package's `__pycache__` directories (not site-packages'); the
+/// subpackages' tags when brp-pyc declared them.
+fn assert_split(build: &Build, modules: usize, declared: Declared) {
+    let names: Vec<&str> = build.packages.keys().map(String::as_str).collect();
+    assert_eq!(names, ["python3-foo", "python3-foo-bytecode-opt-0", "python3-foo-bytecode-opt-1", "python3-foo-bytecode-opt-2"]);
+    let owner = files_of(&build.packages["python3-foo"]);
+    assert!(owner.iter().filter(|e| e.name.ends_with(".pyc")).all(|e| e.ghost), "the owner ships no real cache: {owner:?}");
+    let ghosts: BTreeSet<&str> = owner.iter().filter(|e| e.ghost).map(|e| e.name.as_str()).collect();
+    let sitelib = sitelib_of(&build.packages["python3-foo"]);
+    let pycache_dirs: BTreeSet<String> = owner.iter().filter(|e| e.dir && e.name.ends_with("/__pycache__")).map(|e| e.name.clone()).collect();
+    let expected: BTreeSet<String> = ["foo/__pycache__", "foo/sub/__pycache__"].iter().map(|d| format!("{sitelib}/{d}")).collect();
+    assert_eq!(pycache_dirs, expected, "the owner owns its __pycache__ directories, not site-packages/__pycache__");
+    let mut real_in: BTreeMap<String, &str> = BTreeMap::new();
+    for level in 0..3 {
+        let name = format!("python3-foo-bytecode-opt-{level}");
+        let package = &build.packages[&name];
+        let files = files_of(package);
+        assert_eq!(files.len(), modules, "{name}: {files:?}");
+        for file in &files {
+            let level_of_name = if file.name.ends_with(".opt-1.pyc") { 1 } else if file.name.ends_with(".opt-2.pyc") { 2 } else { 0 };
+            assert!(!file.ghost && !file.dir && level_of_name == level, "{name}: {file:?}");
+            assert!(ghosts.contains(file.name.as_str()), "{} is a %ghost of the owner", file.name);
+            assert!(real_in.insert(file.name.clone(), build.packages.keys().find(|k| **k == name).unwrap()).is_none(), "{} twice", file.name);
+        }
+        let query = |qf: &str| String::from_utf8(run_ok(Command::new("rpm").args(["-qp", "--qf", qf]).arg(package)).stdout).unwrap();
+        assert!(query("[%{REQUIRENAME} %{REQUIREFLAGS:depflags} %{REQUIREVERSION}\n]").contains("python3-foo = 1.0-1\n"), "{name} requires its owner");
+        if declared == Declared::BySpec {
+            continue;
+        }
+        assert_eq!(query("%{ARCH}"), "noarch", "{name}");
+        let supplements = query("[%{SUPPLEMENTS}\n]");
+        assert_eq!(supplements, if level == 0 { "python3-foo\n" } else { "" }, "{name}: only level 0 is installed by default");
+        // Words, not lines: the description is wrapped.
+        let about = query("%{SUMMARY}\n%{DESCRIPTION}").split_whitespace().collect::<Vec<_>>().join(" ");
+        let how = ["without -O", "with -O", "with -OO"][level];
+        assert!(about.contains("python3-foo") && about.contains(&format!("level {level}")) && about.contains(how), "{name}: {about}");
+    }
+    assert_eq!(ghosts.len(), real_in.len(), "every %ghost of the owner is real in one subpackage");
+    build.assert_no_set_spans_packages();
+}
+
+/// The `%install` and `%files` of the README's pyproject snippet, after `%pyproject_install`.
+const README_SAVE_FILES: &str = "-l foo foo_top";
+const README_FILES: &str = "%files -n python3-foo -f %{pyproject_files}\n";
+
+/// Builds the one-line split of `%pyproject_save_files ARGS` with `files`: no warning, the
+/// owner and one subpackage per level (with rpm 4.18: the one-line error).
+fn assert_one_line_split_builds(save_files_args: &str, files: &str) {
+    let Some(config) = fedora() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let Some(build) = build_or_4_18_error(config, dir.path(), &split_spec(save_files_args, files)) else { return };
+    assert_eq!(rpm_warnings(&build.stderr), Vec::<&str>::new(), "{}", build.stderr);
+    // 7 modules: __init__, plain, docs, asserts, both, sub/__init__, foo_top.
+    assert_split(&build, 7, Declared::ByBrpPyc);
+}
+
+/// The spec of the README (which shows exactly these lines): an unsplit pyproject spec plus
+/// the one line.
+#[test]
+fn the_split_line_alone_declares_the_subpackages() {
+    let readme = std::fs::read_to_string(Path::new(ROOT).join("README.md")).unwrap();
+    let snippet = format!("%install\n%pyproject_install\n%pyproject_save_files {README_SAVE_FILES}\n{SPLIT_LINE}\n\n{README_FILES}");
+    let indented: String = snippet.lines().map(|l| if l.is_empty() { "\n".to_string() } else { format!("    {l}\n") }).collect();
+    assert!(readme.contains(&indented), "the README shows the spec this test builds:\n{indented}");
+    assert_one_line_split_builds(README_SAVE_FILES, README_FILES);
+}
+
+/// `%pyproject_save_files -D NAME` writes a named copy of the list (and no base list): it is
+/// taken over the same way, so its `%files` line stays the owner's only one.
+#[test]
+fn a_named_copy_of_the_list_is_taken_over_too() {
+    assert_one_line_split_builds("-D foo -l foo foo_top", "%files -n python3-foo -f %{pyproject_files -D foo}\n");
+}
+
+/// Two builds of the one-line split give the same bytes in every package.
+#[test]
+fn two_builds_of_the_one_line_split_are_byte_identical() {
+    let Some(config) = fedora() else { return };
+    let spec = split_spec(README_SAVE_FILES, README_FILES);
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let Some(first) = build_or_4_18_error(config, a.path(), &spec) else { return };
+    // A second apart, so that a time that leaked into a package would show.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let second = rpmbuild(config, b.path(), &spec);
+    assert_eq!(first.packages.keys().collect::<Vec<_>>(), second.packages.keys().collect::<Vec<_>>());
+    assert_eq!(first.packages.len(), 4);
+    for (name, path) in &first.packages {
+        assert!(std::fs::read(path).unwrap() == std::fs::read(&second.packages[name]).unwrap(), "{name} differs between two builds");
+    }
+}
+
+/// A local repository of the packages of one build, and a package that provides what they
+/// require from the system (`python(abi) = X.Y`, ...), so that dnf can install them offline
+/// into an empty root.
+struct Repository {
+    dir: tempfile::TempDir,
+}
+
+impl Repository {
+    fn new(build: &Build) -> Repository {
+        let dir = tempfile::tempdir().unwrap();
+        let mut provided = BTreeSet::new();
+        let mut required = BTreeSet::new();
+        for package in build.packages.values() {
+            std::fs::copy(package, dir.path().join(package.file_name().unwrap())).unwrap();
+            let query = |qf: &str| String::from_utf8(run_ok(Command::new("rpm").args(["-qp", "--qf", qf]).arg(package)).stdout).unwrap();
+            provided.extend(query("[%{PROVIDENAME}\n]").lines().map(str::to_string));
+            required.extend(query("[%{REQUIRENAME} %{REQUIREFLAGS:depflags} %{REQUIREVERSION}\n]").lines().map(|l| l.trim().to_string()));
+        }
+        let system: Vec<&String> =
+            required.iter().filter(|r| !r.starts_with("rpmlib(") && !provided.contains(r.split(' ').next().unwrap())).collect();
+        assert!(system.iter().any(|r| r.starts_with("python(abi) = ")), "the packages require python(abi): {required:?}");
+        assert!(system.iter().all(|r| !r.starts_with('/')), "no file dependency to provide: {system:?}");
+        let provides: String = system.iter().map(|r| format!("Provides: {r}\n")).collect();
+        let spec = format!(
+            "Name: system-python\nVersion: 1\nRelease: 1\nSummary: what the packages need of the system\nLicense: MIT\n\
+             BuildArch: noarch\n{provides}%description\nStands for the interpreter.\n%files\n"
+        );
+        for package in rpmbuild_spec(&dir.path().join("system-top"), &spec) {
+            std::fs::copy(&package, dir.path().join(package.file_name().unwrap())).unwrap();
+        }
+        std::fs::remove_dir_all(dir.path().join("system-top")).unwrap();
+        run_ok(Command::new("createrepo_c").arg("-q").arg(dir.path()));
+        Repository { dir }
+    }
+
+    /// Runs `dnf -y ARGS...` offline against this repository only, into `root`.
+    fn dnf(&self, root: &Path, args: &[&str]) -> String {
+        let out = run_ok(
+            Command::new("dnf")
+                .arg("-y")
+                .arg(format!("--installroot={}", root.display()))
+                .args(["--releasever=1", "--setopt=reposdir=/dev/null", "--nogpgcheck", "--repo=local", "-q"])
+                .arg(format!("--repofrompath=local,{}", self.dir.path().display()))
+                .args(args),
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+}
+
+/// The names of the packages installed in `root`.
+fn installed(root: &Path) -> BTreeSet<String> {
+    let out = run_ok(Command::new("rpm").arg("--root").arg(root).args(["-qa", "--qf", "%{NAME}\n"]));
+    String::from_utf8(out.stdout).unwrap().lines().map(str::to_string).collect()
+}
+
+/// The caches that `python3 [-O] -v` loads when importing the package's modules from the
+/// site-packages of `root` (the lane's python3 with that directory first on sys.path).
+fn loaded_caches(root: &Path, sitelib: &str, optimize: bool) -> BTreeSet<String> {
+    let site = root.join(&sitelib[1..]);
+    let mut python = Command::new(SYSTEM_PYTHON);
+    if optimize {
+        python.arg("-O");
+    }
+    let out = run_ok(
+        python
+            .args(["-v", "-c", "import foo.plain, foo.docs, foo.asserts, foo.both, foo.sub, foo_top"])
+            .env("PYTHONPATH", &site)
+            .env("PYTHONDONTWRITEBYTECODE", "1"),
+    );
+    let prefix = format!("code object from '{}/", site.display());
+    String::from_utf8_lossy(&out.stderr)
+        .lines()
+        .filter_map(|l| l.split_once(&prefix).map(|(_, rest)| rest.trim_end_matches('\'').to_string()))
+        .collect()
+}
+
+/// The repository of a one-line split: `dnf install` of the owner brings the level 0
+/// subpackage by its weak dependency and nothing else, and python3 loads those caches;
+/// without weak dependencies the owner comes alone, and adding opt-1 serves python3 -O.
+#[test]
+fn dnf_installs_level_0_with_the_owner_by_default() {
+    let Some(config) = fedora() else { return };
+    if !have("dnf") || !have("createrepo_c") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let spec = split_spec(README_SAVE_FILES, README_FILES);
+    let Some(build) = build_or_4_18_error(config, dir.path(), &spec) else { return };
+    let repository = Repository::new(&build);
+    let sitelib = sitelib_of(&build.packages["python3-foo"]);
+    let tag = cache_tag(SYSTEM_PYTHON);
+    let level_0: BTreeSet<String> = ["foo/__pycache__/plain", "foo/__pycache__/docs", "foo/__pycache__/asserts", "foo/__pycache__/both", "foo/sub/__pycache__/__init__", "foo/__pycache__/__init__", "__pycache__/foo_top"]
+        .iter()
+        .map(|m| format!("{m}.{tag}.pyc"))
+        .collect();
+
+    let root = tempfile::tempdir().unwrap();
+    repository.dnf(root.path(), &["install", "python3-foo"]);
+    let expected: BTreeSet<String> = ["python3-foo", "python3-foo-bytecode-opt-0", "system-python"].map(String::from).into();
+    assert_eq!(installed(root.path()), expected, "the owner, level 0 by its weak dependency, and what they require");
+    assert_eq!(loaded_caches(root.path(), &sitelib, false), level_0, "python3 loads every level 0 cache");
+
+    // Removing level 0 keeps the owner and removes the caches (rpm alone would keep them: the
+    // owner owns them as %ghost), so python3 compiles in memory again.
+    repository.dnf(root.path(), &["remove", "python3-foo-bytecode-opt-0"]);
+    let expected: BTreeSet<String> = ["python3-foo", "system-python"].map(String::from).into();
+    assert_eq!(installed(root.path()), expected);
+    let left: Vec<&String> = level_0.iter().filter(|c| root.path().join(&sitelib[1..]).join(c).exists()).collect();
+    assert_eq!(left, Vec::<&String>::new(), "dnf remove of opt-0 removes its caches");
+    assert!(root.path().join(&sitelib[1..]).join("foo/plain.py").is_file(), "and keeps the sources");
+    assert_eq!(loaded_caches(root.path(), &sitelib, false), BTreeSet::new());
+
+    let bare = tempfile::tempdir().unwrap();
+    repository.dnf(bare.path(), &["--setopt=install_weak_deps=False", "install", "python3-foo"]);
+    assert_eq!(installed(bare.path()), expected, "without weak dependencies the owner comes alone");
+    assert_eq!(loaded_caches(bare.path(), &sitelib, false), BTreeSet::new(), "no cache is installed");
+    repository.dnf(bare.path(), &["install", "python3-foo-bytecode-opt-1"]);
+    let level_1: BTreeSet<String> = level_0.iter().map(|c| c.replace(".pyc", ".opt-1.pyc")).collect();
+    assert_eq!(loaded_caches(bare.path(), &sitelib, true), level_1, "python3 -O loads every level 1 cache");
+}
+
+/// The `%install` end and `%files` of the README's snippet for a spec without
+/// `%pyproject_save_files`, which used to list `%{python3_sitelib}/foo/`.
+const README_DIRECTORY_INSTALL: &str = "\
+cp -a foo %{buildroot}%{python3_sitelib}/
+%py_bytecode_split %{python3_sitelib}/foo
+";
+const README_DIRECTORY_FILES: &str = "%files -n python3-foo -f %{py_bytecode_owner_files}\n";
+
+/// A spec that installs its package directory by hand and lists it whole; with rpm 4.18 it
+/// declares the subpackages itself.
+fn directory_spec(declared: Declared) -> String {
+    let mut spec = String::from(
+        "Name: python-foo\nVersion: 1.0\nRelease: 1\nSummary: foo\nLicense: MIT\nBuildArch: noarch\n\
+         Source0: foo-1.0.tar.gz\n%description\nfoo.\n\
+         %package -n python3-foo\nSummary: foo\n%description -n python3-foo\nfoo.\n",
+    );
+    let levels = if declared == Declared::BySpec { 0..3 } else { 0..0 };
+    for level in levels.clone() {
+        spec.push_str(&format!(
+            "%package -n python3-foo-bytecode-opt-{level}\nSummary: caches\nRequires: python3-foo = %{{version}}-%{{release}}\n\
+             %description -n python3-foo-bytecode-opt-{level}\ncaches.\n"
+        ));
+    }
+    spec.push_str("%prep\n%autosetup -n foo-1.0\n%install\nmkdir -p %{buildroot}%{python3_sitelib}\n");
+    spec.push_str(README_DIRECTORY_INSTALL);
+    spec.push_str("echo data > %{buildroot}%{python3_sitelib}/foo/data.txt\n\n");
+    spec.push_str(README_DIRECTORY_FILES);
+    for level in levels {
+        spec.push_str(&format!("%files -n python3-foo-bytecode-opt-{level} -f %py_bytecode_files {level}\n"));
+    }
+    spec.push_str("\n%changelog\n* Tue Dec 01 2026 Packager <p@example.org> - 1.0-1\n- Built.\n");
+    spec
+}
+
+/// Without `%pyproject_save_files`: `%{py_bytecode_owner_files}` takes the place of the
+/// `%{python3_sitelib}/foo/` line, owning the directory, every file below it but the caches
+/// the subpackages ship, and the caches as `%ghost`; no "File listed twice". Declared by
+/// brp-pyc with rpm 4.19 and later, by the spec with rpm 4.18.
+#[test]
+fn a_directory_spec_keeps_one_owner_line() {
+    let Some(config) = fedora() else { return };
+    let readme = std::fs::read_to_string(Path::new(ROOT).join("README.md")).unwrap();
+    let snippet: String = format!("{README_DIRECTORY_INSTALL}\n{README_DIRECTORY_FILES}")
+        .lines()
+        .map(|l| if l.is_empty() { "\n".to_string() } else { format!("    {l}\n") })
+        .collect();
+    assert!(readme.contains(&snippet), "the README shows the lines this test builds:\n{snippet}");
+    let declared = if rpm_reads_spec_parts() { Declared::ByBrpPyc } else { Declared::BySpec };
+    let dir = tempfile::tempdir().unwrap();
+    let build = rpmbuild(config, dir.path(), &directory_spec(declared));
+    assert_eq!(rpm_warnings(&build.stderr), Vec::<&str>::new(), "{}", build.stderr);
+    // 6 modules: __init__, plain, docs, asserts, both, sub/__init__.
+    assert_split(&build, 6, declared);
+    let sitelib = sitelib_of(&build.packages["python3-foo"]);
+    let owner: BTreeSet<String> = files_of(&build.packages["python3-foo"])
+        .into_iter()
+        .filter(|e| !e.ghost)
+        .map(|e| e.name.trim_start_matches(&sitelib).to_string())
+        .collect();
+    let expected: BTreeSet<String> = [
+        "/foo", "/foo/__pycache__", "/foo/sub", "/foo/sub/__pycache__", "/foo/__init__.py", "/foo/plain.py", "/foo/docs.py",
+        "/foo/asserts.py", "/foo/both.py", "/foo/sub/__init__.py", "/foo/data.txt",
+    ]
+    .map(String::from)
+    .into();
+    assert_eq!(owner, expected, "what the owner ships besides its %ghost caches");
+}
+
+/// The distribution's switch, `%_brp_pyc_split_pyproject 1`: with rpm 4.19 and later an
+/// unmodified pyproject spec is split as the one line splits it; a spec without
+/// `%pyproject_save_files` and, with rpm 4.18, every spec stay unsplit, their caches linked.
+#[test]
+fn the_distribution_switch_splits_an_unmodified_pyproject_spec() {
+    let Some(config) = fedora() else { return };
+    let switch = ["_brp_pyc_split_pyproject 1"];
+    let dir = tempfile::tempdir().unwrap();
+    let unmodified = pyproject_spec(&format!("%pyproject_save_files {README_SAVE_FILES}"), &[], README_FILES);
+    let build = try_rpmbuild_with(config, dir.path(), &unmodified, &switch).unwrap_or_else(|stderr| panic!("{stderr}"));
+    assert_eq!(rpm_warnings(&build.stderr), Vec::<&str>::new(), "{}", build.stderr);
+    let tag = cache_tag(SYSTEM_PYTHON);
+    let assert_unsplit_and_linked = |build: &Build| {
+        assert_eq!(build.packages.keys().collect::<Vec<_>>(), ["python3-foo"]);
+        let files = files_of(&build.packages["python3-foo"]);
+        let inode_of = |suffix: &str| files.iter().find(|e| e.name.ends_with(suffix) && !e.ghost).unwrap_or_else(|| panic!("{suffix}: {files:?}")).inode;
+        // docs.py: levels 0 and 1 are the same bytes, linked in the one package.
+        assert_eq!(inode_of(&format!("/docs.{tag}.pyc")), inode_of(&format!("/docs.{tag}.opt-1.pyc")));
+    };
+    if rpm_reads_spec_parts() {
+        assert_eq!(build.packages.len(), 4, "the owner and three subpackages:\n{}", build.stderr);
+        assert_split(&build, 7, Declared::ByBrpPyc);
+    } else {
+        assert_unsplit_and_linked(&build);
+    }
+    let other = tempfile::tempdir().unwrap();
+    let directory = directory_spec(Declared::ByBrpPyc)
+        .replace("%py_bytecode_split %{python3_sitelib}/foo\n", "")
+        .replace(README_DIRECTORY_FILES, "%files -n python3-foo\n%{python3_sitelib}/foo/\n");
+    let build = try_rpmbuild_with(config, other.path(), &directory, &switch).unwrap_or_else(|stderr| panic!("{stderr}"));
+    assert_eq!(rpm_warnings(&build.stderr), Vec::<&str>::new(), "{}", build.stderr);
+    assert_unsplit_and_linked(&build);
+}
