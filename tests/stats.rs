@@ -406,9 +406,10 @@ fn edge_u64() -> impl Strategy<Value = u64> {
 
 fn mutation() -> impl Strategy<Value = Mutation> {
     // Signature: SIZE, LONGSIZE, PAYLOADSIZE. Header: FILESIZES, FILEMODES, FILEINODES,
-    // FILEDEVICES, DIRINDEXES, LONGFILESIZES, LONGSIZE, FILEFLAGS, FILEMTIMES.
+    // FILEDEVICES, DIRINDEXES, LONGFILESIZES, LONGSIZE, FILEFLAGS, FILEMTIMES, and the string
+    // arrays BASENAMES, DIRNAMES, FILEDIGESTS, FILELINKTOS, FILEUSERNAME given a number type.
     let signature_tags = vec![1000u32, 270, 1007];
-    let header_tags = vec![1028u32, 1030, 1096, 1095, 1116, 5008, 5009, 1037, 1034];
+    let header_tags = vec![1028u32, 1030, 1096, 1095, 1116, 5008, 5009, 1037, 1034, 1117, 1118, 1035, 1036, 1039];
     prop_oneof![
         1 => (any::<bool>(), any::<bool>(), edge_u32()).prop_map(|(main, data_len, value)| Mutation::Intro { main, data_len, value }),
         1 => (any::<bool>(), any::<prop::sample::Index>(), 0..4usize, edge_u32())

@@ -12,6 +12,7 @@ pub mod model;
 pub mod package;
 pub mod pyc;
 pub mod report;
+pub mod rpm_header;
 pub mod tree;
 
 use std::path::{Path, PathBuf};
