@@ -225,6 +225,15 @@ impl From<rpm_header::TagError> for ArrayError {
     }
 }
 
+/// A header string as text: names and digests are ASCII in every real package, which the
+/// plain check finds fastest; anything else is shown with replacement characters.
+fn text(bytes: &[u8]) -> std::borrow::Cow<'_, str> {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => text.into(),
+        Err(_) => String::from_utf8_lossy(bytes),
+    }
+}
+
 /// The files a header lists, sorted by path: every per-file array must have one item per name.
 fn file_records(header: &rpm_header::Header<'_>) -> Result<Vec<FileRecord>, ArrayError> {
     let (basenames, dirnames, dir_indexes) =
@@ -261,9 +270,9 @@ fn file_records(header: &rpm_header::Header<'_>) -> Result<Vec<FileRecord>, Arra
         let dirname = usize::try_from(dir_index).ok().and_then(|d| dirnames.get(d)).ok_or(ArrayError::DirIndex(dir_index))?;
         let mode = item(&modes, i) as u32 & 0xffff;
         let mut owner = String::with_capacity(users[i].len() + groups[i].len() + 1);
-        owner.push_str(&String::from_utf8_lossy(users[i]));
+        owner.push_str(&text(users[i]));
         owner.push(':');
-        owner.push_str(&String::from_utf8_lossy(groups[i]));
+        owner.push_str(&text(groups[i]));
         files.push(FileRecord {
             path: entry_path_bytes(dirname, basenames[i]),
             kind: match mode & 0o170000 {
@@ -274,7 +283,7 @@ fn file_records(header: &rpm_header::Header<'_>) -> Result<Vec<FileRecord>, Arra
             },
             size: item(&sizes, i),
             storage: (devices.map_or(0, |d| item(&d, i)), item(&inodes, i)),
-            content: Content::Digest(String::from_utf8_lossy(digests[i]).into()),
+            content: Content::Digest(text(digests[i]).into()),
             mode,
             owner: owner.into(),
             mtime: item(&mtimes, i) as u32 as i64,

@@ -112,7 +112,7 @@ impl<'a> Header<'a> {
         }
         let mut strings = Vec::with_capacity(count);
         for _ in 0..count {
-            let nul = rest.iter().position(|&b| b == 0).ok_or(TagError::OutOfBounds { tag })?;
+            let nul = memchr::memchr(0, rest).ok_or(TagError::OutOfBounds { tag })?;
             strings.push(&rest[..nul]);
             rest = &rest[nul + 1..];
         }
