@@ -159,6 +159,98 @@ fn rpm_crate_packages_and_their_trees_give_the_same_figures() {
     }
 }
 
+/// A repository of `n` packages built with the rpm crate: package i has i modules (caches at
+/// levels 0, 1 and 2), the first none.
+fn repository(n: usize) -> Tree {
+    let repo = Tree::in_memory();
+    for i in 0..n {
+        let tree = Tree::in_memory();
+        tree.write("usr/share/doc/p/README", "readme\n");
+        for m in 0..i {
+            let dir = "usr/lib/python3/dist-packages/p";
+            tree.write(format!("{dir}/m{m}.py"), format!("X = {m}\n").repeat(m + 1));
+            for suffix in ["", ".opt-1", ".opt-2"] {
+                let code = format!("code {m}{}", if suffix == ".opt-2" { " 2" } else { "" });
+                tree.write(format!("{dir}/__pycache__/m{m}.cpython-311{suffix}.pyc"), code.repeat(m + 1));
+            }
+        }
+        build_with_rpm_crate(tree.root(), &format!("p{i}"), repo.root());
+    }
+    repo
+}
+
+fn json_lines(out: &[u8]) -> Vec<Value> {
+    String::from_utf8(out.to_vec()).unwrap().lines().map(|line| serde_json::from_str(line).unwrap()).collect()
+}
+
+#[test]
+fn json_lines_give_the_rows_of_json_then_a_summary() {
+    let repo = repository(13);
+    let (code, whole) = audit_json("stats", &[repo.root()]);
+    assert_eq!(code, 0);
+    let out = brp_pyc().args(["stats", "--json-lines"]).arg(repo.root()).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let lines = json_lines(&out.stdout);
+    let (summary, items) = lines.split_last().unwrap();
+    assert_eq!(items.len(), 13);
+    // Each item line is the --json row with a record type; the same rows in the same order.
+    for (line, row) in items.iter().zip(whole["items"].as_array().unwrap()) {
+        let mut line = line.clone();
+        assert_eq!(line.as_object_mut().unwrap().remove("record").unwrap(), "item");
+        assert_eq!(&line, row);
+    }
+    assert_eq!(summary["record"], "summary");
+    assert_eq!(figures(summary), figures(&whole));
+    assert_eq!(summary["layout_change_percent"], whole["layout_change_percent"]);
+    assert_eq!((int(summary, "items"), int(summary, "items_with_caches"), int(summary, "errors")), (13, 12, 0));
+    let layouts = &whole["layouts"];
+    let saved = summary["layout_savings"]["opt_0_only"].as_i64().unwrap();
+    assert_eq!(saved, int(layouts, "all_linked") as i64 - int(layouts, "opt_0_only") as i64);
+    assert!(saved > 0);
+    // The ten largest by bytes of caches: the packages with the most modules, largest first.
+    let largest: Vec<&str> = summary["largest"].as_array().unwrap().iter().map(|l| l["name"].as_str().unwrap()).collect();
+    let expected: Vec<String> = (3..13).rev().map(|i| format!("p{i}-1-1.noarch.rpm")).collect();
+    assert_eq!(largest, expected);
+
+    // An item that cannot be read: an error line in its place with --keep-going, exit 2.
+    repo.write("p5-1-1.noarch.rpm", b"\xed\xab\xee\xdbtruncated");
+    let out = brp_pyc().args(["stats", "--json-lines", "--keep-going"]).arg(repo.root()).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let lines = json_lines(&out.stdout);
+    assert_eq!(lines.len(), 14);
+    // In path order p0, p1, p10, p11, p12, p2, ... p5 is the ninth.
+    assert_eq!(lines[8]["record"], "error");
+    assert!(lines[8]["error"].as_str().unwrap().contains("p5-1-1.noarch.rpm"));
+    assert_eq!(lines[7]["name"], "p4-1-1.noarch.rpm");
+    assert_eq!((int(&lines[13], "items"), int(&lines[13], "errors")), (12, 1));
+}
+
+#[test]
+fn the_progress_line_shows_only_on_a_terminal_and_never_with_json() {
+    let repo = repository(3);
+    // Off a terminal (here a pipe), standard error stays empty.
+    for flag in [None, Some("--json"), Some("--json-lines")] {
+        let out = brp_pyc().arg("stats").args(flag).arg(repo.root()).output().unwrap();
+        assert_eq!(out.status.code(), Some(0));
+        assert!(out.stderr.is_empty(), "{flag:?}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    if !have("script") {
+        return;
+    }
+    // On a terminal (script(1) gives the command a pseudo-terminal), the line is drawn, then
+    // cleared before the report; with --json it is not drawn at all.
+    let on_terminal = |flag: &str| {
+        let command = format!("{} stats {flag} {}", env!("CARGO_BIN_EXE_brp-pyc"), repo.root().display());
+        let out = run_ok(std::process::Command::new("script").args(["-qec", &command, "/dev/null"]));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let shown = on_terminal("");
+    assert!(shown.contains("items read") || shown.contains("listing"), "{shown}");
+    assert!(shown.contains("TOTAL (3 items)"), "{shown}");
+    let json = on_terminal("--json");
+    assert!(!json.contains("items read") && !json.contains("listing"), "{json}");
+}
+
 /// Installed sizes of the layouts of an unlinked tree, counted from the files on disk without
 /// brp-pyc: caches of one module are the files of one directory whose names agree once the
 /// `.opt-N` part is dropped; a group of levels shipped together costs one copy per distinct
@@ -561,7 +653,9 @@ fn generate_bench_packages() {
     (0..count).into_par_iter().for_each(|p| {
         let name = format!("python3-bench{p:05}");
         let mut builder = rpm::PackageBuilder::new(&name, "1", "MIT", "noarch", "bench");
-        builder.using_config(rpm::BuildConfig::v4().compression(rpm::CompressionWithLevel::Zstd(1)));
+        // One fixed mtime: members of a hardlink set must agree, also across a second boundary.
+        let config = rpm::BuildConfig::v4().compression(rpm::CompressionWithLevel::Zstd(1)).source_date(1_700_000_000u32);
+        builder.using_config(config);
         if debian {
             DebianShape::package(p as u64).add_files(&mut builder, &name);
         } else {

@@ -31,7 +31,7 @@ impl Progress {
     /// From listing to reading: `items` to go.
     pub fn reading(&self, items: usize) {
         self.bar.set_style(
-            ProgressStyle::with_template("{pos}/{len} items read, {per_sec:.0}, {eta} left").expect("a valid template"),
+            ProgressStyle::with_template("{pos}/{len} items read, {per_sec:1}, {eta} left").expect("a valid template"),
         );
         self.bar.set_length(items as u64);
         self.bar.set_position(0);
