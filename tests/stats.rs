@@ -645,12 +645,17 @@ proptest! {
 #[test]
 #[ignore]
 fn generate_bench_packages() {
-    use rayon::prelude::*;
     let Some(dir) = std::env::var_os("BRP_PYC_BENCH_DIR") else { return };
     let count: usize = std::env::var("BRP_PYC_BENCH_PACKAGES").ok().and_then(|n| n.parse().ok()).unwrap_or(500);
     let debian = std::env::var("BRP_PYC_BENCH_SHAPE").is_ok_and(|shape| shape == "debian");
-    std::fs::create_dir_all(&dir).unwrap();
-    (0..count).into_par_iter().for_each(|p| {
+    write_bench_packages(Path::new(&dir), 0..count, debian);
+}
+
+/// Writes packages number `range` of the bench shape (Debian's or the uniform one) into `dir`.
+fn write_bench_packages(dir: &Path, range: std::ops::Range<usize>, debian: bool) {
+    use rayon::prelude::*;
+    std::fs::create_dir_all(dir).unwrap();
+    range.into_par_iter().for_each(|p| {
         let name = format!("python3-bench{p:05}");
         let mut builder = rpm::PackageBuilder::new(&name, "1", "MIT", "noarch", "bench");
         // One fixed mtime: members of a hardlink set must agree, also across a second boundary.
@@ -662,8 +667,50 @@ fn generate_bench_packages() {
             add_uniform_files(&mut builder, &name, p);
         }
         let package = builder.build().unwrap();
-        package.write_file(Path::new(&dir).join(format!("{name}-1-1.noarch.rpm"))).unwrap();
+        package.write_file(dir.join(format!("{name}-1-1.noarch.rpm"))).unwrap();
     });
+}
+
+/// Peak resident memory (KiB) of `brp-pyc ARGS`, from wait4(2) on that one child.
+fn peak_rss_kib(args: &[&std::ffi::OsStr]) -> i64 {
+    let child = brp_pyc().args(args).stdout(std::process::Stdio::null()).spawn().unwrap();
+    let (mut status, mut usage) = (0, unsafe { std::mem::zeroed::<libc::rusage>() });
+    let pid = unsafe { libc::wait4(child.id() as libc::pid_t, &mut status, 0, &mut usage) };
+    assert_eq!(pid, child.id() as libc::pid_t);
+    assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0, "status {status}");
+    std::mem::forget(child); // reaped above
+    usage.ru_maxrss
+}
+
+#[test]
+fn memory_does_not_grow_with_the_number_of_packages() {
+    // Packages of 200 small files: the inventory costs per file, not per byte.
+    let write = |repo: &Path, range: std::ops::Range<usize>| {
+        use rayon::prelude::*;
+        range.into_par_iter().for_each(|p| {
+            let mut builder = rpm::PackageBuilder::new(&format!("p{p}"), "1", "MIT", "noarch", "t");
+            builder.using_config(rpm::BuildConfig::v4().compression(rpm::CompressionType::None));
+            let site = format!("/usr/lib/python3.11/site-packages/p{p}");
+            for m in 0..50 {
+                builder.with_file_contents(format!("x = {m}\n"), rpm::FileOptions::new(format!("{site}/m{m}.py"))).unwrap();
+                for suffix in ["", ".opt-1", ".opt-2"] {
+                    let path = format!("{site}/__pycache__/m{m}.cpython-311{suffix}.pyc");
+                    builder.with_file_contents(format!("code {m}{suffix}"), rpm::FileOptions::new(path)).unwrap();
+                }
+            }
+            builder.build().unwrap().write_file(repo.join(format!("p{p}-1-1.noarch.rpm"))).unwrap();
+        });
+    };
+    let repo = Tree::in_memory();
+    write(repo.root(), 0..40);
+    let few = peak_rss_kib(&["stats".as_ref(), "--json-lines".as_ref(), repo.root().as_os_str()]);
+    // Ten times the packages; holding each inventory costs about 60 KiB a package: 20 MiB
+    // more for these 360.
+    write(repo.root(), 40..400);
+    for flag in ["--json-lines", "--json"] {
+        let many = peak_rss_kib(&["stats".as_ref(), flag.as_ref(), repo.root().as_os_str()]);
+        assert!(many < few + 6 * 1024, "{flag}: {many} KiB over 400 packages, {few} KiB over 40");
+    }
 }
 
 /// 40 modules, caches of 2,000 to 2,400 bytes, a third with all levels identical, the
