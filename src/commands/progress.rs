@@ -24,8 +24,15 @@ impl Progress {
         Progress { bar }
     }
 
-    pub fn listing(&self, what: &str) {
-        self.bar.set_message(what.to_string());
+    /// Names what is being listed: the first path, and how many more (a shell glob over a
+    /// mirror gives thousands).
+    pub fn listing(&self, paths: &[std::path::PathBuf]) {
+        let Some(first) = paths.first() else { return };
+        let more = match paths.len() - 1 {
+            0 => String::new(),
+            n => format!(" and {n} more"),
+        };
+        self.bar.set_message(format!("{}{more}", first.display()));
     }
 
     /// From listing to reading: `items` to go.

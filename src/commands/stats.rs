@@ -21,7 +21,7 @@ pub fn run(args: &StatsArgs) -> Result<ExitCode, Error> {
     }
     let keep_going = args.inputs.keep_going;
     let progress = Progress::new(!args.json && !args.json_lines);
-    progress.listing(&args.inputs.paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(" "));
+    progress.listing(&args.inputs.paths);
     let plan = Plan::new(&args.inputs.paths);
     progress.reading(plan.items);
     let mut summary = Summary::default();
