@@ -241,11 +241,13 @@ fn the_progress_line_shows_only_on_a_terminal_and_never_with_json() {
     // cleared before the report; with --json it is not drawn at all.
     let on_terminal = |flag: &str| {
         let command = format!("{} stats {flag} {}", env!("CARGO_BIN_EXE_brp-pyc"), repo.root().display());
-        let out = run_ok(std::process::Command::new("script").args(["-qec", &command, "/dev/null"]));
+        // A terminal has a TERM; without one (or with TERM=dumb) nothing is drawn.
+        let out = run_ok(std::process::Command::new("script").args(["-qec", &command, "/dev/null"]).env("TERM", "xterm"));
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
     let shown = on_terminal("");
     assert!(shown.contains("items read") || shown.contains("listing"), "{shown}");
+    assert!(shown.find("TOTAL").unwrap() > shown.rfind("\x1b[2K").unwrap(), "the line is cleared before the report: {shown}");
     assert!(shown.contains("TOTAL (3 items)"), "{shown}");
     let json = on_terminal("--json");
     assert!(!json.contains("items read") && !json.contains("listing"), "{json}");

@@ -1,4 +1,5 @@
-//! The progress line of a long `stats` run: on standard error, only when it is a terminal and
+//! The progress line of a long `stats` run: on standard error, only when it is a terminal (with
+//! a `TERM` other than `dumb`: indicatif draws nothing otherwise) and
 //! the output is not JSON, so that logs, pipes and scripts never see it.
 
 use std::io::IsTerminal;
