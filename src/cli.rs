@@ -266,8 +266,18 @@ pub struct CompileArgs {
 pub struct StatsArgs {
     /// Print one JSON object: the totals (caches, cache_bytes, linked_bytes, linkable_bytes,
     /// bytes, identical, layouts, layout_change_percent, ...) and one row per item under "items".
-    #[arg(long)]
+    #[arg(long, conflicts_with = "json_lines")]
     pub json: bool,
+
+    /// Print one JSON object per line as each item is read, for runs over many packages (a
+    /// mirror): {"record":"item",...} with the keys of an "items" row of --json, {"record":
+    /// "error",...} for an item that cannot be read (with --keep-going), and last
+    /// {"record":"summary",...}: the totals with the keys of --json, items, items_with_caches,
+    /// layout_savings (bytes each layout saves against all levels linked in one package) and
+    /// the ten items whose caches take most ("largest"). Memory stays that of the largest
+    /// packages, whatever their number.
+    #[arg(long)]
+    pub json_lines: bool,
 
     /// Count all items as one installation (the subpackages of one split build): modules,
     /// identical caches and the size of each layout across them, in one row.

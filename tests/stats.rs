@@ -160,6 +160,100 @@ fn rpm_crate_packages_and_their_trees_give_the_same_figures() {
     }
 }
 
+/// A repository of `n` packages built with the rpm crate: package i has i modules (caches at
+/// levels 0, 1 and 2), the first none.
+fn repository(n: usize) -> Tree {
+    let repo = Tree::in_memory();
+    for i in 0..n {
+        let tree = Tree::in_memory();
+        tree.write("usr/share/doc/p/README", "readme\n");
+        for m in 0..i {
+            let dir = "usr/lib/python3/dist-packages/p";
+            tree.write(format!("{dir}/m{m}.py"), format!("X = {m}\n").repeat(m + 1));
+            for suffix in ["", ".opt-1", ".opt-2"] {
+                let code = format!("code {m}{}", if suffix == ".opt-2" { " 2" } else { "" });
+                tree.write(format!("{dir}/__pycache__/m{m}.cpython-311{suffix}.pyc"), code.repeat(m + 1));
+            }
+        }
+        build_with_rpm_crate(tree.root(), &format!("p{i}"), repo.root());
+    }
+    repo
+}
+
+fn json_lines(out: &[u8]) -> Vec<Value> {
+    String::from_utf8(out.to_vec()).unwrap().lines().map(|line| serde_json::from_str(line).unwrap()).collect()
+}
+
+#[test]
+fn json_lines_give_the_rows_of_json_then_a_summary() {
+    let repo = repository(13);
+    let (code, whole) = audit_json("stats", &[repo.root()]);
+    assert_eq!(code, 0);
+    let out = brp_pyc().args(["stats", "--json-lines"]).arg(repo.root()).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let lines = json_lines(&out.stdout);
+    let (summary, items) = lines.split_last().unwrap();
+    assert_eq!(items.len(), 13);
+    // Each item line is the --json row with a record type; the same rows in the same order.
+    for (line, row) in items.iter().zip(whole["items"].as_array().unwrap()) {
+        let mut line = line.clone();
+        assert_eq!(line.as_object_mut().unwrap().remove("record").unwrap(), "item");
+        assert_eq!(&line, row);
+    }
+    assert_eq!(summary["record"], "summary");
+    assert_eq!(figures(summary), figures(&whole));
+    assert_eq!(summary["layout_change_percent"], whole["layout_change_percent"]);
+    assert_eq!((int(summary, "items"), int(summary, "items_with_caches"), int(summary, "errors")), (13, 12, 0));
+    let layouts = &whole["layouts"];
+    let saved = summary["layout_savings"]["opt_0_only"].as_i64().unwrap();
+    assert_eq!(saved, int(layouts, "all_linked") as i64 - int(layouts, "opt_0_only") as i64);
+    assert!(saved > 0);
+    // The ten largest by bytes of caches: the packages with the most modules, largest first.
+    let largest: Vec<&str> = summary["largest"].as_array().unwrap().iter().map(|l| l["name"].as_str().unwrap()).collect();
+    let expected: Vec<String> = (3..13).rev().map(|i| format!("p{i}-1-1.noarch.rpm")).collect();
+    assert_eq!(largest, expected);
+
+    // An item that cannot be read: an error line in its place with --keep-going, exit 2.
+    repo.write("p5-1-1.noarch.rpm", b"\xed\xab\xee\xdbtruncated");
+    let out = brp_pyc().args(["stats", "--json-lines", "--keep-going"]).arg(repo.root()).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let lines = json_lines(&out.stdout);
+    assert_eq!(lines.len(), 14);
+    // In path order p0, p1, p10, p11, p12, p2, ... p5 is the ninth.
+    assert_eq!(lines[8]["record"], "error");
+    assert!(lines[8]["error"].as_str().unwrap().contains("p5-1-1.noarch.rpm"));
+    assert_eq!(lines[7]["name"], "p4-1-1.noarch.rpm");
+    assert_eq!((int(&lines[13], "items"), int(&lines[13], "errors")), (12, 1));
+}
+
+#[test]
+fn the_progress_line_shows_only_on_a_terminal_and_never_with_json() {
+    let repo = repository(3);
+    // Off a terminal (here a pipe), standard error stays empty.
+    for flag in [None, Some("--json"), Some("--json-lines")] {
+        let out = brp_pyc().arg("stats").args(flag).arg(repo.root()).output().unwrap();
+        assert_eq!(out.status.code(), Some(0));
+        assert!(out.stderr.is_empty(), "{flag:?}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    if !have("script") {
+        return;
+    }
+    // On a terminal (script(1) gives the command a pseudo-terminal), the line is drawn, then
+    // cleared before the report; with --json it is not drawn at all.
+    let on_terminal = |flag: &str| {
+        let command = format!("{} stats {flag} {}", env!("CARGO_BIN_EXE_brp-pyc"), repo.root().display());
+        // A terminal has a TERM; without one (or with TERM=dumb) nothing is drawn.
+        let out = run_ok(std::process::Command::new("script").args(["-qec", &command, "/dev/null"]).env("TERM", "xterm"));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let shown = on_terminal("");
+    assert!(shown.contains("items read") || shown.contains("listing"), "{shown}");
+    assert!(shown.find("TOTAL").unwrap() > shown.rfind("\x1b[2K").unwrap(), "the line is cleared before the report: {shown}");
+    assert!(shown.contains("TOTAL (3 items)"), "{shown}");
+    let json = on_terminal("--json");
+    assert!(!json.contains("items read") && !json.contains("listing"), "{json}");
+}
+
 /// Installed sizes of the layouts of an unlinked tree, counted from the files on disk without
 /// brp-pyc: caches of one module are the files of one directory whose names agree once the
 /// `.opt-N` part is dropped; a group of levels shipped together costs one copy per distinct
@@ -445,9 +539,10 @@ fn edge_u64() -> impl Strategy<Value = u64> {
 
 fn mutation() -> impl Strategy<Value = Mutation> {
     // Signature: SIZE, LONGSIZE, PAYLOADSIZE. Header: FILESIZES, FILEMODES, FILEINODES,
-    // FILEDEVICES, DIRINDEXES, LONGFILESIZES, LONGSIZE, FILEFLAGS, FILEMTIMES.
+    // FILEDEVICES, DIRINDEXES, LONGFILESIZES, LONGSIZE, FILEFLAGS, FILEMTIMES, and the string
+    // arrays BASENAMES, DIRNAMES, FILEDIGESTS, FILELINKTOS, FILEUSERNAME given a number type.
     let signature_tags = vec![1000u32, 270, 1007];
-    let header_tags = vec![1028u32, 1030, 1096, 1095, 1116, 5008, 5009, 1037, 1034];
+    let header_tags = vec![1028u32, 1030, 1096, 1095, 1116, 5008, 5009, 1037, 1034, 1117, 1118, 1035, 1036, 1039];
     prop_oneof![
         1 => (any::<bool>(), any::<bool>(), edge_u32()).prop_map(|(main, data_len, value)| Mutation::Intro { main, data_len, value }),
         1 => (any::<bool>(), any::<prop::sample::Index>(), 0..4usize, edge_u32())
@@ -653,38 +748,193 @@ proptest! {
     }
 }
 
-/// Not a test: writes the packages that `bench/stats.sh` times, when it sets
-/// `BRP_PYC_BENCH_DIR` (and `BRP_PYC_BENCH_PACKAGES`, default 500). Each package holds 40
-/// modules of sources and three levels of caches, some identical, half of them linked.
+/// Not a test: writes the packages that `bench/stats.sh` and `bench/stats-scale.sh` time, when
+/// they set `BRP_PYC_BENCH_DIR` (and `BRP_PYC_BENCH_PACKAGES`, default 500). With
+/// `BRP_PYC_BENCH_SHAPE=debian` the packages are shaped like a distribution's Python packages
+/// (see [`DebianShape`]); otherwise each holds 40 modules of sources and three levels of
+/// caches, some identical, half of them linked. Written on all cores, payloads compressed
+/// with zstd level 1 (only the headers are read).
 #[test]
 #[ignore]
 fn generate_bench_packages() {
     let Some(dir) = std::env::var_os("BRP_PYC_BENCH_DIR") else { return };
     let count: usize = std::env::var("BRP_PYC_BENCH_PACKAGES").ok().and_then(|n| n.parse().ok()).unwrap_or(500);
-    std::fs::create_dir_all(&dir).unwrap();
-    let site = "/usr/lib/python3.11/site-packages";
-    (0..count).for_each(|p| {
-        let name = format!("python3-bench{p:04}");
+    let debian = std::env::var("BRP_PYC_BENCH_SHAPE").is_ok_and(|shape| shape == "debian");
+    write_bench_packages(Path::new(&dir), 0..count, debian);
+}
+
+/// Writes packages number `range` of the bench shape (Debian's or the uniform one) into `dir`.
+fn write_bench_packages(dir: &Path, range: std::ops::Range<usize>, debian: bool) {
+    use rayon::prelude::*;
+    std::fs::create_dir_all(dir).unwrap();
+    range.into_par_iter().for_each(|p| {
+        let name = format!("python3-bench{p:05}");
         let mut builder = rpm::PackageBuilder::new(&name, "1", "MIT", "noarch", "bench");
-        for m in 0..40 {
-            let source = format!("def f{m}(x):\n    return x + {p}\n").repeat(20);
-            builder.with_file_contents(source.clone(), rpm::FileOptions::new(format!("{site}/{name}/m{m}.py"))).unwrap();
-            let base = format!("{site}/{name}/__pycache__/m{m}.cpython-311");
-            let code = |level: usize| {
-                let mut bytes = b"\xa7\x0d\x0d\x0a\0\0\0\0\0\0\0\0\0\0\0\0".to_vec();
-                bytes.extend(source.bytes().cycle().take(2000 + 100 * (m % 3) * level));
-                bytes
-            };
-            let linked = p % 2 == 0;
-            for (level, suffix) in [(0, ""), (1, ".opt-1"), (2, ".opt-2")] {
-                let mut options = rpm::FileOptions::new(format!("{base}{suffix}.pyc"));
-                if linked && (m % 3 == 0 || level > 0) {
-                    options = options.hardlink(format!("{base}-{}", if m % 3 == 0 { 0 } else { level.min(1) }));
-                }
-                builder.with_file_contents(code(if m % 3 == 0 { 0 } else { level.min(1) }), options).unwrap();
-            }
+        // One fixed mtime: members of a hardlink set must agree, also across a second boundary.
+        let config = rpm::BuildConfig::v4().compression(rpm::CompressionWithLevel::Zstd(1)).source_date(1_700_000_000u32);
+        builder.using_config(config);
+        if debian {
+            DebianShape::package(p as u64).add_files(&mut builder, &name);
+        } else {
+            add_uniform_files(&mut builder, &name, p);
         }
         let package = builder.build().unwrap();
-        package.write_file(Path::new(&dir).join(format!("{name}-1-1.noarch.rpm"))).unwrap();
+        package.write_file(dir.join(format!("{name}-1-1.noarch.rpm"))).unwrap();
     });
+}
+
+/// Peak resident memory (KiB) of `brp-pyc ARGS`, from wait4(2) on that one child.
+fn peak_rss_kib(args: &[&std::ffi::OsStr]) -> i64 {
+    let child = brp_pyc().args(args).stdout(std::process::Stdio::null()).spawn().unwrap();
+    let (mut status, mut usage) = (0, unsafe { std::mem::zeroed::<libc::rusage>() });
+    let pid = unsafe { libc::wait4(child.id() as libc::pid_t, &mut status, 0, &mut usage) };
+    assert_eq!(pid, child.id() as libc::pid_t);
+    assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0, "status {status}");
+    std::mem::forget(child); // reaped above
+    usage.ru_maxrss
+}
+
+#[test]
+fn memory_does_not_grow_with_the_number_of_packages() {
+    // Packages of 200 small files: the inventory costs per file, not per byte.
+    let write = |repo: &Path, range: std::ops::Range<usize>| {
+        use rayon::prelude::*;
+        range.into_par_iter().for_each(|p| {
+            let mut builder = rpm::PackageBuilder::new(&format!("p{p}"), "1", "MIT", "noarch", "t");
+            builder.using_config(rpm::BuildConfig::v4().compression(rpm::CompressionType::None));
+            let site = format!("/usr/lib/python3.11/site-packages/p{p}");
+            for m in 0..50 {
+                builder.with_file_contents(format!("x = {m}\n"), rpm::FileOptions::new(format!("{site}/m{m}.py"))).unwrap();
+                for suffix in ["", ".opt-1", ".opt-2"] {
+                    let path = format!("{site}/__pycache__/m{m}.cpython-311{suffix}.pyc");
+                    builder.with_file_contents(format!("code {m}{suffix}"), rpm::FileOptions::new(path)).unwrap();
+                }
+            }
+            builder.build().unwrap().write_file(repo.join(format!("p{p}-1-1.noarch.rpm"))).unwrap();
+        });
+    };
+    let repo = Tree::in_memory();
+    write(repo.root(), 0..40);
+    let few = peak_rss_kib(&["stats".as_ref(), "--json-lines".as_ref(), repo.root().as_os_str()]);
+    // Ten times the packages; holding each inventory costs about 60 KiB a package: 20 MiB
+    // more for these 360.
+    write(repo.root(), 40..400);
+    for flag in ["--json-lines", "--json"] {
+        let many = peak_rss_kib(&["stats".as_ref(), flag.as_ref(), repo.root().as_os_str()]);
+        assert!(many < few + 6 * 1024, "{flag}: {many} KiB over 400 packages, {few} KiB over 40");
+    }
+}
+
+/// 40 modules, caches of 2,000 to 2,400 bytes, a third with all levels identical, the
+/// packages of even number linked (the packages of `bench/stats.sh`).
+fn add_uniform_files(builder: &mut rpm::PackageBuilder, name: &str, p: usize) {
+    let site = "/usr/lib/python3.11/site-packages";
+    for m in 0..40 {
+        let source = format!("def f{m}(x):\n    return x + {p}\n").repeat(20);
+        builder.with_file_contents(source.clone(), rpm::FileOptions::new(format!("{site}/{name}/m{m}.py"))).unwrap();
+        let base = format!("{site}/{name}/__pycache__/m{m}.cpython-311");
+        let code = |level: usize| {
+            let mut bytes = b"\xa7\x0d\x0d\x0a\0\0\0\0\0\0\0\0\0\0\0\0".to_vec();
+            bytes.extend(source.bytes().cycle().take(2000 + 100 * (m % 3) * level));
+            bytes
+        };
+        let linked = p.is_multiple_of(2);
+        for (level, suffix) in [(0, ""), (1, ".opt-1"), (2, ".opt-2")] {
+            let mut options = rpm::FileOptions::new(format!("{base}{suffix}.pyc"));
+            if linked && (m % 3 == 0 || level > 0) {
+                options = options.hardlink(format!("{base}-{}", if m % 3 == 0 { 0 } else { level.min(1) }));
+            }
+            builder.with_file_contents(code(if m % 3 == 0 { 0 } else { level.min(1) }), options).unwrap();
+        }
+    }
+}
+
+/// Packages drawn from the spread of Debian 12's Python packages: the 35 top-level packages
+/// with sources in `/usr/lib/python3/dist-packages` of a Debian 12 machine (1,511 modules,
+/// each with its level 0 cache), measured with `os.walk` and `lstat`:
+///
+/// | percentile | 10 | 25 | 50 | 75 | 90 | 99 |
+/// |---|---:|---:|---:|---:|---:|---:|
+/// | modules per package | 2 | 5 | 10 | 24 | 85 | 491 |
+/// | level 0 cache, bytes | 790 | 2,589 | 6,598 | 15,966 | 33,759 | 130,234 |
+/// | cache / source size | 0.85 | 1.06 | 1.33 | 1.65 | 2.04 | |
+/// | other files per package | 0 | 0 | 1 | 1 | 4 | 12 |
+///
+/// Values between percentiles are drawn on straight lines between them (and from the 99th
+/// to twice it). Levels 1 and 2, which Debian does not ship, follow CPython 3.11's standard
+/// library compiled at three levels (README, numbers): 486 of 637 modules have identical
+/// levels 0 and 1, 77 identical levels 1 and 2; a level 2 cache without docstrings is about
+/// 15 % smaller. Half the packages are linked (as brp-python-hardlink leaves them), half not.
+struct DebianShape {
+    seed: u64,
+}
+
+impl DebianShape {
+    const MODULES: [(f64, f64); 7] = [(0.0, 1.0), (0.10, 2.0), (0.25, 5.0), (0.50, 10.0), (0.75, 24.0), (0.90, 85.0), (0.99, 491.0)];
+    const CACHE_BYTES: [(f64, f64); 7] =
+        [(0.0, 200.0), (0.10, 790.0), (0.25, 2589.0), (0.50, 6598.0), (0.75, 15966.0), (0.90, 33759.0), (0.99, 130234.0)];
+    const SOURCE_RATIO: [(f64, f64); 6] = [(0.0, 0.6), (0.10, 0.85), (0.25, 1.06), (0.50, 1.33), (0.75, 1.65), (0.90, 2.04)];
+    const OTHER_FILES: [(f64, f64); 6] = [(0.0, 0.0), (0.25, 0.0), (0.50, 1.0), (0.75, 1.0), (0.90, 4.0), (0.99, 12.0)];
+
+    fn package(p: u64) -> DebianShape {
+        DebianShape { seed: p.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ 0x2545_f491_4f6c_dd1d }
+    }
+
+    /// A uniform draw in [0, 1) (splitmix64: the same packages on every machine).
+    fn uniform(&mut self) -> f64 {
+        self.seed = self.seed.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.seed;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        (z ^ (z >> 31)) as f64 / (u64::MAX as f64 + 1.0)
+    }
+
+    /// A draw from the spread given by `percentiles`, linear between them, up to twice the last.
+    fn draw(&mut self, percentiles: &[(f64, f64)]) -> f64 {
+        let u = self.uniform();
+        let last = percentiles[percentiles.len() - 1];
+        let upper = percentiles.iter().position(|&(q, _)| q > u);
+        let ((q0, v0), (q1, v1)) = match upper {
+            Some(i) => (percentiles[i - 1], percentiles[i]),
+            None => (last, (1.0, last.1 * 2.0)),
+        };
+        v0 + (v1 - v0) * (u - q0) / (q1 - q0)
+    }
+
+    fn add_files(mut self, builder: &mut rpm::PackageBuilder, name: &str) {
+        let site = "/usr/lib/python3.11/site-packages";
+        let linked = self.uniform() < 0.5;
+        let modules = self.draw(&Self::MODULES).round().max(1.0) as usize;
+        // Contents repeat a short text: the payload compresses to almost nothing, and each
+        // file's digest still differs from every other file's.
+        let content = |seed: String, len: usize| {
+            let mut bytes = b"\xa7\x0d\x0d\x0a\0\0\0\0\0\0\0\0\0\0\0\0".to_vec();
+            bytes.extend(seed.bytes().cycle().take(len));
+            bytes
+        };
+        for m in 0..modules {
+            let dir = format!("{site}/{name}/{}", if m % 10 == 0 { String::new() } else { format!("sub{}/", m / 10) });
+            let cache_len = self.draw(&Self::CACHE_BYTES) as usize;
+            let source_len = (cache_len as f64 / self.draw(&Self::SOURCE_RATIO)) as usize;
+            builder.with_file_contents(content(format!("source {name} {m} "), source_len), rpm::FileOptions::new(format!("{dir}m{m}.py"))).unwrap();
+            let same_0_1 = self.uniform() < 486.0 / 637.0;
+            let same_1_2 = self.uniform() < 77.0 / 637.0;
+            let one = if same_0_1 { 0 } else { 1 };
+            let two = if same_1_2 { one } else { 2 };
+            let lengths = [cache_len, cache_len, cache_len * 85 / 100];
+            let base = format!("{dir}__pycache__/m{m}.cpython-311");
+            let variants = [0, one, two];
+            for (variant, suffix) in variants.into_iter().zip(["", ".opt-1", ".opt-2"]) {
+                let mut options = rpm::FileOptions::new(format!("{base}{suffix}.pyc"));
+                // Levels with the same bytes are one hardlink set (of two or three members).
+                if linked && variants.iter().filter(|&&v| v == variant).count() > 1 {
+                    options = options.hardlink(format!("{base}-{variant}"));
+                }
+                builder.with_file_contents(content(format!("code {name} {m} {variant} "), lengths[variant]), options).unwrap();
+            }
+        }
+        for f in 0..self.draw(&Self::OTHER_FILES).round() as usize {
+            builder.with_file_contents(content(format!("data {f}"), 400), rpm::FileOptions::new(format!("{site}/{name}/data{f}.txt"))).unwrap();
+        }
+    }
 }

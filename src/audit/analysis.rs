@@ -1,7 +1,12 @@
 //! Analysis: from an inventory to the figures of `stats` and the unlinked duplicates that
 //! `check` reports, written once for trees and packages.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
+
+// Keys are inode numbers and small tuples of them, from one package or tree: the Fx hash is
+// several times faster than SipHash there, and no key comes from an adversary who gains by
+// collisions more than a slower run.
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 use rayon::prelude::*;
 use serde::Serialize;
@@ -319,12 +324,12 @@ pub fn analyse_in_layout(inventory: &Inventory, layout: &Layout) -> Analysis {
     }
     // One size per stored copy, its first file's: the names of one copy have one size on disk,
     // and a package whose header says otherwise must not make a layout exceed what is shipped.
-    let mut storage_size: HashMap<Storage, u64> = HashMap::new();
+    let mut storage_size: HashMap<Storage, u64> = HashMap::with_capacity_and_hasher(files.len(), Default::default());
     for file in files.iter().filter(|f| f.is_installed_regular()) {
         storage_size.entry(file.storage).or_insert(file.size);
     }
-    let mut all_storage = HashSet::new();
-    let mut cache_storage: HashSet<Storage> = HashSet::new();
+    let mut all_storage = HashSet::with_capacity_and_hasher(storage_size.len(), Default::default());
+    let mut cache_storage: HashSet<Storage> = HashSet::with_capacity_and_hasher(storage_size.len(), Default::default());
     // A stored copy shared by a cache and another file is a cache's: counting it on both
     // sides would make a layout larger than what is shipped.
     let mut other_storage: HashSet<Storage> = (0..files.len()).filter(|&i| is_cache[i]).map(|i| files[i].storage).collect();
@@ -405,10 +410,13 @@ fn packaged_bytes(
         while let Some(up) = parent.get(&at).filter(|up| **up != at) {
             at = up.clone();
         }
-        parent.insert(node.clone(), at.clone()); // a shortcut for the next lookup
+        if at != *node {
+            parent.insert(node.clone(), at.clone()); // a shortcut for the next lookup
+        }
         at
     }
-    let mut parent: HashMap<Node, Node> = HashMap::new();
+    let members: usize = per_module.iter().map(|figures| figures.members.len()).sum();
+    let mut parent: HashMap<Node, Node> = HashMap::with_capacity_and_hasher(members, Default::default());
     for figures in per_module {
         for member in &figures.members {
             let Some(package) = package_of(&member.level) else { continue };
@@ -427,7 +435,7 @@ fn packaged_bytes(
         }
     }
     let nodes: Vec<Node> = parent.keys().cloned().collect();
-    let mut roots = HashSet::new();
+    let mut roots = HashSet::default();
     nodes.iter().filter(|node| roots.insert(root(&mut parent, node))).fold(0u64, |total, node| total.saturating_add(storage_size[&node.1]))
 }
 
@@ -476,7 +484,7 @@ fn module_figures(files: &[FileRecord], module: &ModuleCaches<'_>, layout: &Layo
     let ship_together = |j: usize, i: usize| group(j).is_some() && group(j) == group(i);
     let layout_class: Vec<usize> =
         (0..n).map(|i| (0..=i).find(|&j| j == i || (ship_together(j, i) && linkable(j, i))).unwrap_or(i)).collect();
-    let mut seen: HashSet<(usize, Storage)> = HashSet::new();
+    let mut seen: HashSet<(usize, Storage)> = HashSet::default();
     for i in 0..n {
         let (_, file, index) = caches[i];
         let first_copy_in_class = seen.insert((layout_class[i], file.storage));

@@ -1,9 +1,11 @@
 //! Inventory of a built `.rpm` from its headers alone, and (for `check`) selected file
 //! contents from its payload.
 //!
-//! The `rpm` crate parses; this module guards it: header sizes are checked against the file
-//! before the crate allocates for them, a panic inside the crate becomes an error naming the
-//! package, and a payload shorter than the signature header says is refused.
+//! Header sizes are checked against the file before anything is allocated for them. The
+//! inventory reads only the tags it needs, straight from the header bytes
+//! ([`super::rpm_header`], every access bounds-checked); the payload is read with the `rpm`
+//! crate, whose panics on malformed input become an error naming the package. A payload
+//! shorter than the signature header says is refused.
 
 use std::collections::HashSet;
 use std::ffi::OsStr;
@@ -14,11 +16,12 @@ use std::os::unix::fs::FileExt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
 
-use rpm::{FileFlags, FileType, IndexSignatureTag, IndexTag, PackageMetadata, PackageReader};
+use rpm::{FileType, IndexTag, PackageMetadata, PackageReader};
 
 use crate::error::Error;
 use crate::render::quote;
 use super::model::{Content, FileKind, FileRecord, Inventory, ItemKind, MAX_INSTALLED_SIZE};
+use super::rpm_header;
 
 const LEAD_LEN: u64 = 96;
 const HEADER_INTRO_LEN: u64 = 16;
@@ -40,16 +43,38 @@ fn guarded<T>(path: &Path, step: impl FnOnce() -> Result<T, rpm::Error>) -> Resu
     }
 }
 
+/// Where the two headers of a package are, as [`header_spans`] found and checked them.
+struct Spans {
+    signature: HeaderSpan,
+    header: HeaderSpan,
+    payload_start: u64,
+}
+
+/// One header: where its intro is, its entry count and data length (each within rpm's limits,
+/// the whole inside the file).
+#[derive(Clone, Copy)]
+struct HeaderSpan {
+    intro: u64,
+    entries: u64,
+    data_len: u64,
+}
+
 /// Checks the lead and the two header intros against the file's length, so that a corrupt
 /// count can neither overflow nor make the parser allocate gigabytes. Returns where the
 /// payload starts.
 fn check_layout(path: &Path, file: &File, file_len: u64) -> Result<u64, Error> {
+    header_spans(path, file, file_len).map(|spans| spans.payload_start)
+}
+
+/// [`check_layout`], with where each header is.
+fn header_spans(path: &Path, file: &File, file_len: u64) -> Result<Spans, Error> {
     let mut lead = [0u8; 4];
     file.read_exact_at(&mut lead, 0).map_err(|_| package_error(path, "too short to be an rpm package"))?;
     if lead != [0xed, 0xab, 0xee, 0xdb] {
         return Err(package_error(path, "not an rpm package (no rpm lead)"));
     }
     let mut offset = LEAD_LEN;
+    let mut spans = Vec::with_capacity(2);
     for (which, pad) in [("signature header", true), ("header", false)] {
         let mut intro = [0u8; HEADER_INTRO_LEN as usize];
         file.read_exact_at(&mut intro, offset).map_err(|_| package_error(path, format!("truncated in the {which}")))?;
@@ -70,6 +95,7 @@ fn check_layout(path: &Path, file: &File, file_len: u64) -> Result<u64, Error> {
         if !index.chunks_exact(16).all(|entry| entry_in_bounds(entry, data_len)) {
             return Err(package_error(path, format!("corrupt {which} (an entry points outside its data)")));
         }
+        spans.push(HeaderSpan { intro: offset, entries, data_len });
         if pad {
             end = end.next_multiple_of(8);
         }
@@ -78,7 +104,7 @@ fn check_layout(path: &Path, file: &File, file_len: u64) -> Result<u64, Error> {
         }
         offset = end;
     }
-    Ok(offset)
+    Ok(Spans { signature: spans[0], header: spans[1], payload_start: offset })
 }
 
 /// Whether one index entry (tag, type, offset, count; big-endian) stays inside the data
@@ -98,34 +124,78 @@ fn entry_in_bounds(entry: &[u8], data_len: u64) -> bool {
     offset <= data_len && offset + count * item_len <= data_len
 }
 
-/// Reads the lead and headers of `path` (never the payload) into an inventory.
+/// Header tags read for the inventory (rpm's `rpmTag` numbers).
+mod tag {
+    pub const SIG_SIZE: u32 = 1000;
+    pub const NAME: u32 = 1000;
+    pub const SIG_LONGSIZE: u32 = 270;
+    pub const FILESIZES: u32 = 1028;
+    pub const FILEMODES: u32 = 1030;
+    pub const FILEMTIMES: u32 = 1034;
+    pub const FILEDIGESTS: u32 = 1035;
+    pub const FILELINKTOS: u32 = 1036;
+    pub const FILEFLAGS: u32 = 1037;
+    pub const FILEUSERNAME: u32 = 1039;
+    pub const FILEGROUPNAME: u32 = 1040;
+    pub const FILEDEVICES: u32 = 1095;
+    pub const FILEINODES: u32 = 1096;
+    pub const DIRINDEXES: u32 = 1116;
+    pub const BASENAMES: u32 = 1117;
+    pub const DIRNAMES: u32 = 1118;
+    pub const LONGFILESIZES: u32 = 5008;
+}
+
+/// `%ghost` in FILEFLAGS (`RPMFILE_GHOST`).
+const FILE_FLAG_GHOST: u64 = 1 << 6;
+
+/// Reads the lead and headers of `path` (never the payload) into an inventory: the two
+/// headers in one read, then only the tags the audit uses, straight from their bytes.
 pub fn inventory(path: &Path) -> Result<Inventory, Error> {
     let file = File::open(path).map_err(|e| Error::io(path, e))?;
     let file_len = file.metadata().map_err(|e| Error::io(path, e))?.len();
-    let payload_start = check_layout(path, &file, file_len)?;
-    let mut reader = BufReader::new(file);
-    let meta = guarded(path, || PackageMetadata::parse(&mut reader))?;
-    check_payload_length(path, &meta, payload_start, file_len)?;
-    let files = guarded(path, || file_records(&meta))?;
+    let spans = header_spans(path, &file, file_len)?;
+    // Both headers, from the signature's index to the payload: at most twice rpm's limits.
+    let first_index = spans.signature.intro + HEADER_INTRO_LEN;
+    let mut bytes = vec![0u8; (spans.payload_start - first_index) as usize];
+    file.read_exact_at(&mut bytes, first_index).map_err(|e| Error::io(path, e))?;
+    let header_at = |span: HeaderSpan| {
+        let start = (span.intro + HEADER_INTRO_LEN - first_index) as usize;
+        bytes.get(start..).and_then(|rest| rpm_header::Header::new(rest, span.entries as usize, span.data_len as usize))
+    };
+    let (Some(signature), Some(header)) = (header_at(spans.signature), header_at(spans.header)) else {
+        return Err(package_error(path, "truncated in the header"));
+    };
+    check_payload_length(path, &signature, spans.header.intro, spans.payload_start, file_len)?;
+    let files = file_records(&header).map_err(|e| package_error(path, format!("corrupt header ({e})")))?;
     // Sizes are summed later (a package, all items of a run): refuse sizes no package has.
     let total = files.iter().try_fold(0u64, |total, f| total.checked_add(f.size)).filter(|&t| t <= MAX_INSTALLED_SIZE);
     if total.is_none() {
         return Err(package_error(path, "corrupt header (its file sizes add up to more than 1 PiB)"));
     }
-    let package_name = Some(guarded(path, || meta.get_name().map(str::to_string))?);
+    // The package's name (the header's NAME, not the file's), for the owners of bytecode
+    // subpackages.
+    let package_name = match header.strings(tag::NAME) {
+        Ok(Some(names)) if names.len() == 1 => String::from_utf8_lossy(names[0]).into_owned(),
+        _ => return Err(package_error(path, "corrupt header (no package name)")),
+    };
+    let package_name = Some(package_name);
     let name = path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
     Ok(Inventory { kind: ItemKind::Package, location: path.to_path_buf(), name, files, package_name })
 }
 
 /// Refuses a package whose payload is missing or shorter than the signature header records
 /// (header plus payload size), which is how a truncated download or copy shows.
-fn check_payload_length(path: &Path, meta: &PackageMetadata, payload_start: u64, file_len: u64) -> Result<(), Error> {
-    let header_start = meta.get_package_segment_offsets().header;
-    let recorded = meta
-        .signature
-        .get_entry_data_as_u64(IndexSignatureTag::RPMSIGTAG_LONGSIZE)
-        .or_else(|_| meta.signature.get_entry_data_as_u32(IndexSignatureTag::RPMSIGTAG_SIZE).map(u64::from))
-        .ok();
+fn check_payload_length(
+    path: &Path,
+    signature: &rpm_header::Header<'_>,
+    header_start: u64,
+    payload_start: u64,
+    file_len: u64,
+) -> Result<(), Error> {
+    // LONGSIZE when it is there (rpm writes it for packages past 4 GiB), else SIZE; one that
+    // cannot be read counts as absent, as with rpm, which then checks nothing.
+    let number = |tag| signature.numbers(tag).ok().flatten().and_then(|n| n.first());
+    let recorded = number(tag::SIG_LONGSIZE).or_else(|| number(tag::SIG_SIZE));
     // The size is read from the file: a crafted one must not overflow.
     let recorded_end = recorded.map(|size| header_start.checked_add(size).ok_or(size));
     match recorded_end {
@@ -138,41 +208,98 @@ fn check_payload_length(path: &Path, meta: &PackageMetadata, payload_start: u64,
     }
 }
 
-fn file_records(meta: &PackageMetadata) -> Result<Vec<FileRecord>, rpm::Error> {
-    let entries = meta.get_file_entries()?;
-    if entries.is_empty() {
-        return Ok(Vec::new());
+/// Why the file arrays of a header do not make a file list.
+enum ArrayError {
+    Tag(rpm_header::TagError),
+    Missing(u32),
+    Lengths,
+    DirIndex(u64),
+}
+
+impl std::fmt::Display for ArrayError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ArrayError::Tag(e) => e.fmt(f),
+            ArrayError::Missing(tag) => write!(f, "no tag {tag} beside the file names"),
+            ArrayError::Lengths => f.write_str("its file arrays differ in length"),
+            ArrayError::DirIndex(index) => write!(f, "a file names directory {index}, past the directory list"),
+        }
     }
-    let inodes = meta.header.get_entry_data_as_u32_array(IndexTag::RPMTAG_FILEINODES)?;
+}
+
+impl From<rpm_header::TagError> for ArrayError {
+    fn from(e: rpm_header::TagError) -> ArrayError {
+        ArrayError::Tag(e)
+    }
+}
+
+/// A header string as text: names and digests are ASCII in every real package, which the
+/// plain check finds fastest; anything else is shown with replacement characters.
+fn text(bytes: &[u8]) -> std::borrow::Cow<'_, str> {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => text.into(),
+        Err(_) => String::from_utf8_lossy(bytes),
+    }
+}
+
+/// The files a header lists, sorted by path: every per-file array must have one item per name.
+fn file_records(header: &rpm_header::Header<'_>) -> Result<Vec<FileRecord>, ArrayError> {
+    let (basenames, dirnames, dir_indexes) =
+        (header.strings(tag::BASENAMES)?, header.strings(tag::DIRNAMES)?, header.numbers(tag::DIRINDEXES)?);
+    let (Some(basenames), Some(dirnames), Some(dir_indexes)) = (basenames, dirnames, dir_indexes) else {
+        return Ok(Vec::new()); // no files (a package may own none)
+    };
+    let numbers = |tag| header.numbers(tag)?.ok_or(ArrayError::Missing(tag));
+    let strings = |tag| header.strings(tag)?.ok_or(ArrayError::Missing(tag));
+    let sizes = match header.numbers(tag::LONGFILESIZES)? {
+        Some(sizes) => sizes,
+        None => numbers(tag::FILESIZES)?,
+    };
+    let (modes, mtimes, flags, inodes) =
+        (numbers(tag::FILEMODES)?, numbers(tag::FILEMTIMES)?, numbers(tag::FILEFLAGS)?, numbers(tag::FILEINODES)?);
     // FILEDEVICES is 1 for every file of a modern package, but rpm keys hardlink sets on both.
-    let devices = meta
-        .header
-        .get_entry_data_as_u32_array(IndexTag::RPMTAG_FILEDEVICES)
-        .unwrap_or_else(|_| vec![0; entries.len()]);
-    if inodes.len() != entries.len() || devices.len() != entries.len() {
-        return Err(rpm::Error::InconsistentTagArrayLengths);
+    let devices = header.numbers(tag::FILEDEVICES)?;
+    let (digests, links, users, groups) =
+        (strings(tag::FILEDIGESTS)?, strings(tag::FILELINKTOS)?, strings(tag::FILEUSERNAME)?, strings(tag::FILEGROUPNAME)?);
+    let n = basenames.len();
+    let same_length = [dir_indexes.len(), sizes.len(), modes.len(), mtimes.len(), flags.len(), inodes.len()]
+        .into_iter()
+        .chain(devices.map(|d| d.len()))
+        .chain([digests.len(), links.len(), users.len(), groups.len()])
+        .all(|len| len == n);
+    if !same_length {
+        return Err(ArrayError::Lengths);
     }
-    let mut files: Vec<FileRecord> = entries
-        .iter()
-        .enumerate()
-        .map(|(i, entry)| FileRecord {
-            path: entry_path(entry.dirname(), entry.basename()),
-            kind: match entry.file_type() {
-                FileType::Regular => FileKind::Regular,
-                FileType::Dir => FileKind::Directory,
-                FileType::SymbolicLink => FileKind::Symlink,
+    // Checked above: every array has n items, so `get(i)` below is always `Some`.
+    let item = |numbers: &rpm_header::Numbers<'_>, i| numbers.get(i).unwrap_or(0);
+    let mut files = Vec::with_capacity(n);
+    for i in 0..n {
+        let dir_index = item(&dir_indexes, i);
+        let dirname = usize::try_from(dir_index).ok().and_then(|d| dirnames.get(d)).ok_or(ArrayError::DirIndex(dir_index))?;
+        let mode = item(&modes, i) as u32 & 0xffff;
+        let mut owner = String::with_capacity(users[i].len() + groups[i].len() + 1);
+        owner.push_str(&text(users[i]));
+        owner.push(':');
+        owner.push_str(&text(groups[i]));
+        files.push(FileRecord {
+            path: entry_path_bytes(dirname, basenames[i]),
+            kind: match mode & 0o170000 {
+                0o100000 => FileKind::Regular,
+                0o040000 => FileKind::Directory,
+                0o120000 => FileKind::Symlink,
                 _ => FileKind::Other,
             },
-            size: entry.size() as u64,
-            storage: (u64::from(devices[i]), u64::from(inodes[i])),
-            content: Content::Digest(entry.digest().map_or("", |d| d.as_hex()).into()),
-            mode: u32::from(entry.mode().raw_mode()),
-            owner: format!("{}:{}", entry.user(), entry.group()).into(),
-            mtime: i64::from(u32::from(entry.modified_at())),
-            ghost: entry.flags().contains(FileFlags::GHOST),
-            link_target: entry.linkto().unwrap_or("").as_bytes().into(),
-        })
-        .collect();
+            size: item(&sizes, i),
+            storage: (devices.map_or(0, |d| item(&d, i)), item(&inodes, i)),
+            content: Content::Digest(text(digests[i]).into()),
+            mode,
+            owner: owner.into(),
+            mtime: item(&mtimes, i) as u32 as i64,
+            ghost: item(&flags, i) & FILE_FLAG_GHOST != 0,
+            link_target: links[i].into(),
+        });
+    }
+    // rpm lists files sorted already; the sort only checks that in one pass then.
     files.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(files)
 }
@@ -195,12 +322,17 @@ fn check_payload_compressor(location: &Path) -> Result<(), Error> {
 }
 
 fn entry_path(dirname: &str, basename: &str) -> Vec<u8> {
+    entry_path_bytes(dirname.as_bytes(), basename.as_bytes())
+}
+
+/// An installed path from its directory (with or without the trailing slash rpm writes) and name.
+fn entry_path_bytes(dirname: &[u8], basename: &[u8]) -> Vec<u8> {
     let mut path = Vec::with_capacity(dirname.len() + basename.len() + 1);
-    path.extend_from_slice(dirname.as_bytes());
+    path.extend_from_slice(dirname);
     if !path.ends_with(b"/") {
         path.push(b'/');
     }
-    path.extend_from_slice(basename.as_bytes());
+    path.extend_from_slice(basename);
     path
 }
 

@@ -48,6 +48,8 @@ pub fn inventory(root: &Path) -> Scanned {
         scanned.errors.extend(dir.errors);
     }
     scanned.tree.files.sort_by(|a, b| a.path.cmp(&b.path));
+    // Packages in path order, not the walk's: two runs list them alike.
+    scanned.packages.sort();
     scanned
 }
 

@@ -5,6 +5,7 @@ pub mod check;
 pub mod compile;
 pub mod link;
 pub mod manpages;
+pub mod progress;
 pub mod split;
 pub mod stats;
 

@@ -3,23 +3,88 @@
 use std::io::Write;
 
 use rayon::prelude::*;
+use serde::Serialize;
 
 use crate::audit::analysis::{analyse, Stats};
 use crate::audit::model::{check_size_sum, merge, SUM_TOO_LARGE};
 use crate::audit::report::{error_rows, stats_text, ItemRow, LayoutChanges, StatsReport};
-use crate::audit::{load_for_command, Loaded};
+use crate::audit::summary::Summary;
+use crate::audit::{load_for_command, Loaded, Plan};
 use crate::cli::StatsArgs;
 use crate::error::{stdout_written, Error};
 use crate::exit_codes::ExitCode;
+use super::progress::Progress;
 
 pub fn run(args: &StatsArgs) -> Result<ExitCode, Error> {
-    let keep_going = args.inputs.keep_going;
-    let Loaded { mut inventories, mut errors } = load_for_command(&args.inputs.paths, keep_going)?;
     if args.together {
-        inventories = merge(std::mem::take(&mut inventories)).into_iter().collect();
-        if let Some(merged) = inventories.first() {
-            check_size_sum(merged, &format!("the files of the {}", merged.name))?;
-        }
+        return run_together(args);
+    }
+    let keep_going = args.inputs.keep_going;
+    let progress = Progress::new(!args.json && !args.json_lines);
+    progress.listing(&args.inputs.paths);
+    let plan = Plan::new(&args.inputs.paths);
+    progress.reading(plan.items);
+    let mut summary = Summary::default();
+    // The rows are kept for the table and for `--json`, whose "items" come before nothing else
+    // can be known; `--json-lines` writes each as it comes and keeps none.
+    let mut rows = Vec::new();
+    let mut errors = Vec::new();
+    let mut lines = JsonLines { out: std::io::stdout().lock(), open: true };
+    plan.run(
+        |inventory| {
+            let analysis = analyse(&inventory);
+            (ItemRow::new(&inventory, analysis.stats), analysis.errors)
+        },
+        |item| -> Result<(), Error> {
+            progress.item_done();
+            let (row, item_errors) = match item {
+                Ok((row, analysis_errors)) => (Some(row), analysis_errors),
+                Err(e) => (None, vec![e]),
+            };
+            for error in item_errors {
+                if !keep_going {
+                    return Err(error);
+                }
+                summary.errors += 1;
+                if args.json_lines {
+                    lines.write(&ErrorRecord { record: "error", error: error.to_string() })?;
+                }
+                errors.push(error);
+            }
+            if let Some(row) = row {
+                add_row(&mut summary, &row)?;
+                if args.json_lines {
+                    lines.write(&ItemRecord { record: "item", row: &row })?;
+                } else {
+                    rows.push(row);
+                }
+            }
+            Ok(())
+        },
+    )?;
+    drop(progress);
+    if args.json_lines {
+        lines.write(&summary.record())?;
+    } else {
+        let report = StatsReport {
+            layout_change_percent: LayoutChanges::of(&summary.total.layouts),
+            total: summary.total,
+            items: rows,
+            errors: error_rows(&errors),
+        };
+        write_report(args, &report)?;
+    }
+    Ok(if errors.is_empty() { ExitCode::Success } else { ExitCode::Fatal })
+}
+
+/// `stats --together`: all items as one installation, which needs all their files at once
+/// (identical caches and stored copies are matched across the items).
+fn run_together(args: &StatsArgs) -> Result<ExitCode, Error> {
+    let keep_going = args.inputs.keep_going;
+    let Loaded { inventories, mut errors } = load_for_command(&args.inputs.paths, keep_going)?;
+    let inventories: Vec<_> = merge(inventories).into_iter().collect();
+    if let Some(merged) = inventories.first() {
+        check_size_sum(merged, &format!("the files of the {}", merged.name))?;
     }
     let analyses: Vec<_> = inventories.par_iter().map(analyse).collect();
     let mut total = Stats::default();
@@ -38,13 +103,75 @@ pub fn run(args: &StatsArgs) -> Result<ExitCode, Error> {
         })?;
         items.push(ItemRow::new(inventory, analysis.stats));
     }
-    let report = StatsReport { layout_change_percent: LayoutChanges::of(&total.layouts), total, items, errors: error_rows(&errors) };
+    if args.json_lines {
+        let mut summary = Summary::default();
+        let mut lines = JsonLines { out: std::io::stdout().lock(), open: true };
+        for error in &errors {
+            summary.errors += 1;
+            lines.write(&ErrorRecord { record: "error", error: error.to_string() })?;
+        }
+        for row in &items {
+            add_row(&mut summary, row)?;
+            lines.write(&ItemRecord { record: "item", row })?;
+        }
+        lines.write(&summary.record())?;
+    } else {
+        let report = StatsReport { layout_change_percent: LayoutChanges::of(&total.layouts), total, items, errors: error_rows(&errors) };
+        write_report(args, &report)?;
+    }
+    Ok(if errors.is_empty() { ExitCode::Success } else { ExitCode::Fatal })
+}
+
+/// Counts a row into the run's totals; a total that no longer fits is an error naming the item.
+fn add_row(summary: &mut Summary, row: &ItemRow) -> Result<(), Error> {
+    summary.add(row).ok_or_else(|| Error::Size {
+        path: row.path.clone().into(),
+        reason: format!("its sizes and those of the items before it {SUM_TOO_LARGE}"),
+    })
+}
+
+fn write_report(args: &StatsArgs, report: &StatsReport) -> Result<(), Error> {
     let mut out = std::io::stdout().lock();
     let written = if args.json {
-        serde_json::to_writer(&mut out, &report).map_err(std::io::Error::from).and_then(|()| writeln!(out))
+        serde_json::to_writer(&mut out, report).map_err(std::io::Error::from).and_then(|()| writeln!(out))
     } else {
-        out.write_all(stats_text(&report).as_bytes())
+        out.write_all(stats_text(report).as_bytes())
     };
-    stdout_written(written)?;
-    Ok(if errors.is_empty() { ExitCode::Success } else { ExitCode::Fatal })
+    stdout_written(written)
+}
+
+/// A line of `--json-lines` for one item: the row of `stats --json`'s "items".
+#[derive(Serialize)]
+struct ItemRecord<'a> {
+    record: &'static str,
+    #[serde(flatten)]
+    row: &'a ItemRow,
+}
+
+/// A line of `--json-lines` for an item that could not be read (with `--keep-going`).
+#[derive(Serialize)]
+struct ErrorRecord {
+    record: &'static str,
+    error: String,
+}
+
+/// Standard output, one JSON object per line, flushed as each is written; a reader that
+/// closed the pipe stops the writing, not the run.
+struct JsonLines<W: Write> {
+    out: W,
+    open: bool,
+}
+
+impl<W: Write> JsonLines<W> {
+    fn write(&mut self, record: &impl Serialize) -> Result<(), Error> {
+        if !self.open {
+            return Ok(());
+        }
+        let out = &mut self.out;
+        let written = serde_json::to_writer(&mut *out, record).map_err(std::io::Error::from).and_then(|()| writeln!(out));
+        if matches!(&written, Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe) {
+            self.open = false;
+        }
+        stdout_written(written)
+    }
 }
