@@ -86,7 +86,9 @@ impl Plan {
                     let scanned = tree::inventory(path);
                     steps.extend(scanned.errors.into_iter().map(|e| Step::Ready(Err(e))));
                     if !scanned.tree.files.is_empty() || scanned.packages.is_empty() {
-                        steps.push(Step::Ready(Ok(scanned.tree)));
+                        // A tree whose sizes do not add up in 64 bits is an error, never a number.
+                        let tree = model::check_size_sum(&scanned.tree, "its files").map(|_| scanned.tree);
+                        steps.push(Step::Ready(tree));
                     }
                     steps.extend(scanned.packages.into_iter().map(Step::Package));
                 }
