@@ -37,13 +37,15 @@ if [ "${#packages[@]}" -gt 0 ]; then
         exit 2
     fi
     for package in "${packages[@]}"; do echo "demo: installing $package with $manager"; done
+    # The package manager's chatter is shown only if it fails.
+    install_log=$(mktemp)
     if [ "$manager" = apt-get ]; then
         export DEBIAN_FRONTEND=noninteractive
-        apt-get update -qq >/dev/null
-        apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
+        { apt-get update -qq && apt-get install -y -qq --no-install-recommends "${packages[@]}"; } >"$install_log" 2>&1
     else
-        dnf install -y -q "${packages[@]}" >/dev/null
-    fi
+        dnf install -y -q "${packages[@]}" >"$install_log" 2>&1
+    fi || { cat "$install_log" >&2; rm -f "$install_log"; echo "demo: $manager install ${packages[*]} failed" >&2; exit 1; }
+    rm -f "$install_log"
 fi
 
 work=$(mktemp -d)
