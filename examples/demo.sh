@@ -20,7 +20,7 @@ if ! command -v cargo >/dev/null; then
     echo "demo: not found: cargo; install the Rust toolchain first (1.88 or later: https://rustup.rs)" >&2
     exit 2
 fi
-if command -v apt-get >/dev/null; then manager=apt-get column=2; else manager=dnf column=3; fi
+if command -v apt-get >/dev/null || { ! command -v dnf >/dev/null && [ -e /etc/debian_version ]; }; then manager=apt-get column=2; else manager=dnf column=3; fi
 packages=()
 for need in "${needs[@]}"; do
     tool=${need%%:*}
