@@ -201,7 +201,7 @@ fn erasing_the_package_gives_the_build_back_to_fedoras_tools() {
         String::from_utf8(out.stdout).unwrap()
     };
     let macros = ["%{macrobody:py_byte_compile}", "%__brp_python_hardlink"];
-    let binary = with_package.join("root/usr/bin/brp-pyc");
+    let binary = with_package.join("prefix/bin/brp-pyc");
     for expr in macros {
         assert!(eval(&with_package, expr).contains("brp-pyc"), "{expr} is not brp-pyc's with the package installed");
     }

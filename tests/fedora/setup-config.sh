@@ -56,10 +56,11 @@ if [ -n "${BRP_PYC_RPM:-}" ]; then
     rpm --root "$dir/root" --dbpath /var/lib/rpm --nodeps --nosignature -i "$BRP_PYC_RPM"
 fi
 # The copied files name /usr/lib/rpm; here that is the scratch directory. brp-pyc's files
-# from the package name /usr/bin/brp-pyc: the scratch root's.
+# from the package name /usr/bin/brp-pyc: the scratch root's, which is DIR/prefix/bin/brp-pyc
+# as with make install.
 grep -rlZ /usr/lib/rpm "$config/redhat" "$config/macros.d/" | xargs -0 -r sed -i "s|/usr/lib/rpm|$config|g"
 if [ -n "${BRP_PYC_RPM:-}" ]; then
-    sed -i "s|/usr/bin/brp-pyc|$dir/root/usr/bin/brp-pyc|g" "$config"/macros.d/macros.zz-brp-pyc* "$config/brp-pyc/brp-python-hardlink"
+    sed -i "s|/usr/bin/brp-pyc|$dir/prefix/bin/brp-pyc|g" "$config"/macros.d/macros.zz-brp-pyc* "$config/brp-pyc/brp-python-hardlink"
 fi
 # Debian's platform macros define the Python bytecompile macros that upstream rpm (Fedora's)
 # does not; read after macros.d, they would override python-srpm-macros.
