@@ -15,7 +15,26 @@ CARGO ?= cargo
 
 BINARY = target/release/brp-pyc
 
-.PHONY: all build install install-policy uninstall test clean
+# The package of brp-pyc (rpm/brp-pyc.spec.in): its version is Cargo.toml's, the one place it
+# is kept, written into the spec by `make dist`.
+VERSION := $(shell sed -n 's/^version = "\(.*\)"$$/\1/p' Cargo.toml | head -n 1)
+DISTDIR ?= target/dist
+RPMTOPDIR ?= target/rpmbuild
+# The release tarball is the committed tree at DIST_REF: what a clone of it would build.
+DIST_REF ?= HEAD
+TARBALL = $(DISTDIR)/brp-pyc-$(VERSION).tar.gz
+VENDOR_TARBALL = $(DISTDIR)/brp-pyc-$(VERSION)-vendor.tar.gz
+# An rpm database that does not know rpm itself describes no installed system (Debian's
+# rpm): BuildRequires cannot be checked there.
+RPMBUILD_NODEPS := $(shell rpm -q rpm >/dev/null 2>&1 || echo --nodeps)
+# Reproducible: build time and file times from the spec's %changelog, a fixed build host.
+# (Fedora's build system sets the first two itself.)
+RPMBUILD_FLAGS ?= --define "source_date_epoch_from_changelog 1" \
+	--define "use_source_date_epoch_as_buildtime 1" \
+	--define "clamp_mtime_to_source_date_epoch 1" \
+	--define "_buildhost reproducible"
+
+.PHONY: all build install install-policy uninstall test clean spec dist vendor rpm rpm-from-dist
 
 all: build
 
@@ -50,6 +69,36 @@ uninstall:
 
 test:
 	$(CARGO) test --locked
+
+spec:
+	mkdir -p $(DISTDIR)
+	sed 's/@VERSION@/$(VERSION)/g' rpm/brp-pyc.spec.in > $(DISTDIR)/brp-pyc.spec
+
+# git archive stamps every entry with the commit's time: the same commit, the same bytes.
+# The spec rides along at the top, so `rpmbuild -ta` works too.
+dist: spec
+	git archive --format=tar.gz --prefix=brp-pyc-$(VERSION)/ --add-file=$(DISTDIR)/brp-pyc.spec \
+		-o $(TARBALL) $(DIST_REF)
+
+# The crates of Cargo.lock (build and test), for a build that reaches no registry. Stamped
+# with the time of the last commit of Cargo.lock: the same lock, the same bytes.
+vendor:
+	rm -rf $(DISTDIR)/vendor-stage
+	mkdir -p $(DISTDIR)/vendor-stage
+	$(CARGO) vendor --quiet --locked --versioned-dirs $(DISTDIR)/vendor-stage/vendor >/dev/null
+	tar --sort=name --mtime=@$$(git log -1 --format=%ct -- Cargo.lock) --owner=0 --group=0 --numeric-owner \
+		-C $(DISTDIR)/vendor-stage -cf - vendor | gzip -n > $(VENDOR_TARBALL)
+	rm -rf $(DISTDIR)/vendor-stage
+
+# The binary rpms land in $(RPMTOPDIR)/RPMS/. rpm-from-dist builds from the tarballs already
+# in $(DISTDIR), reaching no network (`make vendor` needs a registry or cargo's cache).
+rpm: dist vendor
+	$(MAKE) --no-print-directory rpm-from-dist
+
+rpm-from-dist:
+	rm -rf $(RPMTOPDIR)
+	rpmbuild -bb $(RPMBUILD_NODEPS) $(RPMBUILD_FLAGS) --define "_topdir $(abspath $(RPMTOPDIR))" \
+		--define "_sourcedir $(abspath $(DISTDIR))" $(DISTDIR)/brp-pyc.spec
 
 clean:
 	$(CARGO) clean

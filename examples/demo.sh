@@ -7,19 +7,45 @@
 #      loading the installed caches (python3 -O finds no opt-1 cache: opt-1 is not installed);
 #   4. what each layout costs (`brp-pyc stats --together` over the four packages);
 #   5. `brp-pyc link` on caches of part of the standard library, compiled at three levels.
-# Every scratch directory is removed at the end, also on failure or Ctrl-C.
+# Every scratch directory is removed at the end, also on failure or Ctrl-C. It needs the Rust
+# toolchain; a missing rpm, python3, make or C compiler is installed with apt-get or dnf when it
+# runs as root (one line per package), else it prints the command that installs them, exit 2.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Tools the demo runs, with the package that brings each.
-missing=()
-for tool in cargo:cargo make:make rpm:rpm rpmbuild:rpm-build python3:python3; do
-    command -v "${tool%%:*}" >/dev/null || missing+=("${tool%%:*} (package ${tool#*:})")
-done
-if [ "${#missing[@]}" -gt 0 ]; then
-    printf 'demo: not found: %s\n' "${missing[@]}" >&2
-    echo "demo: install them first (Debian/Ubuntu: apt-get install rpm python3 make; Fedora: dnf install rpm-build python3 make)" >&2
+# Tools the demo runs: TOOL:DEBIAN-PACKAGES:FEDORA-PACKAGES (comma-separated). cargo builds
+# brp-pyc with cc (gcc, and on Debian the C library's headers and start files).
+needs=(make:make:make rpm:rpm:rpm rpmbuild:rpm:rpm-build python3:python3:python3 cc:gcc,libc6-dev:gcc)
+if ! command -v cargo >/dev/null; then
+    echo "demo: not found: cargo; install the Rust toolchain first (1.88 or later: https://rustup.rs)" >&2
     exit 2
+fi
+if command -v apt-get >/dev/null || { ! command -v dnf >/dev/null && [ -e /etc/debian_version ]; }; then manager=apt-get column=2; else manager=dnf column=3; fi
+packages=()
+for need in "${needs[@]}"; do
+    tool=${need%%:*}
+    command -v "$tool" >/dev/null && continue
+    for package in $(echo "$need" | cut -d: -f"$column" | tr , ' '); do
+        case " ${packages[*]} " in *" $package "*) ;; *) packages+=("$package") ;; esac
+    done
+    echo "demo: not found: $tool" >&2
+done
+if [ "${#packages[@]}" -gt 0 ]; then
+    if [ "$(id -u)" != 0 ] || ! command -v "$manager" >/dev/null; then
+        echo "demo: install them first, then run the demo again:" >&2
+        echo "    sudo $manager install -y ${packages[*]}" >&2
+        exit 2
+    fi
+    for package in "${packages[@]}"; do echo "demo: installing $package with $manager"; done
+    # The package manager's chatter is shown only if it fails.
+    install_log=$(mktemp)
+    if [ "$manager" = apt-get ]; then
+        export DEBIAN_FRONTEND=noninteractive
+        { apt-get update -qq && apt-get install -y -qq --no-install-recommends "${packages[@]}"; } >"$install_log" 2>&1
+    else
+        dnf install -y -q "${packages[@]}" >"$install_log" 2>&1
+    fi || { cat "$install_log" >&2; rm -f "$install_log"; echo "demo: $manager install ${packages[*]} failed" >&2; exit 1; }
+    rm -f "$install_log"
 fi
 
 work=$(mktemp -d)

@@ -198,3 +198,44 @@ fn make_install_puts_the_filters_where_rpmlint_reads_them() {
         "{commands}"
     );
 }
+
+/// brp-pyc's own package: rpmlint on the spec that `make spec` writes and on both rpms built
+/// from it (`$BRP_PYC_RPM`, set by .ci/run) reports nothing but the messages that
+/// `rpm/rpmlint.toml` explains one by one, and without that file it does report some.
+#[test]
+fn brp_pyc_package_lints_clean_but_the_explained_messages() {
+    if !have("rpmlint") || !have("make") {
+        return;
+    }
+    let Some(package) = std::env::var_os("BRP_PYC_RPM").map(PathBuf::from) else {
+        assert!(std::env::var_os("CI").is_none(), "$BRP_PYC_RPM (the package `make rpm` builds) is required in CI; .ci/run sets it");
+        skipped("$BRP_PYC_RPM is unset (the package `make rpm` builds)");
+        return;
+    };
+    let noarch = package.parent().unwrap().parent().unwrap().join("noarch");
+    let policy = files_below(&noarch).into_iter().find(|p| p.to_string_lossy().contains("/brp-pyc-policy-")).expect("the policy subpackage");
+    let dist = Tree::new();
+    run_ok(Command::new("make").args(["-s", "spec"]).arg(format!("DISTDIR={}", dist.root().display())).current_dir(env!("CARGO_MANIFEST_DIR")));
+    let lint = |config: Option<&str>| {
+        let home = tempfile::tempdir().unwrap();
+        let mut cmd = Command::new("rpmlint");
+        if let Some(config) = config {
+            cmd.arg("-c").arg(Path::new(env!("CARGO_MANIFEST_DIR")).join(config));
+        }
+        let out = cmd
+            .arg(&package)
+            .arg(&policy)
+            .arg(dist.path("brp-pyc.spec"))
+            .env("XDG_CONFIG_DIRS", home.path().join("dirs"))
+            .env("XDG_CONFIG_HOME", home.path().join("home"))
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8(out.stdout).unwrap();
+        assert!(stdout.contains("2 packages and 1 specfiles checked"), "rpmlint ran:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+        (findings_in(&stdout), stdout)
+    };
+    let (raw, _) = lint(None);
+    assert!(!raw.is_empty(), "rpmlint without rpm/rpmlint.toml finds nothing: the file has nothing to explain");
+    let (findings, stdout) = lint(Some("rpm/rpmlint.toml"));
+    assert!(findings.is_empty() && stdout.contains("0 errors, 0 warnings"), "unexplained rpmlint messages:\n{stdout}");
+}

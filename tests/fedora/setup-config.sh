@@ -6,7 +6,12 @@
 #   tests/fedora/setup-config.sh FEDORA_FILES DIR
 #
 # FEDORA_FILES: the unmodified files (three directories, one per package). DIR: created.
-# $BINARY: a brp-pyc already built, installed instead of a release build. Prints nothing; afterwards DIR/config is the rpm configuration directory (RPM_CONFIGDIR),
+# $BINARY: a brp-pyc already built, installed instead of a release build.
+# $BRP_PYC_RPM: the brp-pyc package (`make rpm`), installed with `rpm -i` into DIR/root, whose
+#   usr/lib/rpm is then the configuration directory, instead of `make install` (nothing from
+#   the checkout is installed); `rpm --root DIR/root --dbpath /var/lib/rpm -e brp-pyc` removes it.
+# $BRP_PYC_INSTALL=none: brp-pyc is not installed at all (Fedora's own tools).
+# Prints nothing; afterwards DIR/config is the rpm configuration directory (RPM_CONFIGDIR),
 # DIR/macro-path the value for rpmbuild --macros, DIR/venv/bin/python3 the %__python3 whose
 # site-packages is Fedora's /usr/lib/pythonX.Y/site-packages, DIR/prefix/bin/brp-pyc the binary.
 set -euo pipefail
@@ -16,8 +21,16 @@ repo=$(cd "$(dirname "$0")/../.." && pwd)
 mkdir -p "$dir"
 dir=$(realpath "$dir")
 config=$dir/config
-rm -rf "$config"
-cp -a /usr/lib/rpm "$config"
+rm -rf "$config" "$dir/root" "$dir/prefix"
+if [ -n "${BRP_PYC_RPM:-}" ]; then
+    # The configuration directory is the scratch root's, where rpm -i puts the package's files.
+    mkdir -p "$dir/root/usr/lib"
+    cp -a /usr/lib/rpm "$dir/root/usr/lib/rpm"
+    ln -s root/usr/lib/rpm "$config"
+    ln -s root/usr "$dir/prefix"
+else
+    cp -a /usr/lib/rpm "$config"
+fi
 install -d "$config/redhat" "$config/macros.d" "$config/fileattrs" "$config/lua/fedora/srpm" "$config/lua/fedora/rpm"
 
 rh=$fedora/redhat-rpm-config
@@ -37,8 +50,18 @@ install -m 0644 "$pp/macros.pyproject" "$pp/macros.aaa-pyproject-srpm" "$config/
 install -m 0644 "$pp/pyproject_getopt.lua" "$config/lua/fedora/rpm/"
 for f in "$pp"/pyproject_*.py; do install -m 0755 "$f" "$config/redhat/"; done
 
-# The copied files name /usr/lib/rpm; here that is the scratch directory.
-grep -rlZ /usr/lib/rpm "$config/redhat" "$config/macros.d" | xargs -0 -r sed -i "s|/usr/lib/rpm|$config|g"
+if [ -n "${BRP_PYC_RPM:-}" ]; then
+    # rpm 6 checks signatures by default; the package is a local build, unsigned.
+    rpm --root "$dir/root" --dbpath /var/lib/rpm --initdb
+    rpm --root "$dir/root" --dbpath /var/lib/rpm --nodeps --nosignature -i "$BRP_PYC_RPM"
+fi
+# The copied files name /usr/lib/rpm; here that is the scratch directory. brp-pyc's files
+# from the package name /usr/bin/brp-pyc: the scratch root's, which is DIR/prefix/bin/brp-pyc
+# as with make install.
+grep -rlZ /usr/lib/rpm "$config/redhat" "$config/macros.d/" | xargs -0 -r sed -i "s|/usr/lib/rpm|$config|g"
+if [ -n "${BRP_PYC_RPM:-}" ]; then
+    sed -i "s|/usr/bin/brp-pyc|$dir/prefix/bin/brp-pyc|g" "$config"/macros.d/macros.zz-brp-pyc* "$config/brp-pyc/brp-python-hardlink"
+fi
 # Debian's platform macros define the Python bytecompile macros that upstream rpm (Fedora's)
 # does not; read after macros.d, they would override python-srpm-macros.
 for platform in "$config"/platform/*/macros; do
@@ -49,7 +72,8 @@ done
 # brp-pyc as a distribution would install it, into the scratch configuration (everything,
 # rpmlint's filters too, below $dir: a test writes nothing outside its scratch directory).
 # $BINARY (a brp-pyc already built) spares the release build.
-make -s -C "$repo" install DESTDIR= PREFIX="$dir/prefix" RPMCONFIGDIR="$config" RPMMACRODIR="$config/macros.d" \
+[ -n "${BRP_PYC_RPM:-}" ] || [ "${BRP_PYC_INSTALL:-}" = none ] ||
+    make -s -C "$repo" install DESTDIR= PREFIX="$dir/prefix" RPMCONFIGDIR="$config" RPMMACRODIR="$config/macros.d" \
     RPMLINTDIR="$dir/prefix/etc/xdg/rpmlint" \
     ${BINARY:+BINARY="$BINARY" CARGO=:} >/dev/null
 
