@@ -14,6 +14,7 @@ use common::*;
 const MACROS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/macros/macros.brp-pyc");
 const FILTERS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/rpm-config/brp-pyc.toml");
 const SPLIT_SPEC: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/python-example-split.spec");
+const POLICY: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/rpm-config/macros.brp-pyc-policy");
 
 /// The interpreter the packages are compiled with.
 fn python() -> String {
@@ -24,16 +25,24 @@ fn python() -> String {
 /// Builds the spec text with rpmbuild, the project's macros and the test binary; returns the
 /// binary packages.
 fn build(topdir: &Path, spec: &str) -> Vec<PathBuf> {
+    build_with(topdir, spec, &[], &[])
+}
+
+/// [`build`] with more macro files after the project's and more definitions.
+fn build_with(topdir: &Path, spec: &str, macro_files: &[&Path], defines: &[(&str, String)]) -> Vec<PathBuf> {
     std::fs::create_dir_all(topdir).unwrap();
     let spec_path = topdir.join("package.spec");
     std::fs::write(&spec_path, spec).unwrap();
     let mut cmd = Command::new("rpmbuild");
-    cmd.arg("-bb").args(rpm_macros_args(&[Path::new(MACROS)]));
-    for (name, value) in [
+    let mut files = vec![Path::new(MACROS)];
+    files.extend_from_slice(macro_files);
+    cmd.arg("-bb").args(rpm_macros_args(&files));
+    let base = [
         ("_topdir", topdir.to_str().unwrap().to_string()),
         ("__brp_pyc", env!("CARGO_BIN_EXE_brp-pyc").to_string()),
         ("__python3", python()),
-    ] {
+    ];
+    for (name, value) in base.iter().map(|(n, v)| (*n, v)).chain(defines.iter().map(|(n, v)| (*n, v))) {
         cmd.arg("--define").arg(format!("{name} {value}"));
     }
     run_ok(cmd.arg(&spec_path).env_remove("RPM_BUILD_ROOT"));
@@ -183,6 +192,41 @@ fn filters_leave_no_warning_the_unsplit_package_lacks_and_keep_real_ones() {
     // And only that is new against the split build.
     let new: Vec<_> = kinds(&findings).difference(&kinds(&filtered)).cloned().collect();
     assert_eq!(new.len(), 1, "{new:#?}");
+}
+
+/// The subpackages brp-pyc declares itself (a spec part, rpm 4.19 and later) get no warning
+/// that the package unsplit lacks either. rpm 4.18 here reads no spec parts, so the part the
+/// brp step writes is built the way rpm 4.19 would read it: appended to the spec, in a second
+/// build in the same directory (whose lists the part names).
+#[test]
+fn declared_subpackages_get_no_warning_the_unsplit_package_lacks() {
+    if !have("rpmbuild") || !have("python3") || !have("rpmlint") {
+        return;
+    }
+    let example = documented_spec(&std::fs::read_to_string(SPLIT_SPEC).unwrap());
+    // The example without its hand-declared subpackages: only the split line, owner %{name}.
+    let (head, rest) = example.split_once("\n%package ").expect("the example has subpackages");
+    let declared = format!("{head}{}", &rest[rest.find("\n%install").expect("the example has %install")..]);
+    let declared = edit_lines(&declared, 1, |l| l.starts_with("%py_bytecode_split").then(|| format!("{l} -n %{{name}}")));
+    let declared = edit_lines(&declared, 3, |l| l.starts_with("%files bytecode-opt-").then(String::new));
+    let top = Tree::in_memory();
+    let parts = top.path("parts");
+    let defines = [("specpartsdir", parts.display().to_string()), ("_unpackaged_files_terminate_build", "0".to_string())];
+    // The brp step (the policy file runs it on this configuration) writes the part.
+    build_with(&top.path("build"), &declared, &[Path::new(POLICY)], &defines);
+    let part = std::fs::read_to_string(parts.join("brp-pyc-bytecode.specpart")).expect("the brp step wrote a spec part");
+    assert_eq!(part.matches("\n%package -n python-example-split-bytecode-opt-").count(), 3, "{part}");
+    std::fs::remove_dir_all(&parts).unwrap();
+    let split = build_with(&top.path("build"), &format!("{declared}\n{part}"), &[Path::new(POLICY)], &defines[..1]);
+    assert_eq!(split.len(), 4, "{split:?}");
+    let unsplit = build(&top.path("unsplit"), &unsplit_spec(&example));
+
+    let filtered = rpmlint(&split, true);
+    let new: BTreeSet<_> = kinds(&filtered).difference(&kinds(&rpmlint(&unsplit, false))).cloned().collect();
+    assert!(new.is_empty(), "warnings of the declared subpackages that the unsplit package does not have:\n{new:#?}");
+    // Without the filters they do get the split's warnings, so the filters did the work.
+    let raw = rpmlint(&split, false);
+    assert!(raw.iter().any(|f| f.0.contains("-bytecode-opt-") && f.2 == "python-bytecode-without-source"), "{raw:#?}");
 }
 
 #[test]
