@@ -83,14 +83,10 @@ impl Plan {
                 Err(e) => steps.push(Step::Ready(Err(Error::io(path, e)))),
                 Ok(meta) if !meta.is_dir() => steps.push(Step::Package(path.clone())),
                 Ok(_) => {
-                    let scanned = tree::inventory(path);
-                    steps.extend(scanned.errors.into_iter().map(|e| Step::Ready(Err(e))));
-                    if !scanned.tree.files.is_empty() || scanned.packages.is_empty() {
-                        // A tree whose sizes do not add up in 64 bits is an error, never a number.
-                        let tree = model::check_size_sum(&scanned.tree, "its files").map(|_| scanned.tree);
-                        steps.push(Step::Ready(tree));
-                    }
-                    steps.extend(scanned.packages.into_iter().map(Step::Package));
+                    let tree::Scanned { tree, packages, errors } = tree::inventory(path);
+                    steps.extend(errors.into_iter().map(|e| Step::Ready(Err(e))));
+                    steps.extend(tree::tree_item(tree, !packages.is_empty()).map(Step::Ready));
+                    steps.extend(packages.into_iter().map(Step::Package));
                 }
             }
         }
@@ -142,15 +138,14 @@ fn load_one(path: &Path) -> Loaded {
             Err(e) => Loaded { inventories: Vec::new(), errors: vec![e] },
         };
     }
-    let scanned = tree::inventory(path);
-    let mut loaded = Loaded { inventories: Vec::new(), errors: scanned.errors };
-    if !scanned.tree.files.is_empty() || scanned.packages.is_empty() {
-        match model::check_size_sum(&scanned.tree, "its files") {
-            Ok(_) => loaded.inventories.push(scanned.tree),
-            Err(e) => loaded.errors.push(e),
-        }
+    let tree::Scanned { tree, packages, errors } = tree::inventory(path);
+    let mut loaded = Loaded { inventories: Vec::new(), errors };
+    match tree::tree_item(tree, !packages.is_empty()) {
+        Some(Ok(tree)) => loaded.inventories.push(tree),
+        Some(Err(e)) => loaded.errors.push(e),
+        None => {}
     }
-    let packages: Vec<Result<Inventory, Error>> = scanned.packages.par_iter().map(|p| package::inventory(p)).collect();
+    let packages: Vec<Result<Inventory, Error>> = packages.par_iter().map(|p| package::inventory(p)).collect();
     for package in packages {
         match package {
             Ok(inventory) => loaded.inventories.push(inventory),

@@ -53,6 +53,16 @@ pub fn inventory(root: &Path) -> Scanned {
     scanned
 }
 
+/// The tree of a scan as an item of its own: none when it holds nothing but packages (a
+/// repository directory), an error when its sizes do not add up in 64 bits (a total that does
+/// not fit is an error, never a number).
+pub fn tree_item(tree: Inventory, has_packages: bool) -> Option<Result<Inventory, Error>> {
+    if tree.files.is_empty() && has_packages {
+        return None;
+    }
+    Some(super::model::check_size_sum(&tree, "its files").map(|_| tree))
+}
+
 #[derive(Default)]
 struct DirFiles {
     files: Vec<FileRecord>,
