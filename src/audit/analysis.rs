@@ -1,12 +1,10 @@
 //! Analysis: from an inventory to the figures of `stats` and the unlinked duplicates that
 //! `check` reports, written once for trees and packages.
 
-use std::collections::BTreeMap;
-
 // Keys are inode numbers and small tuples of them, from one package or tree: the Fx hash is
 // several times faster than SipHash there, and no key comes from an adversary who gains by
 // collisions more than a slower run.
-use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
+use rustc_hash::FxHashMap as HashMap;
 
 use rayon::prelude::*;
 use serde::Serialize;
@@ -16,7 +14,8 @@ use crate::link::classify::{classify, Level, Scheme};
 use crate::link::compare::same_bytes;
 use crate::link::layout::Layout;
 use crate::link::plan::{verdict, Verdict};
-use super::model::{Content, FileRecord, Inventory, Storage};
+use super::layout_sizes::LayoutSizes;
+use super::model::{Content, FileRecord, Inventory, ItemKind, Storage};
 
 /// The installed caches of one module (directory, scheme, stem, tag) in one inventory.
 #[derive(Debug)]
@@ -50,7 +49,7 @@ impl ModuleCaches<'_> {
 pub fn modules(inventory: &Inventory) -> Vec<ModuleCaches<'_>> {
     // (directory, scheme, stem, tag): what makes caches the same module.
     type ModuleKey<'a> = (&'a [u8], Scheme, &'a [u8], &'a [u8]);
-    let mut by_key: BTreeMap<ModuleKey<'_>, Vec<(Level, usize)>> = BTreeMap::new();
+    let mut found: Vec<(ModuleKey<'_>, Level, usize)> = Vec::new();
     for (index, file) in inventory.files.iter().enumerate() {
         if !file.is_installed_regular() {
             continue;
@@ -58,13 +57,18 @@ pub fn modules(inventory: &Inventory) -> Vec<ModuleCaches<'_>> {
         let (dir, name) = file.split();
         let parent = super::model::split_path(dir).1;
         if let Some(class) = classify(parent, name) {
-            let key = (dir, class.scheme, class.stem(name), class.tag(name));
-            by_key.entry(key).or_default().push((class.level, index));
+            found.push(((dir, class.scheme, class.stem(name), class.tag(name)), class.level, index));
         }
     }
-    by_key
-        .into_iter()
-        .map(|((dir, scheme, stem, tag), mut caches)| {
+    // The files are sorted by path, so their caches come in key order but for a few
+    // neighbours (`a-b` sorts before `a.` as a path, after `a` as a stem): the stable sort
+    // takes such runs in one pass, where a map would compare every key on its way in.
+    found.sort_by(|a, b| a.0.cmp(&b.0));
+    found
+        .chunk_by(|a, b| a.0 == b.0)
+        .map(|same_module| {
+            let ((dir, scheme, stem, tag), _, _) = same_module[0];
+            let mut caches: Vec<(Level, usize)> = same_module.iter().map(|(_, level, index)| (level.clone(), *index)).collect();
             caches.sort();
             ModuleCaches { dir, scheme, stem, tag, caches }
         })
@@ -267,27 +271,7 @@ pub struct Analysis {
     pub errors: Vec<Error>,
 }
 
-/// What one module contributes.
-#[derive(Default)]
-struct ModuleFigures {
-    identical: Identical,
-    /// Every cache of the module with its linkable class, for the layout sizes, which are
-    /// counted across modules (caches of different modules can share a stored copy).
-    members: Vec<Member>,
-    unlinked: Vec<Unlinked>,
-    error: Option<Error>,
-}
-
-/// One cache as the layout sizes see it.
-struct Member {
-    level: Level,
-    storage: Storage,
-    /// The first (lowest-level) cache of its module that it could be linked to.
-    class: usize,
-}
-
-/// Computes the figures of one inventory. Modules are compared in parallel: for a tree that
-/// is where the time goes (reading files).
+/// Computes the figures of one inventory.
 pub fn analyse(inventory: &Inventory) -> Analysis {
     analyse_in_layout(inventory, &Layout::all_in_one())
 }
@@ -298,10 +282,12 @@ pub fn analyse(inventory: &Inventory) -> Analysis {
 pub fn analyse_in_layout(inventory: &Inventory, layout: &Layout) -> Analysis {
     let files = &inventory.files;
     let modules = modules(inventory);
-    let per_module: Vec<ModuleFigures> = modules.par_iter().map(|m| module_figures(files, m, layout)).collect();
-    let mut analysis = Analysis::default();
+    let compared = compare_modules(inventory, &modules, layout);
+    let copies = StoredCopies::of(files);
+    let mut analysis = Analysis { unlinked: compared.unlinked, errors: compared.errors, ..Analysis::default() };
     let stats = &mut analysis.stats;
     stats.modules = modules.len() as u64;
+    stats.identical = compared.identical;
 
     let mut is_cache = vec![false; files.len()];
     for module in &modules {
@@ -322,17 +308,18 @@ pub fn analyse_in_layout(inventory: &Inventory, layout: &Layout) -> Analysis {
             }
         }
     }
-    // One size per stored copy, its first file's: the names of one copy have one size on disk,
-    // and a package whose header says otherwise must not make a layout exceed what is shipped.
-    let mut storage_size: HashMap<Storage, u64> = HashMap::with_capacity_and_hasher(files.len(), Default::default());
-    for file in files.iter().filter(|f| f.is_installed_regular()) {
-        storage_size.entry(file.storage).or_insert(file.size);
-    }
-    let mut all_storage = HashSet::with_capacity_and_hasher(storage_size.len(), Default::default());
-    let mut cache_storage: HashSet<Storage> = HashSet::with_capacity_and_hasher(storage_size.len(), Default::default());
+    // Which sums each stored copy is in already: each counts once in a sum, at the size of
+    // its first file (the names of one copy have one size on disk, and a package whose header
+    // says otherwise must not make a layout exceed what is shipped).
+    const SHIPPED: u8 = 1;
+    const CACHES: u8 = 2;
+    const OTHER_FILES: u8 = 4;
+    let mut counted = vec![0u8; copies.size.len()];
     // A stored copy shared by a cache and another file is a cache's: counting it on both
     // sides would make a layout larger than what is shipped.
-    let mut other_storage: HashSet<Storage> = (0..files.len()).filter(|&i| is_cache[i]).map(|i| files[i].storage).collect();
+    for (_, index) in modules.iter().flat_map(|m| &m.caches) {
+        counted[copies.of_file[*index]] |= OTHER_FILES;
+    }
     let mut cache_path_bytes = 0;
     for (index, file) in files.iter().enumerate() {
         if file.ghost && is_cache_name(file) {
@@ -341,16 +328,19 @@ pub fn analyse_in_layout(inventory: &Inventory, layout: &Layout) -> Analysis {
         if !file.is_installed_regular() {
             continue;
         }
-        let stored_size = storage_size[&file.storage];
-        if all_storage.insert(file.storage) {
-            stats.layouts.shipped += stored_size;
-        }
+        let copy = copies.of_file[index];
+        let stored_size = copies.size[copy];
+        let mut count_once = |sum: &mut u64, flag: u8| {
+            if counted[copy] & flag == 0 {
+                counted[copy] |= flag;
+                *sum += stored_size;
+            }
+        };
+        count_once(&mut stats.layouts.shipped, SHIPPED);
         if is_cache[index] {
             stats.caches += 1;
             cache_path_bytes += file.size;
-            if cache_storage.insert(file.storage) {
-                stats.cache_bytes += stored_size;
-            }
+            count_once(&mut stats.cache_bytes, CACHES);
         } else {
             if file.path.ends_with(b".py") {
                 stats.sources += 1;
@@ -358,147 +348,172 @@ pub fn analyse_in_layout(inventory: &Inventory, layout: &Layout) -> Analysis {
             } else {
                 stats.bytes.other_files += file.size;
             }
-            if other_storage.insert(file.storage) {
-                stats.layouts.no_caches += stored_size;
-            }
+            count_once(&mut stats.layouts.no_caches, OTHER_FILES);
         }
     }
     stats.linked_bytes = cache_path_bytes.saturating_sub(stats.cache_bytes);
 
     // Sizes from the stored copies (each counted once across the whole inventory, as the
     // disk and rpm count them), so that no layout can come out larger than what it is made of.
-    let all_one_package = packaged_bytes(&per_module, &storage_size, |_| Some(Level::Zero));
+    let mut sizes = LayoutSizes::new(&modules, &compared.classes, &copies.of_file, &copies.size);
+    let all_one_package = sizes.packaged_bytes(&|_| Some(0));
     stats.linkable_bytes = stats.cache_bytes.saturating_sub(all_one_package);
     let no_caches = stats.layouts.no_caches;
-    let packaged = |package_of: &dyn Fn(&Level) -> Option<Level>| {
-        no_caches.saturating_add(packaged_bytes(&per_module, &storage_size, package_of))
-    };
+    let mut packaged = |package_of: &dyn Fn(u32) -> Option<u32>| no_caches.saturating_add(sizes.packaged_bytes(package_of));
     let missing = &stats.missing_levels;
-    stats.layouts.opt_0_only = missing.project(&[0], || packaged(&|l| (*l == Level::Zero).then_some(Level::Zero)));
-    stats.layouts.levels_0_1 =
-        missing.project(&[0, 1], || packaged(&|l| matches!(l, Level::Zero | Level::One).then_some(Level::Zero)));
-    stats.layouts.split_0_1_2 = missing.project(&[0, 1, 2], || packaged(&|l| Some(l.clone())));
+    // Packages are named by the level slot of their lowest level ([`LayoutSizes`]).
+    stats.layouts.opt_0_only = missing.project(&[0], || packaged(&|slot| (slot == 0).then_some(0)));
+    stats.layouts.levels_0_1 = missing.project(&[0, 1], || packaged(&|slot| (slot <= 1).then_some(0)));
+    stats.layouts.split_0_1_2 = missing.project(&[0, 1, 2], || packaged(&Some));
     // Levels 0 and 1 in two subpackages, both installed: each level is a package of its own.
-    stats.layouts.split_0_1 =
-        missing.project(&[0, 1], || packaged(&|l| matches!(l, Level::Zero | Level::One).then(|| l.clone())));
+    stats.layouts.split_0_1 = missing.project(&[0, 1], || packaged(&|slot| (slot <= 1).then_some(slot)));
     stats.layouts.all_linked = stats.layouts.shipped.saturating_sub(stats.linkable_bytes);
-    for figures in per_module {
-        let stats = &mut analysis.stats;
-        stats.identical.pairs_0_1 += figures.identical.pairs_0_1;
-        stats.identical.pairs_1_2 += figures.identical.pairs_1_2;
-        stats.identical.pairs_0_2 += figures.identical.pairs_0_2;
-        stats.identical.triples += figures.identical.triples;
-        analysis.unlinked.extend(figures.unlinked);
-        analysis.errors.extend(figures.error);
-    }
     analysis
 }
 
-/// The bytes the caches take when the levels that `package_of` maps to one package ship
-/// together (levels it maps to `None` are not shipped): inside a package, the caches of a
-/// module that could be linked are one stored copy, and a stored copy that several caches
-/// share (of one module or of several, as a tree linked by another tool has them) counts once.
-fn packaged_bytes(
-    per_module: &[ModuleFigures],
-    storage_size: &HashMap<Storage, u64>,
-    package_of: impl Fn(&Level) -> Option<Level>,
-) -> u64 {
-    // Union-find over (package, stored copy): linking joins two stored copies into one.
-    type Node = (Level, Storage);
-    fn root(parent: &mut HashMap<Node, Node>, node: &Node) -> Node {
-        let mut at = node.clone();
-        while let Some(up) = parent.get(&at).filter(|up| **up != at) {
-            at = up.clone();
+/// The stored copies of an inventory's installed regular files, numbered from 0 in the order
+/// of their first file: sums and layouts then count each copy in arrays, not hash sets.
+struct StoredCopies {
+    /// The copy of each file (by index into the files); only installed regular files have one.
+    of_file: Vec<usize>,
+    /// The size of each copy: that of its first file.
+    size: Vec<u64>,
+}
+
+impl StoredCopies {
+    fn of(files: &[FileRecord]) -> StoredCopies {
+        let mut number: HashMap<Storage, usize> = HashMap::with_capacity_and_hasher(files.len(), Default::default());
+        let mut copies = StoredCopies { of_file: vec![usize::MAX; files.len()], size: Vec::with_capacity(files.len()) };
+        for (index, file) in files.iter().enumerate().filter(|(_, f)| f.is_installed_regular()) {
+            let next = copies.size.len();
+            let copy = *number.entry(file.storage).or_insert(next);
+            if copy == next {
+                copies.size.push(file.size);
+            }
+            copies.of_file[index] = copy;
         }
-        if at != *node {
-            parent.insert(node.clone(), at.clone()); // a shortcut for the next lookup
-        }
-        at
+        copies
     }
-    let members: usize = per_module.iter().map(|figures| figures.members.len()).sum();
-    let mut parent: HashMap<Node, Node> = HashMap::with_capacity_and_hasher(members, Default::default());
-    for figures in per_module {
-        for member in &figures.members {
-            let Some(package) = package_of(&member.level) else { continue };
-            let node = (package.clone(), member.storage);
-            parent.entry(node.clone()).or_insert_with(|| node.clone());
-            // The first cache of the class in this package is the one the others link to.
-            let first = figures.members.iter().find(|m| m.class == member.class && package_of(&m.level).as_ref() == Some(&package));
-            if let Some(first) = first {
-                let first_node = (package, first.storage);
-                parent.entry(first_node.clone()).or_insert_with(|| first_node.clone());
-                let (a, b) = (root(&mut parent, &node), root(&mut parent, &first_node));
-                if a != b {
-                    parent.insert(a, b);
+}
+
+/// What comparing the caches of every module found.
+#[derive(Default)]
+struct Compared {
+    identical: Identical,
+    /// For each cache, module after module in the order of [`ModuleCaches::caches`]: the
+    /// first (lowest-level) cache of its module that it could be linked to, as an index into
+    /// that module's caches.
+    classes: Vec<usize>,
+    unlinked: Vec<Unlinked>,
+    errors: Vec<Error>,
+}
+
+impl Compared {
+    /// Appends what the modules after these found.
+    fn extend(&mut self, next: Compared) {
+        let (i, n) = (&mut self.identical, &next.identical);
+        (i.pairs_0_1, i.pairs_1_2, i.pairs_0_2, i.triples) =
+            (i.pairs_0_1 + n.pairs_0_1, i.pairs_1_2 + n.pairs_1_2, i.pairs_0_2 + n.pairs_0_2, i.triples + n.triples);
+        self.classes.extend(next.classes);
+        self.unlinked.extend(next.unlinked);
+        self.errors.extend(next.errors);
+    }
+}
+
+/// Compares the caches of each module. A package's caches are compared by their header
+/// digests, which costs little beside reading the header, so its modules go one after the
+/// other (a mirror's packages are read in parallel already); a tree's caches are read from
+/// disk, where its time goes, so its modules are compared in parallel.
+fn compare_modules(inventory: &Inventory, modules: &[ModuleCaches<'_>], layout: &Layout) -> Compared {
+    let files = &inventory.files;
+    if inventory.kind == ItemKind::Package {
+        let (mut compared, mut scratch) = (Compared::default(), Scratch::default());
+        compared.classes.reserve(modules.iter().map(|m| m.caches.len()).sum());
+        for module in modules {
+            compare_module(files, module, layout, &mut scratch, &mut compared);
+        }
+        return compared;
+    }
+    let per_module: Vec<Compared> = modules
+        .par_iter()
+        .map_init(Scratch::default, |scratch, module| {
+            let mut compared = Compared::default();
+            compare_module(files, module, layout, scratch, &mut compared);
+            compared
+        })
+        .collect();
+    per_module.into_iter().fold(Compared::default(), |mut all, next| {
+        all.extend(next);
+        all
+    })
+}
+
+/// Buffers [`compare_module`] reuses from one module to the next.
+#[derive(Default)]
+struct Scratch {
+    /// `n * n` flags for the `n` caches of a module: which pairs hold the same bytes.
+    identical: Vec<bool>,
+    /// Each cache's class inside the layout's groups.
+    layout_class: Vec<usize>,
+}
+
+/// Compares the caches of one module pairwise (at most a handful per module) and appends
+/// their classes, pairs and unlinked duplicates to `out`.
+fn compare_module(files: &[FileRecord], module: &ModuleCaches<'_>, layout: &Layout, scratch: &mut Scratch, out: &mut Compared) {
+    let caches = &module.caches;
+    let n = caches.len();
+    let file = |i: usize| &files[caches[i].1];
+    let identical = &mut scratch.identical;
+    identical.clear();
+    identical.resize(n * n, false);
+    for i in 0..n {
+        identical[i * n + i] = true;
+        for j in i + 1..n {
+            match same_content(file(i), file(j)) {
+                Ok(same) => (identical[i * n + j], identical[j * n + i]) = (same, same),
+                Err(e) => {
+                    // Counted as they are, none linkable.
+                    out.classes.extend(0..n);
+                    out.errors.push(e);
+                    return;
                 }
             }
         }
     }
-    let nodes: Vec<Node> = parent.keys().cloned().collect();
-    let mut roots = HashSet::default();
-    nodes.iter().filter(|node| roots.insert(root(&mut parent, node))).fold(0u64, |total, node| total.saturating_add(storage_size[&node.1]))
+    let identical = &scratch.identical;
+    let linkable = |i: usize, j: usize| {
+        let (a, b) = (file(i), file(j));
+        a.storage == b.storage
+            || matches!(verdict(a.link_traits(), b.link_traits(), || Ok(identical[i * n + j])), Ok(Verdict::Linkable))
+    };
+    // Each cache's class: the first (lowest-level) cache it could be linked to; and the same
+    // inside the layout's groups, for the duplicates (levels of different groups ship in
+    // different subpackages and are kept apart on purpose).
+    out.classes.extend((0..n).map(|i| (0..=i).find(|&j| linkable(j, i)).unwrap_or(i)));
+    let group = |i: usize| layout.group_of(&caches[i].0);
+    let ship_together = |j: usize, i: usize| group(j).is_some() && group(j) == group(i);
+    let layout_class = &mut scratch.layout_class;
+    layout_class.clear();
+    layout_class.extend((0..n).map(|i| (0..=i).find(|&j| j == i || (ship_together(j, i) && linkable(j, i))).unwrap_or(i)));
+    for i in 0..n {
+        // The first name of a stored copy in its class is the duplicate; more names of that
+        // copy are linked to it already.
+        let first_copy_in_class = !(0..i).any(|k| layout_class[k] == layout_class[i] && file(k).storage == file(i).storage);
+        if first_copy_in_class && layout_class[i] != i {
+            out.unlinked.push(Unlinked { keep: caches[layout_class[i]].1, duplicate: caches[i].1, bytes: file(i).size });
+        }
+    }
+    let at = |level: &Level| caches.iter().position(|(l, _)| l == level);
+    let (zero, one, two) = (at(&Level::Zero), at(&Level::One), at(&Level::Two));
+    let same = |a: Option<usize>, b: Option<usize>| matches!((a, b), (Some(a), Some(b)) if identical[a * n + b]);
+    let found = &mut out.identical;
+    found.pairs_0_1 += u64::from(same(zero, one));
+    found.pairs_1_2 += u64::from(same(one, two));
+    found.pairs_0_2 += u64::from(same(zero, two));
+    found.triples += u64::from(same(zero, one) && same(one, two));
 }
 
 fn is_cache_name(file: &FileRecord) -> bool {
     let (dir, name) = file.split();
     classify(super::model::split_path(dir).1, name).is_some()
-}
-
-fn module_figures(files: &[FileRecord], module: &ModuleCaches<'_>, layout: &Layout) -> ModuleFigures {
-    let mut figures = ModuleFigures::default();
-    let caches: Vec<(&Level, &FileRecord, usize)> = module.caches.iter().map(|(l, i)| (l, &files[*i], *i)).collect();
-    let n = caches.len();
-    let members = |class: &[usize]| -> Vec<Member> {
-        caches
-            .iter()
-            .zip(class)
-            .map(|((level, file, _), &class)| Member { level: (*level).clone(), storage: file.storage, class })
-            .collect()
-    };
-    // Which caches hold the same bytes: at most a handful per module, so all pairs.
-    let mut identical = vec![vec![false; n]; n];
-    for i in 0..n {
-        identical[i][i] = true;
-        for j in i + 1..n {
-            match same_content(caches[i].1, caches[j].1) {
-                Ok(same) => (identical[i][j], identical[j][i]) = (same, same),
-                Err(e) => {
-                    // Counted as they are, none linkable.
-                    figures.members = members(&(0..n).collect::<Vec<_>>());
-                    figures.error = Some(e);
-                    return figures;
-                }
-            }
-        }
-    }
-    let linkable = |i: usize, j: usize| {
-        let (a, b) = (caches[i].1, caches[j].1);
-        a.storage == b.storage
-            || matches!(verdict(a.link_traits(), b.link_traits(), || Ok(identical[i][j])), Ok(Verdict::Linkable))
-    };
-    // Each cache's class: the first (lowest-level) cache it could be linked to; and the same
-    // inside the layout's groups, for the duplicates (levels of different groups ship in
-    // different subpackages and are kept apart on purpose).
-    let class: Vec<usize> = (0..n).map(|i| (0..=i).find(|&j| linkable(j, i)).unwrap_or(i)).collect();
-    let group = |i: usize| layout.group_of(caches[i].0);
-    let ship_together = |j: usize, i: usize| group(j).is_some() && group(j) == group(i);
-    let layout_class: Vec<usize> =
-        (0..n).map(|i| (0..=i).find(|&j| j == i || (ship_together(j, i) && linkable(j, i))).unwrap_or(i)).collect();
-    let mut seen: HashSet<(usize, Storage)> = HashSet::default();
-    for i in 0..n {
-        let (_, file, index) = caches[i];
-        let first_copy_in_class = seen.insert((layout_class[i], file.storage));
-        if first_copy_in_class && layout_class[i] != i {
-            figures.unlinked.push(Unlinked { keep: caches[layout_class[i]].2, duplicate: index, bytes: file.size });
-        }
-    }
-    let at = |level: &Level| caches.iter().position(|(l, _, _)| *l == level);
-    let (zero, one, two) = (at(&Level::Zero), at(&Level::One), at(&Level::Two));
-    let same = |a: Option<usize>, b: Option<usize>| matches!((a, b), (Some(a), Some(b)) if identical[a][b]);
-    figures.identical.pairs_0_1 = u64::from(same(zero, one));
-    figures.identical.pairs_1_2 = u64::from(same(one, two));
-    figures.identical.pairs_0_2 = u64::from(same(zero, two));
-    figures.identical.triples = u64::from(same(zero, one) && same(one, two));
-    figures.members = members(&class);
-    figures
 }

@@ -10,6 +10,7 @@
 
 pub mod analysis;
 pub mod findings;
+pub mod layout_sizes;
 pub mod model;
 pub mod package;
 pub mod pyc;
