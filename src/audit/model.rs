@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use serde::Serialize;
 
@@ -61,10 +62,46 @@ pub type Storage = (u64, u64);
 /// How the bytes of a file can be compared with those of another.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Content {
-    /// The package header's file digest (hex); empty for files without one.
-    Digest(Box<str>),
+    /// The package header's file digest; empty for files without one.
+    Digest(FileDigest),
     /// The file on disk, compared byte for byte.
     OnDisk(PathBuf),
+}
+
+/// A package header's file digest. rpm writes digests as lowercase hex, up to 128 digits
+/// (SHA-512): those are held decoded, in place, so that a file costs no allocation for it;
+/// any other text is kept as written. Two digests are equal when their texts are: decoding
+/// only lowercase hex of even length keeps that one-to-one.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FileDigest {
+    Hex { len: u8, bytes: [u8; 64] },
+    Text(Box<[u8]>),
+}
+
+impl FileDigest {
+    pub fn from_text(text: &[u8]) -> FileDigest {
+        let mut bytes = [0u8; 64];
+        let digit = |c: u8| match c {
+            b'0'..=b'9' => Some(c - b'0'),
+            b'a'..=b'f' => Some(c - b'a' + 10),
+            _ => None,
+        };
+        let decoded = text.len() % 2 == 0 && text.len() <= 2 * bytes.len() && {
+            let pairs = text.chunks_exact(2).zip(bytes.iter_mut());
+            pairs.map(|(pair, byte)| digit(pair[0]).zip(digit(pair[1])).map(|(hi, lo)| *byte = hi << 4 | lo)).all(|d| d.is_some())
+        };
+        match decoded {
+            true => FileDigest::Hex { len: (text.len() / 2) as u8, bytes },
+            false => FileDigest::Text(text.into()),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        match self {
+            FileDigest::Hex { len, .. } => *len == 0,
+            FileDigest::Text(text) => text.is_empty(),
+        }
+    }
 }
 
 /// One installed file.
@@ -79,7 +116,8 @@ pub struct FileRecord {
     /// Permission bits and type, as `st_mode`.
     pub mode: u32,
     /// `uid:gid` for a tree, `user:group` for a package: only compared within one inventory.
-    pub owner: Box<str>,
+    /// Shared by the files of one owner (most packages have one), not allocated per file.
+    pub owner: Arc<str>,
     /// Seconds since the epoch (a package's FILEMTIMES).
     pub mtime: i64,
     /// Owned but not shipped (`%ghost`): costs nothing installed.
@@ -241,5 +279,23 @@ mod tests {
         assert_eq!(r("/usr/lib/p/m.py", "../q/./n.py"), "/usr/lib/q/n.py");
         assert_eq!(r("/usr/lib/p/m.py", "/usr/share/n.py"), "/usr/share/n.py");
         assert_eq!(r("/m.py", "../../n.py"), "/n.py");
+    }
+}
+
+#[cfg(test)]
+mod digest_tests {
+    use super::FileDigest;
+
+    #[test]
+    fn digests_are_equal_when_their_texts_are() {
+        let texts: [&[u8]; 9] = [b"", b"00", b"0a", b"0A", b"0a1", b"a0", b"zz", &[b'f'; 128], &[b'f'; 130]];
+        for a in texts {
+            for b in texts {
+                assert_eq!(FileDigest::from_text(a) == FileDigest::from_text(b), a == b, "{a:?} {b:?}");
+            }
+            assert_eq!(FileDigest::from_text(a).is_empty(), a.is_empty());
+        }
+        assert!(matches!(FileDigest::from_text(&[b'f'; 128]), FileDigest::Hex { len: 64, .. }));
+        assert!(matches!(FileDigest::from_text(b"0A"), FileDigest::Text(_)));
     }
 }

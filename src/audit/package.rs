@@ -15,12 +15,13 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::FileExt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
+use std::sync::Arc;
 
 use rpm::{FileType, IndexTag, PackageMetadata, PackageReader};
 
 use crate::error::Error;
 use crate::render::quote;
-use super::model::{Content, FileKind, FileRecord, Inventory, ItemKind, MAX_INSTALLED_SIZE};
+use super::model::{Content, FileDigest, FileKind, FileRecord, Inventory, ItemKind, MAX_INSTALLED_SIZE};
 use super::rpm_header;
 
 const LEAD_LEN: u64 = 96;
@@ -233,8 +234,8 @@ impl From<rpm_header::TagError> for ArrayError {
     }
 }
 
-/// A header string as text: names and digests are ASCII in every real package, which the
-/// plain check finds fastest; anything else is shown with replacement characters.
+/// A header string as text: names are ASCII in every real package, which the plain check
+/// finds fastest; anything else is shown with replacement characters.
 fn text(bytes: &[u8]) -> std::borrow::Cow<'_, str> {
     match std::str::from_utf8(bytes) {
         Ok(text) => text.into(),
@@ -273,14 +274,20 @@ fn file_records(header: &rpm_header::Header<'_>) -> Result<Vec<FileRecord>, Arra
     // Checked above: every array has n items, so `get(i)` below is always `Some`.
     let item = |numbers: &rpm_header::Numbers<'_>, i| numbers.get(i).unwrap_or(0);
     let mut files = Vec::with_capacity(n);
+    // The owner of the file before: a package's files have one or a few owners, shared.
+    let mut last_owner: Option<(&[u8], &[u8], Arc<str>)> = None;
     for i in 0..n {
         let dir_index = item(&dir_indexes, i);
         let dirname = usize::try_from(dir_index).ok().and_then(|d| dirnames.get(d)).ok_or(ArrayError::DirIndex(dir_index))?;
         let mode = item(&modes, i) as u32 & 0xffff;
-        let mut owner = String::with_capacity(users[i].len() + groups[i].len() + 1);
-        owner.push_str(&text(users[i]));
-        owner.push(':');
-        owner.push_str(&text(groups[i]));
+        let owner = match &last_owner {
+            Some((user, group, owner)) if *user == users[i] && *group == groups[i] => owner.clone(),
+            _ => {
+                let owner: Arc<str> = format!("{}:{}", text(users[i]), text(groups[i])).into();
+                last_owner = Some((users[i], groups[i], owner.clone()));
+                owner
+            }
+        };
         files.push(FileRecord {
             path: entry_path_bytes(dirname, basenames[i]),
             kind: match mode & 0o170000 {
@@ -291,9 +298,9 @@ fn file_records(header: &rpm_header::Header<'_>) -> Result<Vec<FileRecord>, Arra
             },
             size: item(&sizes, i),
             storage: (devices.map_or(0, |d| item(&d, i)), item(&inodes, i)),
-            content: Content::Digest(text(digests[i]).into()),
+            content: Content::Digest(FileDigest::from_text(digests[i])),
             mode,
-            owner: owner.into(),
+            owner,
             mtime: item(&mtimes, i) as u32 as i64,
             ghost: item(&flags, i) & FILE_FLAG_GHOST != 0,
             link_target: links[i].into(),

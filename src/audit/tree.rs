@@ -3,6 +3,7 @@
 use std::io::Read;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use rustix::fs::{AtFlags, FileType};
 
@@ -78,6 +79,16 @@ fn list_dir(root: &Path, listing: &Listing) -> DirFiles {
         prefix.extend_from_slice(relative.as_os_str().as_bytes());
         prefix.push(b'/');
     }
+    // The owner of the file before: a directory's files mostly have one, shared.
+    let mut last_owner: Option<(u32, u32, Arc<str>)> = None;
+    let mut owner = |uid: u32, gid: u32| match &last_owner {
+        Some((u, g, owner)) if (*u, *g) == (uid, gid) => owner.clone(),
+        _ => {
+            let owner: Arc<str> = format!("{uid}:{gid}").into();
+            last_owner = Some((uid, gid, owner.clone()));
+            owner
+        }
+    };
     for entry in &listing.entries {
         if entry.file_type == FileType::Directory {
             continue;
@@ -126,7 +137,7 @@ fn list_dir(root: &Path, listing: &Listing) -> DirFiles {
             storage: (id.dev, id.ino),
             content: Content::OnDisk(path),
             mode: id.mode,
-            owner: format!("{}:{}", id.uid, id.gid).into(),
+            owner: owner(id.uid, id.gid),
             mtime: id.mtime.0,
             ghost: false,
             link_target,
