@@ -19,7 +19,9 @@ pub mod summary;
 pub mod rpm_header;
 pub mod tree;
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::{mpsc, Condvar, Mutex, MutexGuard};
 
 use rayon::prelude::*;
 
@@ -70,9 +72,11 @@ enum Step {
     Package(PathBuf),
 }
 
-/// How many packages are read at once, per worker thread: enough to keep every core busy
-/// across packages of different sizes, few enough that memory stays that many packages.
-const PACKAGES_IN_FLIGHT_PER_THREAD: usize = 8;
+/// How far, per worker, reading may run ahead of the item handed on last: far enough that a
+/// package ten times the size of its neighbours keeps no worker waiting, near enough that
+/// the rows waiting for it stay a few hundred (rows are small; inventories are held only
+/// while a worker judges them).
+const ITEMS_AHEAD_PER_WORKER: usize = 64;
 
 impl Plan {
     /// Lists the named paths: a directory is walked (its tree and its `.rpm` files), any other
@@ -94,37 +98,110 @@ impl Plan {
         Plan { items: steps.len(), steps }
     }
 
-    /// Hands every item, in the order [`load`] gives them, through `judge` (in parallel) to
-    /// `on_item` (in order, on this thread). Packages are read a few per thread at a time
-    /// and each inventory is dropped once judged: memory is that of the largest packages, not
-    /// of all of them. `on_item` returning an error stops the run with it.
+    /// Hands every item, in the order [`load`] gives them, through `judge` to `on_item` (in
+    /// order, on this thread). One worker per thread of the pool reads and judges the next item
+    /// as soon as it is done with one, and drops each inventory once judged: memory is that of
+    /// the largest packages being judged, not of all of them, and no worker waits for another
+    /// (a fixed batch would wait for its largest package). `on_item` returning an error stops
+    /// the run with it.
     pub fn run<T: Send, E>(
         self,
         judge: impl Fn(Inventory) -> T + Sync,
         mut on_item: impl FnMut(Result<T, Error>) -> Result<(), E>,
     ) -> Result<(), E> {
-        let in_flight = PACKAGES_IN_FLIGHT_PER_THREAD * rayon::current_num_threads();
-        let mut batch: Vec<PathBuf> = Vec::with_capacity(in_flight);
-        let flush = |batch: &mut Vec<PathBuf>, on_item: &mut dyn FnMut(Result<T, Error>) -> Result<(), E>| {
-            let judged: Vec<Result<T, Error>> = batch.par_iter().map(|p| package::inventory(p).map(&judge)).collect();
-            batch.clear();
-            judged.into_iter().try_for_each(on_item)
-        };
-        for step in self.steps {
-            match step {
-                Step::Package(path) => {
-                    batch.push(path);
-                    if batch.len() == in_flight {
-                        flush(&mut batch, &mut on_item)?;
+        let workers = rayon::current_num_threads().max(1);
+        let ahead = ITEMS_AHEAD_PER_WORKER * workers;
+        let queue = Mutex::new(Queue { steps: self.steps.into_iter().enumerate(), taken: 0, handed_on: 0, stop: false });
+        let room = Condvar::new();
+        let (sender, receiver) = mpsc::channel::<(usize, Result<T, Error>)>();
+        std::thread::scope(|scope| {
+            for _ in 0..workers {
+                let sender = sender.clone();
+                let (queue, room, judge) = (&queue, &room, &judge);
+                scope.spawn(move || {
+                    // A worker that panics stops the others, which would wait for its item.
+                    let _stop_on_panic = StopOnPanic { queue, room };
+                    while let Some((index, step)) = next_step(queue, room, ahead) {
+                        let item = match step {
+                            Step::Ready(item) => item,
+                            Step::Package(path) => package::inventory(&path),
+                        };
+                        if sender.send((index, item.map(judge))).is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+            drop(sender);
+            // Items come in the order they are done: each waits here for those before it.
+            let mut waiting: BTreeMap<usize, Result<T, Error>> = BTreeMap::new();
+            let mut handed_on = 0;
+            let mut result = Ok(());
+            'items: for (index, item) in &receiver {
+                waiting.insert(index, item);
+                while let Some(item) = waiting.remove(&handed_on) {
+                    handed_on += 1;
+                    lock(&queue).handed_on = handed_on;
+                    room.notify_all();
+                    if let Err(e) = on_item(item) {
+                        result = Err(e);
+                        break 'items;
                     }
                 }
-                Step::Ready(item) => {
-                    flush(&mut batch, &mut on_item)?;
-                    on_item(item.map(&judge))?;
-                }
             }
+            lock(&queue).stop = true;
+            room.notify_all();
+            drop(receiver);
+            result
+        })
+    }
+}
+
+/// What the workers of [`Plan::run`] share: the steps not yet taken, with their index.
+struct Queue {
+    steps: std::iter::Enumerate<std::vec::IntoIter<Step>>,
+    /// How many steps the workers have taken.
+    taken: usize,
+    /// How many items [`Plan::run`] has handed on.
+    handed_on: usize,
+    /// Set when the run ends early: the workers stop taking steps.
+    stop: bool,
+}
+
+fn lock(queue: &Mutex<Queue>) -> MutexGuard<'_, Queue> {
+    // A worker that panicked holds no invariant of the queue half-changed.
+    queue.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// The next step for a worker, once it is no more than `ahead` items past the last handed
+/// on; `None` when there is none or the run stops.
+fn next_step(queue: &Mutex<Queue>, room: &Condvar, ahead: usize) -> Option<(usize, Step)> {
+    let mut queue = lock(queue);
+    loop {
+        if queue.stop {
+            return None;
         }
-        flush(&mut batch, &mut on_item)
+        let (taken, handed_on) = (queue.taken, queue.handed_on);
+        if taken < handed_on + ahead {
+            queue.taken += 1;
+            return queue.steps.next();
+        }
+        queue = room.wait(queue).unwrap_or_else(|poisoned| poisoned.into_inner());
+    }
+}
+
+/// Stops the run when the worker holding it unwinds from a panic.
+struct StopOnPanic<'a> {
+    queue: &'a Mutex<Queue>,
+    room: &'a Condvar,
+}
+
+impl Drop for StopOnPanic<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            lock(self.queue).stop = true;
+            self.room.notify_all();
+        }
     }
 }
 
@@ -154,4 +231,60 @@ fn load_one(path: &Path) -> Loaded {
         }
     }
     loaded
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
+
+    /// A plan of `n` ready trees named by their number.
+    fn plan_of(n: usize) -> Plan {
+        let tree = |i: usize| Inventory {
+            kind: model::ItemKind::Tree,
+            location: PathBuf::from(i.to_string()),
+            name: i.to_string(),
+            files: Vec::new(),
+            package_name: None,
+        };
+        Plan { steps: (0..n).map(|i| Step::Ready(Ok(tree(i)))).collect(), items: n }
+    }
+
+    #[test]
+    fn items_are_handed_on_in_order_whatever_order_they_are_judged_in() {
+        rayon::ThreadPoolBuilder::new().num_threads(4).build().unwrap().install(|| {
+            let mut names = Vec::new();
+            // Every eighth item takes long, so that the items after it are judged first.
+            let judge = |inventory: Inventory| {
+                let slow = inventory.name.parse::<usize>().unwrap() % 8 == 0;
+                std::thread::sleep(Duration::from_millis(if slow { 20 } else { 1 }));
+                inventory.name
+            };
+            plan_of(100).run(judge, |item| -> Result<(), ()> {
+                names.push(item.unwrap());
+                Ok(())
+            })
+            .unwrap();
+            assert_eq!(names, (0..100).map(|i| i.to_string()).collect::<Vec<_>>());
+        });
+    }
+
+    #[test]
+    fn an_error_from_on_item_stops_the_workers() {
+        let judged = AtomicUsize::new(0);
+        let items = 100 * ITEMS_AHEAD_PER_WORKER;
+        let mut handed_on = 0;
+        let result = plan_of(items).run(
+            |_| judged.fetch_add(1, Ordering::Relaxed),
+            |_| {
+                handed_on += 1;
+                if handed_on == 3 { Err("stop") } else { Ok(()) }
+            },
+        );
+        assert_eq!((result, handed_on), (Err("stop"), 3));
+        // Workers run at most their window ahead of the items handed on.
+        let ahead = ITEMS_AHEAD_PER_WORKER * rayon::current_num_threads();
+        assert!(judged.load(Ordering::Relaxed) <= 3 + ahead + rayon::current_num_threads(), "{judged:?} of {items} judged");
+    }
 }

@@ -78,22 +78,32 @@ pub enum FileDigest {
     Text(Box<[u8]>),
 }
 
+/// The value of each lowercase hex digit; 255 for every other byte.
+const HEX_DIGIT: [u8; 256] = {
+    let mut table = [255u8; 256];
+    let mut i = 0;
+    while i < 16 {
+        table[b"0123456789abcdef"[i] as usize] = i as u8;
+        i += 1;
+    }
+    table
+};
+
 impl FileDigest {
     pub fn from_text(text: &[u8]) -> FileDigest {
         let mut bytes = [0u8; 64];
-        let digit = |c: u8| match c {
-            b'0'..=b'9' => Some(c - b'0'),
-            b'a'..=b'f' => Some(c - b'a' + 10),
-            _ => None,
-        };
-        let decoded = text.len() % 2 == 0 && text.len() <= 2 * bytes.len() && {
-            let pairs = text.chunks_exact(2).zip(bytes.iter_mut());
-            pairs.map(|(pair, byte)| digit(pair[0]).zip(digit(pair[1])).map(|(hi, lo)| *byte = hi << 4 | lo)).all(|d| d.is_some())
-        };
-        match decoded {
-            true => FileDigest::Hex { len: (text.len() / 2) as u8, bytes },
-            false => FileDigest::Text(text.into()),
+        if text.len() % 2 == 0 && text.len() <= 2 * bytes.len() {
+            let mut all_hex = true;
+            for (pair, byte) in text.chunks_exact(2).zip(&mut bytes) {
+                let (hi, lo) = (HEX_DIGIT[usize::from(pair[0])], HEX_DIGIT[usize::from(pair[1])]);
+                all_hex &= hi | lo < 16;
+                *byte = hi << 4 | (lo & 15);
+            }
+            if all_hex {
+                return FileDigest::Hex { len: (text.len() / 2) as u8, bytes };
+            }
         }
+        FileDigest::Text(text.into())
     }
 
     pub fn is_empty(&self) -> bool {
