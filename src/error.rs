@@ -70,6 +70,10 @@ pub enum Error {
     #[error("owner {owner:?} at {evr:?}: not a package name and [epoch:]version-release that a spec part can declare (%py_bytecode_split -n NAME)")]
     BadOwner { owner: String, evr: String },
 
+    /// The rows of a report could not be set aside in a temporary file until its end.
+    #[error("{}: the report's rows could not be set aside in a temporary file there: {source}", quote(dir))]
+    SetAside { dir: PathBuf, source: std::io::Error },
+
     #[error("{}: --python INTERPRETER is required to compile it", quote(.0))]
     NoInterpreter(PathBuf),
 }

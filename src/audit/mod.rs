@@ -67,8 +67,9 @@ pub struct Plan {
 }
 
 enum Step {
-    /// A tree, or an error met while listing the paths.
-    Ready(Result<Inventory, Error>),
+    /// A tree, or an error met while listing the paths (boxed: a mirror's plan is a list of
+    /// package paths, each step as small as a path).
+    Ready(Box<Result<Inventory, Error>>),
     Package(PathBuf),
 }
 
@@ -85,12 +86,12 @@ impl Plan {
         let mut steps = Vec::new();
         for path in paths {
             match std::fs::metadata(path) {
-                Err(e) => steps.push(Step::Ready(Err(Error::io(path, e)))),
+                Err(e) => steps.push(Step::Ready(Box::new(Err(Error::io(path, e))))),
                 Ok(meta) if !meta.is_dir() => steps.push(Step::Package(path.clone())),
                 Ok(_) => {
                     let tree::Scanned { tree, packages, errors } = tree::inventory(path);
-                    steps.extend(errors.into_iter().map(|e| Step::Ready(Err(e))));
-                    steps.extend(tree::tree_item(tree, !packages.is_empty()).map(Step::Ready));
+                    steps.extend(errors.into_iter().map(|e| Step::Ready(Box::new(Err(e)))));
+                    steps.extend(tree::tree_item(tree, !packages.is_empty()).map(|tree| Step::Ready(Box::new(tree))));
                     steps.extend(packages.into_iter().map(Step::Package));
                 }
             }
@@ -123,7 +124,7 @@ impl Plan {
                     let _stop_on_panic = StopOnPanic { queue, room };
                     while let Some((index, step)) = next_step(queue, room, ahead) {
                         let item = match step {
-                            Step::Ready(item) => item,
+                            Step::Ready(item) => *item,
                             Step::Package(path) => package::inventory(&path),
                         };
                         if sender.send((index, item.map(judge))).is_err() {
@@ -248,7 +249,7 @@ mod tests {
             files: Vec::new(),
             package_name: None,
         };
-        Plan { steps: (0..n).map(|i| Step::Ready(Ok(tree(i)))).collect(), items: n }
+        Plan { steps: (0..n).map(|i| Step::Ready(Box::new(Ok(tree(i))))).collect(), items: n }
     }
 
     #[test]

@@ -1,12 +1,14 @@
 //! Report rendering: the aligned tables and JSON objects of `stats` and `check`.
 
 use std::ffi::OsStr;
+use std::io::{BufRead, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
 use serde::Serialize;
 
 use crate::error::Error;
+use crate::render::spill::Spill;
 use crate::render::{quote, units::human_bytes};
 use super::analysis::{Layouts, Stats};
 use super::findings::Finding;
@@ -103,6 +105,7 @@ fn signed_size(size: u64, reference: u64) -> String {
 }
 
 /// `stats --json`: the totals at the top level (the contract's integer keys), then the rows.
+/// [`StatsRows`] writes these bytes without holding the rows.
 #[derive(Debug, Serialize)]
 pub struct StatsReport {
     #[serde(flatten)]
@@ -133,27 +136,40 @@ pub fn error_rows(errors: &[Error]) -> Vec<String> {
 
 /// Formats rows as columns: the first left-aligned, the others right-aligned.
 fn table(rows: &[Vec<String>]) -> String {
-    let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
-    let widths: Vec<usize> =
-        (0..columns).map(|c| rows.iter().filter_map(|r| r.get(c)).map(|s| s.chars().count()).max().unwrap_or(0)).collect();
-    let mut out = String::new();
+    let mut widths = Vec::new();
     for row in rows {
-        let mut line = String::new();
-        for (c, cell) in row.iter().enumerate() {
-            let pad = widths[c] - cell.chars().count();
-            if c == 0 {
-                line.push_str(cell);
-                line.push_str(&" ".repeat(pad));
-            } else {
-                line.push_str("  ");
-                line.push_str(&" ".repeat(pad));
-                line.push_str(cell);
-            }
-        }
-        out.push_str(line.trim_end());
-        out.push('\n');
+        widen(&mut widths, row);
     }
-    out
+    rows.iter().map(|row| table_line(row, &widths)).collect()
+}
+
+/// Makes `widths` as wide as the cells of `row`, column by column.
+fn widen(widths: &mut Vec<usize>, row: &[String]) {
+    if widths.len() < row.len() {
+        widths.resize(row.len(), 0);
+    }
+    for (width, cell) in widths.iter_mut().zip(row) {
+        *width = (*width).max(cell.chars().count());
+    }
+}
+
+/// One line of a table whose columns are `widths` wide.
+fn table_line(row: &[String], widths: &[usize]) -> String {
+    let mut line = String::new();
+    for (c, cell) in row.iter().enumerate() {
+        let pad = widths[c] - cell.chars().count();
+        if c == 0 {
+            line.push_str(cell);
+            line.push_str(&" ".repeat(pad));
+        } else {
+            line.push_str("  ");
+            line.push_str(&" ".repeat(pad));
+            line.push_str(cell);
+        }
+    }
+    let mut line = line.trim_end().to_string();
+    line.push('\n');
+    line
 }
 
 fn stats_cells(name: String, s: &Stats) -> Vec<String> {
@@ -174,22 +190,132 @@ fn stats_cells(name: String, s: &Stats) -> Vec<String> {
     ]
 }
 
-/// The human form of `stats`: a row per item and a total, identical pairs, then the installed
-/// size of each layout against what is shipped now.
-pub fn stats_text(report: &StatsReport) -> String {
-    let header = ["ITEM", "MODULES", "CACHES", "SOURCES", "LEVEL 0", "LEVEL 1", "LEVEL 2", "OTHER", "CACHES (DISK)", "LINKED", "LINKABLE"];
-    let mut rows = vec![header.iter().map(|s| s.to_string()).collect::<Vec<_>>()];
-    for item in &report.items {
-        rows.push(stats_cells(item.name.clone(), &item.stats));
+const STATS_HEADER: [&str; 11] =
+    ["ITEM", "MODULES", "CACHES", "SOURCES", "LEVEL 0", "LEVEL 1", "LEVEL 2", "OTHER", "CACHES (DISK)", "LINKED", "LINKABLE"];
+
+/// The form of a `stats` report.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum StatsFormat {
+    /// The table of [`StatsRows::write_report`].
+    Text,
+    /// One object, a [`StatsReport`].
+    Json,
+}
+
+/// The rows of a `stats` report, set aside as they come ([`Spill`]: in a temporary file past
+/// a little memory) until the totals are known: the table's columns are as wide as their
+/// widest cell, and `--json` has the totals before "items". Memory stays that of one row
+/// however many items there are.
+pub struct StatsRows {
+    format: StatsFormat,
+    spill: Spill,
+    count: usize,
+    /// The widest cell of each column of the table so far, the header's included.
+    widths: Vec<usize>,
+}
+
+impl StatsRows {
+    pub fn new(format: StatsFormat) -> StatsRows {
+        let mut widths = Vec::new();
+        widen(&mut widths, &STATS_HEADER.map(String::from));
+        StatsRows { format, spill: Spill::default(), count: 0, widths }
     }
-    if report.items.len() > 1 {
-        rows.push(stats_cells(format!("TOTAL ({} items)", report.items.len()), &report.total));
+
+    /// Sets the row of one more item aside: its cells for the table (each ended by a NUL,
+    /// which no path holds), or its JSON object.
+    pub fn push(&mut self, row: &ItemRow) -> std::io::Result<()> {
+        match self.format {
+            StatsFormat::Json => {
+                if self.count > 0 {
+                    self.spill.write_all(b",")?;
+                }
+                serde_json::to_writer(&mut self.spill, row)?;
+            }
+            StatsFormat::Text => {
+                let cells = stats_cells(row.name.clone(), &row.stats);
+                widen(&mut self.widths, &cells);
+                for cell in cells {
+                    self.spill.write_all(cell.as_bytes())?;
+                    self.spill.write_all(b"\0")?;
+                }
+            }
+        }
+        self.count += 1;
+        Ok(())
     }
-    let mut out = table(&rows);
-    for error in &report.errors {
-        out.push_str(&format!("error: {error}\n"));
+
+    /// How many rows were set aside.
+    pub fn len(&self) -> usize {
+        self.count
     }
-    let t = &report.total;
+
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// Writes the report: the rows set aside, the totals over them and the errors met.
+    pub fn write_report(self, total: &Stats, errors: &[String], out: &mut dyn Write) -> std::io::Result<()> {
+        match self.format {
+            StatsFormat::Json => self.write_json(total, errors, out),
+            StatsFormat::Text => self.write_text(total, errors, out),
+        }
+    }
+
+    /// The bytes `serde_json` writes for a [`StatsReport`] (totals, percentages, items,
+    /// errors), with the items copied from where they were set aside.
+    fn write_json(self, total: &Stats, errors: &[String], out: &mut dyn Write) -> std::io::Result<()> {
+        let head = serde_json::to_vec(&StatsHead { total, layout_change_percent: LayoutChanges::of(&total.layouts) })?;
+        // The head is an object: all of it but its closing brace, then the other keys.
+        out.write_all(&head[..head.len() - 1])?;
+        out.write_all(b",\"items\":[")?;
+        std::io::copy(&mut self.spill.into_reader()?, out)?;
+        out.write_all(b"],\"errors\":")?;
+        serde_json::to_writer(&mut *out, errors)?;
+        out.write_all(b"}\n")
+    }
+
+    /// The human form: a row per item and a total, identical pairs, then the installed size
+    /// of each layout against what is shipped now.
+    fn write_text(self, t: &Stats, errors: &[String], out: &mut dyn Write) -> std::io::Result<()> {
+        let mut widths = self.widths;
+        let total_row = (self.count > 1).then(|| stats_cells(format!("TOTAL ({} items)", self.count), t));
+        if let Some(row) = &total_row {
+            widen(&mut widths, row);
+        }
+        out.write_all(table_line(&STATS_HEADER.map(String::from), &widths).as_bytes())?;
+        let mut rows = self.spill.into_reader()?;
+        let mut row = Vec::with_capacity(STATS_HEADER.len());
+        let mut cell = Vec::new();
+        while rows.read_until(0, &mut cell)? > 0 {
+            cell.pop(); // its NUL
+            row.push(String::from_utf8_lossy(&cell).into_owned());
+            cell.clear();
+            if row.len() == STATS_HEADER.len() {
+                out.write_all(table_line(&row, &widths).as_bytes())?;
+                row.clear();
+            }
+        }
+        if let Some(row) = &total_row {
+            out.write_all(table_line(row, &widths).as_bytes())?;
+        }
+        for error in errors {
+            writeln!(out, "error: {error}")?;
+        }
+        out.write_all(totals_text(t).as_bytes())
+    }
+}
+
+/// The start of `stats --json`: the totals and their layouts in percent.
+#[derive(Serialize)]
+struct StatsHead<'a> {
+    #[serde(flatten)]
+    total: &'a Stats,
+    layout_change_percent: LayoutChanges,
+}
+
+/// The part of the human form of `stats` after the table: identical pairs and layouts.
+fn totals_text(t: &Stats) -> String {
+    let mut out = String::new();
     let i = &t.identical;
     out.push_str(&format!(
         "\nidentical caches (modules): 0/1 {}, 1/2 {}, 0/2 {}, all three {} (of {} modules)\n\n",
@@ -247,6 +373,62 @@ pub fn check_text(findings: &[Finding]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `n` rows of differing widths, one named with bytes that are not UTF-8.
+    fn rows(n: u64) -> Vec<ItemRow> {
+        (0..n)
+            .map(|i| {
+                let mut stats = Stats { modules: i * i, caches: 3 * i, cache_bytes: i << (i % 40), ..Stats::default() };
+                stats.bytes.level_0 = i * 1000;
+                stats.layouts.shipped = i * 5;
+                let name = format!("python3-n{}-{i}.noarch.rpm", "é".repeat((i % 7) as usize));
+                ItemRow {
+                    path: format!("/repo/{name}"),
+                    path_bytes: (i == 3).then(|| b"/repo/\xff.rpm".to_vec()),
+                    kind: ItemKind::Package,
+                    layout_change_percent: LayoutChanges::of(&stats.layouts),
+                    name,
+                    stats,
+                }
+            })
+            .collect()
+    }
+
+    /// The report as [`StatsRows`] writes it, and whether its rows went to a temporary file.
+    fn streamed(format: StatsFormat, rows: &[ItemRow], total: &Stats, errors: &[String]) -> (String, bool) {
+        let mut set_aside = StatsRows::new(format);
+        for row in rows {
+            set_aside.push(row).unwrap();
+        }
+        let on_disk = set_aside.spill.on_disk();
+        let mut out = Vec::new();
+        set_aside.write_report(total, errors, &mut out).unwrap();
+        (String::from_utf8(out).unwrap(), on_disk)
+    }
+
+    #[test]
+    fn rows_set_aside_make_the_report_that_holding_them_makes() {
+        let total = Stats { caches: 7, cache_bytes: 1 << 33, ..Stats::default() };
+        let errors = vec!["/repo/bad.rpm: not an rpm package (no rpm lead)".to_string()];
+        // 3,000 rows are past what stays in memory: they go through a temporary file.
+        for (n, on_disk) in [(0, false), (1, false), (40, false), (3000, true)] {
+            let rows = rows(n);
+            let (json, json_on_disk) = streamed(StatsFormat::Json, &rows, &total, &errors);
+            assert_eq!(json_on_disk, on_disk, "{n} rows");
+            let (text, _) = streamed(StatsFormat::Text, &rows, &total, &errors);
+            let (items, errors_kept) = (rows, errors.clone());
+            let report = StatsReport { total: total.clone(), layout_change_percent: LayoutChanges::of(&total.layouts), items, errors: errors_kept };
+            assert_eq!(json, serde_json::to_string(&report).unwrap() + "\n", "{n} rows");
+            // The table as one piece: the header, every row, a total when there are several.
+            let mut table_rows = vec![STATS_HEADER.map(String::from).to_vec()];
+            table_rows.extend(report.items.iter().map(|row| stats_cells(row.name.clone(), &row.stats)));
+            if n > 1 {
+                table_rows.push(stats_cells(format!("TOTAL ({n} items)"), &total));
+            }
+            let whole = table(&table_rows) + &format!("error: {}\n", errors[0]) + &totals_text(&total);
+            assert_eq!(text, whole, "{n} rows");
+        }
+    }
 
     #[test]
     fn tables_align_numbers_right() {

@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use crate::audit::analysis::{analyse, Stats};
 use crate::audit::model::{check_size_sum, merge, SUM_TOO_LARGE};
-use crate::audit::report::{error_rows, stats_text, ItemRow, LayoutChanges, StatsReport};
+use crate::audit::report::{error_rows, ItemRow, StatsFormat, StatsRows};
 use crate::audit::summary::Summary;
 use crate::audit::{load_for_command, Loaded, Plan};
 use crate::cli::StatsArgs;
@@ -25,9 +25,9 @@ pub fn run(args: &StatsArgs) -> Result<ExitCode, Error> {
     let plan = Plan::new(&args.inputs.paths);
     progress.reading(plan.items);
     let mut summary = Summary::default();
-    // The rows are kept for the table and for `--json`, whose "items" come before nothing else
-    // can be known; `--json-lines` writes each as it comes and keeps none.
-    let mut rows = Vec::new();
+    // `--json-lines` writes each row as it comes; the table and `--json` set them aside until
+    // the totals are known.
+    let mut rows = StatsRows::new(if args.json { StatsFormat::Json } else { StatsFormat::Text });
     let mut errors = Vec::new();
     let mut lines = JsonLines { out: std::io::stdout().lock(), open: true };
     plan.run(
@@ -56,7 +56,7 @@ pub fn run(args: &StatsArgs) -> Result<ExitCode, Error> {
                 if args.json_lines {
                     lines.write(&ItemRecord { record: "item", row: &row })?;
                 } else {
-                    rows.push(row);
+                    rows.push(&row).map_err(set_aside_error)?;
                 }
             }
             Ok(())
@@ -66,13 +66,7 @@ pub fn run(args: &StatsArgs) -> Result<ExitCode, Error> {
     if args.json_lines {
         lines.write(&summary.record())?;
     } else {
-        let report = StatsReport {
-            layout_change_percent: LayoutChanges::of(&summary.total.layouts),
-            total: summary.total,
-            items: rows,
-            errors: error_rows(&errors),
-        };
-        write_report(args, &report)?;
+        write_report(rows, &summary.total, &errors)?;
     }
     Ok(if errors.is_empty() { ExitCode::Success } else { ExitCode::Fatal })
 }
@@ -116,8 +110,11 @@ fn run_together(args: &StatsArgs) -> Result<ExitCode, Error> {
         }
         lines.write(&summary.record())?;
     } else {
-        let report = StatsReport { layout_change_percent: LayoutChanges::of(&total.layouts), total, items, errors: error_rows(&errors) };
-        write_report(args, &report)?;
+        let mut rows = StatsRows::new(if args.json { StatsFormat::Json } else { StatsFormat::Text });
+        for row in &items {
+            rows.push(row).map_err(set_aside_error)?;
+        }
+        write_report(rows, &total, &errors)?;
     }
     Ok(if errors.is_empty() { ExitCode::Success } else { ExitCode::Fatal })
 }
@@ -130,13 +127,14 @@ fn add_row(summary: &mut Summary, row: &ItemRow) -> Result<(), Error> {
     })
 }
 
-fn write_report(args: &StatsArgs, report: &StatsReport) -> Result<(), Error> {
+/// The rows of a report could not be set aside (the temporary directory is full, say).
+fn set_aside_error(source: std::io::Error) -> Error {
+    Error::SetAside { dir: std::env::temp_dir(), source }
+}
+
+fn write_report(rows: StatsRows, total: &Stats, errors: &[Error]) -> Result<(), Error> {
     let mut out = std::io::stdout().lock();
-    let written = if args.json {
-        serde_json::to_writer(&mut out, report).map_err(std::io::Error::from).and_then(|()| writeln!(out))
-    } else {
-        out.write_all(stats_text(report).as_bytes())
-    };
+    let written = rows.write_report(total, &error_rows(errors), &mut out);
     stdout_written(written)
 }
 

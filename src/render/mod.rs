@@ -2,6 +2,7 @@
 
 pub mod quote;
 pub mod rpm_files;
+pub mod spill;
 pub mod units;
 
 pub use quote::quote;
