@@ -355,7 +355,8 @@ pub fn analyse_in_layout(inventory: &Inventory, layout: &Layout) -> Analysis {
 
     // Sizes from the stored copies (each counted once across the whole inventory, as the
     // disk and rpm count them), so that no layout can come out larger than what it is made of.
-    let mut sizes = LayoutSizes::new(&modules, &compared.classes, &copies.of_file, &copies.size);
+    let module_caches: Vec<&[(Level, usize)]> = modules.iter().map(|m| m.caches.as_slice()).collect();
+    let mut sizes = LayoutSizes::new(&module_caches, &compared.classes, &copies.of_file, &copies.size);
     let all_one_package = sizes.packaged_bytes(&|_| Some(0));
     stats.linkable_bytes = stats.cache_bytes.saturating_sub(all_one_package);
     let no_caches = stats.layouts.no_caches;

@@ -4,7 +4,6 @@
 use rustc_hash::FxHashMap as HashMap;
 
 use crate::link::classify::Level;
-use super::analysis::ModuleCaches;
 
 /// No node made yet for this (package, stored copy).
 const NONE: usize = usize::MAX;
@@ -51,9 +50,10 @@ struct Nodes {
 }
 
 impl<'a> LayoutSizes<'a> {
-    /// `classes` holds each cache's class, module after module; `copy_of_file` the stored
+    /// `modules` holds the caches of each module (level, index into the files), lowest level
+    /// first; `classes` each cache's class, module after module; `copy_of_file` the stored
     /// copy of each file and `copy_size` the size of each copy.
-    pub fn new<'m>(modules: &'m [ModuleCaches<'_>], classes: &[usize], copy_of_file: &[usize], copy_size: &'a [u64]) -> LayoutSizes<'a> {
+    pub fn new<'m>(modules: &[&'m [(Level, usize)]], classes: &[usize], copy_of_file: &[usize], copy_size: &'a [u64]) -> LayoutSizes<'a> {
         let mut other_slots: HashMap<&[u8], u32> = HashMap::default();
         let mut slot_of = |level: &'m Level| match level {
             Level::Zero => 0,
@@ -64,10 +64,10 @@ impl<'a> LayoutSizes<'a> {
                 *other_slots.entry(&**suffix).or_insert(next)
             }
         };
-        let caches = modules.iter().flat_map(|m| &m.caches);
+        let caches = modules.iter().flat_map(|caches| caches.iter());
         let members = caches.zip(classes).map(|((level, file), &class)| Member { slot: slot_of(level), copy: copy_of_file[*file], class });
         let ends = modules.iter().scan(0, |end, m| {
-            *end += m.caches.len();
+            *end += m.len();
             Some(*end)
         });
         let nodes = Nodes { low: vec![NONE; 3 * copy_size.len()], ..Nodes::default() };
