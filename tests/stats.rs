@@ -620,6 +620,66 @@ fn count_panics() {
     });
 }
 
+/// The payload reader against packages as the rpm crate writes them: v4, whose "new ASCII"
+/// cpio entries are named by path, and v6, whose stripped entries name their file by its index
+/// in the header and take their size from it; each compression. Every wanted file's content
+/// comes once per stored copy (a hardlink set's with the member that carries it, the last),
+/// and symlinks, directories and %ghost files give none.
+#[test]
+fn payload_entries_are_found_by_name_in_v4_and_by_index_in_v6() {
+    let site = "/usr/lib/python3.11/site-packages/p";
+    let expected: Vec<(String, Vec<u8>)> = vec![
+        (format!("{site}/__pycache__/m.cpython-311.opt-2.pyc"), b"\xa7\x0d\x0d\x0a level 2".to_vec()),
+        // The last member of the set {.pyc, .opt-1.pyc} in the header's (path) order.
+        (format!("{site}/__pycache__/m.cpython-311.pyc"), b"\xa7\x0d\x0d\x0a levels 0 and 1".to_vec()),
+        (format!("{site}/m.py"), b"x = 1\n".to_vec()),
+    ];
+    let compressions = [rpm::CompressionType::None, rpm::CompressionType::Gzip, rpm::CompressionType::Zstd, rpm::CompressionType::Xz];
+    let repo = Tree::in_memory();
+    for (format, config) in [("v4", rpm::BuildConfig::v4()), ("v6", rpm::BuildConfig::v6())] {
+        for compression in compressions {
+            let mut builder = rpm::PackageBuilder::new("p", "1", "MIT", "noarch", "t");
+            builder.using_config(config.clone().compression(compression));
+            let shared = b"\xa7\x0d\x0d\x0a levels 0 and 1".to_vec();
+            let cache = |suffix: &str| format!("{site}/__pycache__/m.cpython-311{suffix}.pyc");
+            builder.with_file_contents(shared.clone(), rpm::FileOptions::new(cache("")).hardlink("m")).unwrap();
+            builder.with_file_contents(shared, rpm::FileOptions::new(cache(".opt-1")).hardlink("m")).unwrap();
+            builder.with_file_contents(b"\xa7\x0d\x0d\x0a level 2".to_vec(), rpm::FileOptions::new(cache(".opt-2"))).unwrap();
+            builder.with_file_contents("x = 1\n", rpm::FileOptions::new(format!("{site}/m.py"))).unwrap();
+            builder.with_symlink(rpm::FileOptions::symlink(format!("{site}/n.py"), "m.py")).unwrap();
+            builder.with_dir_entry(rpm::FileOptions::dir(format!("{site}/data"))).unwrap();
+            builder.with_ghost(rpm::FileOptions::ghost(cache(".opt-3"))).unwrap();
+            // More files than a linear search could pass unnoticed, none of them wanted.
+            for i in 0..300 {
+                builder.with_file_contents(format!("{i}\n"), rpm::FileOptions::new(format!("{site}/data/f{i:03}.txt"))).unwrap();
+            }
+            let path = repo.root().join(format!("p-{format}-{compression}.rpm"));
+            builder.build().unwrap().write_file(&path).unwrap();
+            if compression == rpm::CompressionType::None {
+                // Stripped entries in v6 only (both end with a "new ASCII" trailer).
+                let bytes = std::fs::read(&path).unwrap();
+                assert_eq!(bytes.windows(6).any(|w| w == b"07070X"), format == "v6", "{format}");
+            }
+
+            let mut wanted: std::collections::HashSet<Vec<u8>> =
+                ["", ".opt-1", ".opt-2", ".opt-3"].iter().map(|s| cache(s).into_bytes()).collect();
+            wanted.extend([format!("{site}/m.py"), format!("{site}/n.py"), format!("{site}/data")].map(String::into_bytes));
+            let mut got = Vec::new();
+            brp_pyc::audit::package::read_payload_files(&path, &wanted, |path, content| {
+                let mut bytes = Vec::new();
+                content.read_to_end(&mut bytes)?;
+                got.push((String::from_utf8(path.to_vec()).unwrap(), bytes));
+                Ok(())
+            })
+            .unwrap_or_else(|e| panic!("{format} {compression}: {e}"));
+            got.sort();
+            let mut want = expected.clone();
+            want.sort();
+            assert_eq!(got, want, "{format} {compression}");
+        }
+    }
+}
+
 fn seed_package() -> &'static (Vec<u8>, Vec<Vec<u8>>) {
     static SEED: std::sync::OnceLock<(Vec<u8>, Vec<Vec<u8>>)> = std::sync::OnceLock::new();
     SEED.get_or_init(|| {

@@ -420,7 +420,8 @@ fn with_contents<S: Scan>(
 }
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle)
+    // memmem, not a comparison at every offset: every byte of every cache passes here.
+    !needle.is_empty() && memchr::memmem::find(haystack, needle).is_some()
 }
 
 #[cfg(test)]

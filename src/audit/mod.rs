@@ -13,6 +13,7 @@ pub mod findings;
 pub mod layout_sizes;
 pub mod model;
 pub mod package;
+pub mod payload;
 pub mod pyc;
 pub mod report;
 pub mod summary;

@@ -1,26 +1,19 @@
-//! Inventory of a built `.rpm` from its headers alone, and (for `check`) selected file
-//! contents from its payload.
+//! Inventory of a built `.rpm` from its headers alone; [`super::payload`] reads (for `check`)
+//! selected file contents from its payload.
 //!
 //! Header sizes are checked against the file before anything is allocated for them. The
 //! inventory reads only the tags it needs, straight from the header bytes
-//! ([`super::rpm_header`], every access bounds-checked); the payload is read with the `rpm`
-//! crate, whose panics on malformed input become an error naming the package. A payload
-//! shorter than the signature header says is refused.
+//! ([`super::rpm_header`], every access bounds-checked). A payload shorter than the signature
+//! header says is refused.
 
-use std::collections::HashSet;
-use std::ffi::OsStr;
+pub use super::payload::read_payload_files;
+
 use std::fs::File;
-use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
-use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::FileExt;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
 use std::sync::Arc;
 
-use rpm::{FileType, IndexTag, PackageMetadata, PackageReader};
-
 use crate::error::Error;
-use crate::render::quote;
 use super::model::{Content, FileDigest, FileKind, FileRecord, Inventory, ItemKind, MAX_INSTALLED_SIZE};
 use super::rpm_header;
 
@@ -31,17 +24,8 @@ const HEADER_MAGIC: [u8; 3] = [0x8e, 0xad, 0xe8];
 const MAX_INDEX_ENTRIES: u64 = 0xffff;
 const MAX_DATA_LEN: u64 = 0x0fff_ffff;
 
-fn package_error(path: &Path, reason: impl Into<String>) -> Error {
+pub(super) fn package_error(path: &Path, reason: impl Into<String>) -> Error {
     Error::Package { path: path.to_path_buf(), reason: reason.into() }
-}
-
-/// Runs a parse step of the `rpm` crate, turning a panic on malformed input into an error.
-fn guarded<T>(path: &Path, step: impl FnOnce() -> Result<T, rpm::Error>) -> Result<T, Error> {
-    match catch_unwind(AssertUnwindSafe(step)) {
-        Ok(Ok(value)) => Ok(value),
-        Ok(Err(e)) => Err(package_error(path, e.to_string())),
-        Err(_) => Err(package_error(path, "malformed package (the rpm reader gave up)")),
-    }
 }
 
 /// Where the two headers of a package are, as [`header_spans`] found and checked them.
@@ -61,13 +45,8 @@ struct HeaderSpan {
 }
 
 /// Checks the lead and the two header intros against the file's length, so that a corrupt
-/// count can neither overflow nor make the parser allocate gigabytes. Returns where the
-/// payload starts.
-fn check_layout(path: &Path, file: &File, file_len: u64) -> Result<u64, Error> {
-    header_spans(path, file, file_len).map(|spans| spans.payload_start)
-}
-
-/// [`check_layout`], with where each header is.
+/// count can neither overflow nor make the parser allocate gigabytes; says where each header
+/// is and where the payload starts.
 fn header_spans(path: &Path, file: &File, file_len: u64) -> Result<Spans, Error> {
     let mut lead = [0u8; 4];
     file.read_exact_at(&mut lead, 0).map_err(|_| package_error(path, "too short to be an rpm package"))?;
@@ -125,8 +104,8 @@ fn entry_in_bounds(entry: &[u8], data_len: u64) -> bool {
     offset <= data_len && offset + count * item_len <= data_len
 }
 
-/// Header tags read for the inventory (rpm's `rpmTag` numbers).
-mod tag {
+/// Header tags read for the inventory and the payload (rpm's `rpmTag` numbers).
+pub(super) mod tag {
     pub const SIG_SIZE: u32 = 1000;
     pub const NAME: u32 = 1000;
     pub const SIG_LONGSIZE: u32 = 270;
@@ -144,30 +123,62 @@ mod tag {
     pub const BASENAMES: u32 = 1117;
     pub const DIRNAMES: u32 = 1118;
     pub const LONGFILESIZES: u32 = 5008;
+    pub const PAYLOADCOMPRESSOR: u32 = 1125;
 }
 
 /// `%ghost` in FILEFLAGS (`RPMFILE_GHOST`).
 const FILE_FLAG_GHOST: u64 = 1 << 6;
 
+/// The two headers of a package, read in one piece from the signature's index to the payload.
+pub(super) struct Headers {
+    bytes: Vec<u8>,
+    spans: Spans,
+    first_index: u64,
+}
+
+impl Headers {
+    /// Reads and checks the lead and both headers of the package open as `file`, and that the
+    /// payload is as long as the signature says.
+    pub(super) fn read(path: &Path, file: &File) -> Result<Headers, Error> {
+        let file_len = file.metadata().map_err(|e| Error::io(path, e))?.len();
+        let spans = header_spans(path, file, file_len)?;
+        // Both headers, from the signature's index to the payload: at most twice rpm's limits.
+        let first_index = spans.signature.intro + HEADER_INTRO_LEN;
+        let mut bytes = vec![0u8; (spans.payload_start - first_index) as usize];
+        file.read_exact_at(&mut bytes, first_index).map_err(|e| Error::io(path, e))?;
+        let headers = Headers { bytes, spans, first_index };
+        let (Some(signature), Some(_)) = (headers.at(headers.spans.signature), headers.at(headers.spans.header)) else {
+            return Err(package_error(path, "truncated in the header"));
+        };
+        check_payload_length(path, &signature, headers.spans.header.intro, headers.spans.payload_start, file_len)?;
+        Ok(headers)
+    }
+
+    fn at(&self, span: HeaderSpan) -> Option<rpm_header::Header<'_>> {
+        let start = (span.intro + HEADER_INTRO_LEN - self.first_index) as usize;
+        self.bytes.get(start..).and_then(|rest| rpm_header::Header::new(rest, span.entries as usize, span.data_len as usize))
+    }
+
+    /// The main header (checked in bounds by [`Headers::read`]).
+    pub(super) fn header(&self) -> rpm_header::Header<'_> {
+        self.at(self.spans.header).expect("checked when read")
+    }
+
+    /// Where the payload starts in the file.
+    pub(super) fn payload_start(&self) -> u64 {
+        self.spans.payload_start
+    }
+}
+
 /// Reads the lead and headers of `path` (never the payload) into an inventory: the two
 /// headers in one read, then only the tags the audit uses, straight from their bytes.
 pub fn inventory(path: &Path) -> Result<Inventory, Error> {
     let file = File::open(path).map_err(|e| Error::io(path, e))?;
-    let file_len = file.metadata().map_err(|e| Error::io(path, e))?.len();
-    let spans = header_spans(path, &file, file_len)?;
-    // Both headers, from the signature's index to the payload: at most twice rpm's limits.
-    let first_index = spans.signature.intro + HEADER_INTRO_LEN;
-    let mut bytes = vec![0u8; (spans.payload_start - first_index) as usize];
-    file.read_exact_at(&mut bytes, first_index).map_err(|e| Error::io(path, e))?;
-    let header_at = |span: HeaderSpan| {
-        let start = (span.intro + HEADER_INTRO_LEN - first_index) as usize;
-        bytes.get(start..).and_then(|rest| rpm_header::Header::new(rest, span.entries as usize, span.data_len as usize))
-    };
-    let (Some(signature), Some(header)) = (header_at(spans.signature), header_at(spans.header)) else {
-        return Err(package_error(path, "truncated in the header"));
-    };
-    check_payload_length(path, &signature, spans.header.intro, spans.payload_start, file_len)?;
-    let files = file_records(&header).map_err(|e| package_error(path, format!("corrupt header ({e})")))?;
+    let headers = Headers::read(path, &file)?;
+    let header = headers.header();
+    let mut files = file_records(&header).map_err(|e| package_error(path, format!("corrupt header ({e})")))?;
+    // rpm lists files sorted already; the sort only checks that in one pass then.
+    files.sort_by(|a, b| a.path.cmp(&b.path));
     // Sizes are summed later (a package, all items of a run): refuse sizes no package has.
     let total = files.iter().try_fold(0u64, |total, f| total.checked_add(f.size)).filter(|&t| t <= MAX_INSTALLED_SIZE);
     if total.is_none() {
@@ -210,7 +221,7 @@ fn check_payload_length(
 }
 
 /// Why the file arrays of a header do not make a file list.
-enum ArrayError {
+pub(super) enum ArrayError {
     Tag(rpm_header::TagError),
     Missing(u32),
     Lengths,
@@ -243,8 +254,9 @@ fn text(bytes: &[u8]) -> std::borrow::Cow<'_, str> {
     }
 }
 
-/// The files a header lists, sorted by path: every per-file array must have one item per name.
-fn file_records(header: &rpm_header::Header<'_>) -> Result<Vec<FileRecord>, ArrayError> {
+/// The files a header lists, in the header's order (a stripped payload names its entries by
+/// that index): every per-file array must have one item per name.
+pub(super) fn file_records(header: &rpm_header::Header<'_>) -> Result<Vec<FileRecord>, ArrayError> {
     let (basenames, dirnames, dir_indexes) =
         (header.strings(tag::BASENAMES)?, header.strings(tag::DIRNAMES)?, header.numbers(tag::DIRINDEXES)?);
     let (Some(basenames), Some(dirnames), Some(dir_indexes)) = (basenames, dirnames, dir_indexes) else {
@@ -306,30 +318,7 @@ fn file_records(header: &rpm_header::Header<'_>) -> Result<Vec<FileRecord>, Arra
             link_target: links[i].into(),
         });
     }
-    // rpm lists files sorted already; the sort only checks that in one pass then.
-    files.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(files)
-}
-
-/// The payload compressions read here; rpm also writes bzip2 and lzma (`w9.bzdio`,
-/// `w9.lzdio`), which the `rpm` crate would report as a bad magic number.
-const READ_COMPRESSORS: [&str; 4] = ["gzip", "zstd", "xz", "identity"];
-
-/// Refuses, naming the compression, a payload this build cannot decompress.
-fn check_payload_compressor(location: &Path) -> Result<(), Error> {
-    let file = File::open(location).map_err(|e| Error::io(location, e))?;
-    let meta = guarded(location, || PackageMetadata::parse(&mut BufReader::new(file)))?;
-    match meta.header.get_entry_data_as_string(IndexTag::RPMTAG_PAYLOADCOMPRESSOR) {
-        Ok(name) if !READ_COMPRESSORS.contains(&name) => Err(package_error(
-            location,
-            format!("payload compressed with {name}, which brp-pyc does not read (it reads gzip, zstd and xz)"),
-        )),
-        _ => Ok(()),
-    }
-}
-
-fn entry_path(dirname: &str, basename: &str) -> Vec<u8> {
-    entry_path_bytes(dirname.as_bytes(), basename.as_bytes())
 }
 
 /// An installed path from its directory (with or without the trailing slash rpm writes) and name.
@@ -341,125 +330,4 @@ fn entry_path_bytes(dirname: &[u8], basename: &[u8]) -> Vec<u8> {
     }
     path.extend_from_slice(basename);
     path
-}
-
-/// The most memory an xz payload's decoder may take: rpm writes xz payloads with presets up
-/// to 9, whose decoder needs 65 MiB; zstd's decoder refuses windows past 128 MiB by default.
-/// A crafted stream that asks for more is refused instead of being given gigabytes.
-const XZ_DECODER_MEMORY_LIMIT: u64 = 128 << 20;
-const XZ_MAGIC: [u8; 6] = [0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00];
-
-/// The package as the `rpm` crate's reader takes it: the lead and headers as stored, then the
-/// payload, an xz one already inside a decoder with a memory limit (the crate's own has none).
-fn package_input(location: &Path, payload_start: u64) -> Result<Box<dyn BufRead>, Error> {
-    let open = || File::open(location).map_err(|e| Error::io(location, e));
-    let mut magic = [0u8; XZ_MAGIC.len()];
-    let is_xz = open()?.read_exact_at(&mut magic, payload_start).is_ok() && magic == XZ_MAGIC;
-    if !is_xz {
-        return Ok(Box::new(BufReader::new(open()?)));
-    }
-    let headers = BufReader::new(open()?.take(payload_start));
-    let mut payload = open()?;
-    payload.seek(SeekFrom::Start(payload_start)).map_err(|e| Error::io(location, e))?;
-    let stream = liblzma::stream::Stream::new_stream_decoder(XZ_DECODER_MEMORY_LIMIT, 0)
-        .map_err(|e| package_error(location, format!("payload: {e}")))?;
-    let decoder = liblzma::bufread::XzDecoder::new_stream(BufReader::new(payload), stream);
-    Ok(Box::new(headers.chain(BufReader::new(decoder))))
-}
-
-/// Counts what passes through a reader.
-struct Counted<R> {
-    inner: R,
-    count: u64,
-}
-
-impl<R: Read> Read for Counted<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.count += n as u64;
-        Ok(n)
-    }
-}
-
-/// Streams the payload of the package at `location` and hands the content of every file
-/// whose installed path is in `wanted` (those that carry content: one member per hardlink
-/// set) to `on_file`, as a reader that ends where the header says the file ends. Reads the
-/// payload once, decompressing as it goes, and holds no file whole: what `on_file` leaves is
-/// skipped. Every payload entry is held to the header's size for its file: an entry with more
-/// bytes is refused as soon as the first byte too many is seen, one with fewer once it ends.
-pub fn read_payload_files(
-    location: &Path,
-    wanted: &HashSet<Vec<u8>>,
-    mut on_file: impl FnMut(&[u8], &mut dyn Read) -> std::io::Result<()>,
-) -> Result<(), Error> {
-    if wanted.is_empty() {
-        return Ok(());
-    }
-    let file = File::open(location).map_err(|e| Error::io(location, e))?;
-    let file_len = file.metadata().map_err(|e| Error::io(location, e))?.len();
-    let payload_start = check_layout(location, &file, file_len)?;
-    check_payload_compressor(location)?;
-    let input = package_input(location, payload_start)?;
-    let mut reader = guarded(location, || PackageReader::parse(input))?;
-    loop {
-        let step = catch_unwind(AssertUnwindSafe(|| -> Result<bool, EntryError> {
-            let Some(mut file) = reader.next_file()? else { return Ok(false) };
-            let path = entry_path(file.metadata.dirname(), file.metadata.basename());
-            let carries_content = file.has_payload() && file.metadata.file_type() == FileType::Regular;
-            // What rpm writes: a file's content, a symlink's target, nothing for directories,
-            // devices and the members of a hardlink set but the one that carries its content
-            // (a directory's header size is its size on the build machine).
-            let expected = match file.metadata.file_type() {
-                FileType::Regular if carries_content => file.metadata.size() as u64,
-                FileType::SymbolicLink => file.metadata.size() as u64,
-                _ => 0,
-            };
-            let mut entry = Counted { inner: (&mut file).take(expected), count: 0 };
-            if carries_content && wanted.contains(&path) {
-                on_file(&path, &mut entry)?;
-            }
-            std::io::copy(&mut entry, &mut std::io::sink())?;
-            let held = entry.count;
-            if file.read(&mut [0u8; 1])? > 0 {
-                // Dropping the entry would read it to its end (its own, crafted size) for a
-                // next entry that is never read: the reader is given up here instead.
-                std::mem::forget(file);
-                return Err(EntryError::Size(path, format!("more than the {expected} bytes the header records for it")));
-            }
-            if held < expected {
-                return Err(EntryError::Size(path, format!("{held} bytes, the header records {expected}")));
-            }
-            file.finish()?;
-            Ok(true)
-        }));
-        match step {
-            Ok(Ok(true)) => {}
-            Ok(Ok(false)) => return Ok(()),
-            Ok(Err(EntryError::Size(path, held))) => {
-                let entry = quote(Path::new(OsStr::from_bytes(&path)));
-                return Err(package_error(location, format!("corrupt payload: the entry of {entry} holds {held}")));
-            }
-            Ok(Err(EntryError::Read(e))) => return Err(package_error(location, format!("payload: {e}"))),
-            Err(_) => return Err(package_error(location, "malformed payload (the rpm reader gave up)")),
-        }
-    }
-}
-
-/// Why one payload entry could not be read.
-enum EntryError {
-    /// The entry (its installed path) holds another number of bytes than the header says.
-    Size(Vec<u8>, String),
-    Read(String),
-}
-
-impl From<rpm::Error> for EntryError {
-    fn from(e: rpm::Error) -> EntryError {
-        EntryError::Read(e.to_string())
-    }
-}
-
-impl From<std::io::Error> for EntryError {
-    fn from(e: std::io::Error) -> EntryError {
-        EntryError::Read(e.to_string())
-    }
 }
