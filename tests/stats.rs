@@ -575,7 +575,7 @@ fn read_like_the_commands(path: &Path, paths: &[Vec<u8>]) -> Result<(), TestCase
     let before = PANICS.load(Ordering::SeqCst);
     let inventory = brp_pyc::audit::package::inventory(path);
     let wanted = paths.iter().cloned().collect();
-    let payload = brp_pyc::audit::package::read_payload_files(path, &wanted, |_, _| Ok(()));
+    let payload = brp_pyc::audit::payload::read_payload_files(path, &wanted, |_, _| Ok(()));
     for e in [inventory.as_ref().err(), payload.as_ref().err()].into_iter().flatten() {
         prop_assert!(e.to_string().contains(path.to_str().unwrap()), "error names the file: {}", e);
     }
@@ -665,7 +665,7 @@ fn payload_entries_are_found_by_name_in_v4_and_by_index_in_v6() {
                 ["", ".opt-1", ".opt-2", ".opt-3"].iter().map(|s| cache(s).into_bytes()).collect();
             wanted.extend([format!("{site}/m.py"), format!("{site}/n.py"), format!("{site}/data")].map(String::into_bytes));
             let mut got = Vec::new();
-            brp_pyc::audit::package::read_payload_files(&path, &wanted, |path, content| {
+            brp_pyc::audit::payload::read_payload_files(&path, &wanted, |path, content| {
                 let mut bytes = Vec::new();
                 content.read_to_end(&mut bytes)?;
                 got.push((String::from_utf8(path.to_vec()).unwrap(), bytes));
@@ -678,6 +678,28 @@ fn payload_entries_are_found_by_name_in_v4_and_by_index_in_v6() {
             assert_eq!(got, want, "{format} {compression}");
         }
     }
+}
+
+/// rpm makes a hardlink set only of files with an inode other than 0 (rpmfilesBuildNLink):
+/// the seed's two linked caches given inode 0 are two stored copies, installed apart.
+#[test]
+fn files_of_inode_0_are_in_no_hardlink_set() {
+    let (seed, _) = seed_package();
+    let repo = Tree::in_memory();
+    let linked = repo.root().join("linked.rpm");
+    std::fs::write(&linked, seed).unwrap();
+    let mut bytes = seed.clone();
+    let (main, _) = rpm_payload::layout(&bytes);
+    assert!(rpm_payload::set_numbers(&mut bytes, main, 1096, |_, _| Some(0)), "FILEINODES");
+    let apart = repo.root().join("apart.rpm");
+    std::fs::write(&apart, &bytes).unwrap();
+    let (code, linked) = audit_json("stats", &[&linked]);
+    assert_eq!(code, 0);
+    let (code, apart) = audit_json("stats", &[&apart]);
+    assert_eq!(code, 0);
+    let cache = b"\xa7\x0d\x0d\x0a\0\0\0\0abcdefgh-code".len() as u64;
+    assert_eq!((int(&linked, "cache_bytes"), int(&linked, "linked_bytes")), (cache, cache));
+    assert_eq!((int(&apart, "cache_bytes"), int(&apart, "linked_bytes")), (2 * cache, 0));
 }
 
 fn seed_package() -> &'static (Vec<u8>, Vec<Vec<u8>>) {
@@ -779,7 +801,7 @@ proptest! {
         let file = mutated_and_read(bytes, &mutations, paths)?;
         if mutations.is_empty() {
             let wanted = paths.iter().cloned().collect();
-            let read = brp_pyc::audit::package::read_payload_files(file.path(), &wanted, |_, _| Ok(()));
+            let read = brp_pyc::audit::payload::read_payload_files(file.path(), &wanted, |_, _| Ok(()));
             if len == *original {
                 prop_assert!(read.is_ok(), "{:?}", read);
             } else {

@@ -17,7 +17,7 @@ use crate::render::quote;
 use super::analysis::{analyse_in_layout, modules};
 use super::model::{Inventory, ItemKind, PathIndex, Storage};
 use super::pyc::{parse_header, SourceHasher, Validation};
-use super::{package, tree};
+use super::{payload, tree};
 
 /// What is wrong with one cache.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -406,7 +406,7 @@ fn with_contents<S: Scan>(
                 .map(|f| f.path.clone())
                 .collect();
             let mut by_storage = HashMap::new();
-            package::read_payload_files(&inventory.location, &paths, |path, entry| {
+            payload::read_payload_files(&inventory.location, &paths, |path, entry| {
                 let Ok(i) = files.binary_search_by(|f| f.path.as_slice().cmp(path)) else { return Ok(()) };
                 let storage = files[i].storage;
                 if let std::collections::hash_map::Entry::Vacant(slot) = by_storage.entry(storage) {

@@ -100,6 +100,10 @@ impl<'a> LayoutSizes<'a> {
                 }
             }
         }
+        // Each set of stored copies that would be one counts once, at the size of its root:
+        // the copy of the first cache of its class. Copies that are linked have one size, but
+        // for a package whose header gives the names of one copy different sizes, where the
+        // copy takes its first name's size; the root makes that choice the same every time.
         let roots = (0..nodes.parent.len()).filter(|&n| nodes.parent[n] == n);
         roots.fold(0u64, |total, n| total.saturating_add(self.copy_size[nodes.copy[n]]))
     }

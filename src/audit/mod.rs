@@ -4,7 +4,7 @@
 //! paths with size, storage identity (inode or rpm hardlink set), content identity (bytes on
 //! disk or the header's file digest), mode, owner, mtime and `%ghost`. Everything after that,
 //! [`analysis`] for `stats` and [`findings`] for `check`, is written once against that model.
-//! Only `check` reads package payloads ([`package::read_payload_files`]); `stats` reads headers.
+//! Only `check` reads package payloads ([`payload::read_payload_files`]); `stats` reads headers.
 //! `check` and `stats --together` judge all items at once ([`load`]); `stats` handles each item
 //! as it is read and drops it ([`Plan::run`]), so that a mirror's packages fit in memory.
 
@@ -135,6 +135,8 @@ impl Plan {
                 });
             }
             drop(sender);
+            // An on_item that panics stops the workers too, which would wait for room.
+            let _stop_on_panic = StopOnPanic { queue: &queue, room: &room };
             // Items come in the order they are done: each waits here for those before it.
             let mut waiting: BTreeMap<usize, Result<T, Error>> = BTreeMap::new();
             let mut handed_on = 0;
@@ -192,7 +194,8 @@ fn next_step(queue: &Mutex<Queue>, room: &Condvar, ahead: usize) -> Option<(usiz
     }
 }
 
-/// Stops the run when the worker holding it unwinds from a panic.
+/// Stops the run when the thread holding it (a worker, or the one handing items on) unwinds
+/// from a panic.
 struct StopOnPanic<'a> {
     queue: &'a Mutex<Queue>,
     room: &'a Condvar,
@@ -270,6 +273,25 @@ mod tests {
             .unwrap();
             assert_eq!(names, (0..100).map(|i| i.to_string()).collect::<Vec<_>>());
         });
+    }
+
+    #[test]
+    fn a_panic_while_handing_on_stops_the_workers_and_reaches_the_caller() {
+        let (done, finished) = mpsc::channel();
+        std::thread::spawn(move || {
+            let run = std::panic::AssertUnwindSafe(|| {
+                plan_of(100 * ITEMS_AHEAD_PER_WORKER).run(
+                    |inventory| inventory.name,
+                    |_| -> Result<(), ()> {
+                        // Time for the workers to fill their window and wait for room.
+                        std::thread::sleep(Duration::from_millis(100));
+                        panic!("on_item panics");
+                    },
+                )
+            });
+            let _ = done.send(std::panic::catch_unwind(run).is_err());
+        });
+        assert_eq!(finished.recv_timeout(Duration::from_secs(60)), Ok(true), "the run hangs or does not panic");
     }
 
     #[test]

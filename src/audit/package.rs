@@ -6,8 +6,6 @@
 //! ([`super::rpm_header`], every access bounds-checked). A payload shorter than the signature
 //! header says is refused.
 
-pub use super::payload::read_payload_files;
-
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
@@ -125,6 +123,10 @@ pub(super) mod tag {
     pub const LONGFILESIZES: u32 = 5008;
     pub const PAYLOADCOMPRESSOR: u32 = 1125;
 }
+
+/// The device of a file in no hardlink set, with its index in the header as its inode: no
+/// header holds it (FILEDEVICES are 32-bit).
+const OWN_COPY: u64 = u64::MAX - 1;
 
 /// `%ghost` in FILEFLAGS (`RPMFILE_GHOST`).
 const FILE_FLAG_GHOST: u64 = 1 << 6;
@@ -300,21 +302,31 @@ pub(super) fn file_records(header: &rpm_header::Header<'_>) -> Result<Vec<FileRe
                 owner
             }
         };
+        let kind = match mode & 0o170000 {
+            0o100000 => FileKind::Regular,
+            0o040000 => FileKind::Directory,
+            0o120000 => FileKind::Symlink,
+            _ => FileKind::Other,
+        };
+        let ghost = item(&flags, i) & FILE_FLAG_GHOST != 0;
+        let inode = item(&inodes, i);
+        // rpm makes hardlink sets only of regular files, not %ghost, with a device and an
+        // inode other than 0 (rpmfilesBuildNLink); any other file is a stored copy of its own,
+        // installed and carried in the payload alone.
+        let storage = match devices {
+            Some(devices) if kind == FileKind::Regular && !ghost && inode != 0 => (item(&devices, i), inode),
+            _ => (OWN_COPY, i as u64),
+        };
         files.push(FileRecord {
             path: entry_path_bytes(dirname, basenames[i]),
-            kind: match mode & 0o170000 {
-                0o100000 => FileKind::Regular,
-                0o040000 => FileKind::Directory,
-                0o120000 => FileKind::Symlink,
-                _ => FileKind::Other,
-            },
+            kind,
             size: item(&sizes, i),
-            storage: (devices.map_or(0, |d| item(&d, i)), item(&inodes, i)),
+            storage,
             content: Content::Digest(FileDigest::from_text(digests[i])),
             mode,
             owner,
             mtime: item(&mtimes, i) as u32 as i64,
-            ghost: item(&flags, i) & FILE_FLAG_GHOST != 0,
+            ghost,
             link_target: links[i].into(),
         });
     }

@@ -114,8 +114,9 @@ impl<'a> Layout<'a> {
             carries_content: files.iter().map(|f| f.kind == FileKind::Regular).collect(),
             by_name: HashMap::with_capacity_and_hasher(files.len(), Default::default()),
         };
-        // The last member of a hardlink set (regular, not %ghost, one device and inode)
-        // carries the content, as rpm writes it; a %ghost file is not in the payload.
+        // The last member of a hardlink set (regular files of one stored copy: one device
+        // and inode, see package::file_records) carries the content, as rpm writes it; a
+        // %ghost file is not in the payload.
         let mut last_of_set: HashMap<(u64, u64), usize> = HashMap::default();
         for (index, file) in files.iter().enumerate() {
             if file.ghost {
