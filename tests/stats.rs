@@ -749,6 +749,92 @@ fn seed_entries() -> &'static [(String, u64)] {
     ENTRIES.get_or_init(|| rpm_payload::payload_entries(&seed_package().0))
 }
 
+/// Uncompressed seed packages as the rpm crate writes them, v4 ("new ASCII" cpio entries) and
+/// v6 (stripped entries), with a hardlink set, a symlink, a directory and a %ghost: the cpio
+/// stream lies bare in the file, so a mutation of it reaches the payload reader as it is.
+/// (package, where its payload starts, the installed paths.)
+fn bare_cpio_seeds() -> &'static [(Vec<u8>, usize, Vec<Vec<u8>>); 2] {
+    static SEEDS: std::sync::OnceLock<[(Vec<u8>, usize, Vec<Vec<u8>>); 2]> = std::sync::OnceLock::new();
+    SEEDS.get_or_init(|| {
+        let seed = |config: rpm::BuildConfig| {
+            let mut builder = rpm::PackageBuilder::new("bare", "1", "MIT", "noarch", "t");
+            builder.using_config(config.compression(rpm::CompressionType::None));
+            let cache = |suffix: &str| format!("/p/__pycache__/m.cpython-311{suffix}.pyc");
+            let code = b"\xa7\x0d\x0d\x0a\0\0\0\0\0\0\0\0\0\0\0\0code".to_vec();
+            builder.with_file_contents(code.clone(), rpm::FileOptions::new(cache("")).hardlink("m")).unwrap();
+            builder.with_file_contents(code, rpm::FileOptions::new(cache(".opt-1")).hardlink("m")).unwrap();
+            builder.with_file_contents("x = 1\n", rpm::FileOptions::new("/p/m.py")).unwrap();
+            builder.with_symlink(rpm::FileOptions::symlink("/p/n.py", "m.py")).unwrap();
+            builder.with_dir_entry(rpm::FileOptions::dir("/p/data")).unwrap();
+            builder.with_ghost(rpm::FileOptions::ghost(cache(".opt-2"))).unwrap();
+            let mut bytes = Vec::new();
+            builder.build().unwrap().write(&mut bytes).unwrap();
+            let payload = rpm_payload::layout(&bytes).1;
+            let paths = ["", ".opt-1", ".opt-2"].iter().map(|s| cache(s).into_bytes()).chain([b"/p/m.py".to_vec(), b"/p/n.py".to_vec()]);
+            (bytes, payload, paths.collect())
+        };
+        [seed(rpm::BuildConfig::v4()), seed(rpm::BuildConfig::v6())]
+    })
+}
+
+/// Where the cpio entries of a bare payload start (their magic numbers), the trailer's included.
+fn cpio_entries(payload: &[u8]) -> Vec<usize> {
+    (0..payload.len().saturating_sub(5)).filter(|&at| matches!(&payload[at..at + 6], b"070701" | b"070702" | b"07070X")).collect()
+}
+
+/// A change to one cpio entry header: one of its 8-digit hex fields (for a stripped entry the
+/// only one is the file index) given a crafted value, or its magic number another.
+#[derive(Clone, Debug)]
+enum CpioChange {
+    Field { entry: prop::sample::Index, field: prop::sample::Index, value: CpioValue },
+    Magic { entry: prop::sample::Index, magic: &'static [u8; 6] },
+}
+
+/// What a field is given: the edges of sizes, counts and the name length, or no hex at all.
+#[derive(Clone, Debug)]
+enum CpioValue {
+    Number(u32),
+    Delta(i64),
+    Text(&'static [u8; 8]),
+}
+
+fn cpio_change() -> impl Strategy<Value = CpioChange> {
+    let value = prop_oneof![
+        prop::sample::select(vec![0u32, 1, 2, 3, 4, 5, 15, 16, 17, 4095, 4096, 4097, 65_536, 0x7fff_ffff, u32::MAX - 1, u32::MAX])
+            .prop_map(CpioValue::Number),
+        (-5i64..=5).prop_map(CpioValue::Delta),
+        prop::sample::select(vec![b"zzzzzzzz", b"+0000001", b"-0000001", b"0000000 ", b" 0000001", b"0x000001"]).prop_map(CpioValue::Text),
+    ];
+    let field = (any::<prop::sample::Index>(), any::<prop::sample::Index>(), value)
+        .prop_map(|(entry, field, value)| CpioChange::Field { entry, field, value });
+    let magic = (any::<prop::sample::Index>(), prop::sample::select(vec![b"070701", b"070702", b"07070X", b"070707", b"000000"]))
+        .prop_map(|(entry, magic)| CpioChange::Magic { entry, magic });
+    prop_oneof![3 => field, 1 => magic]
+}
+
+fn apply_cpio_change(payload: &mut [u8], change: &CpioChange) {
+    let entries = cpio_entries(payload);
+    match change {
+        CpioChange::Magic { entry, magic } => {
+            let at = entries[entry.index(entries.len())];
+            payload[at..at + 6].copy_from_slice(*magic);
+        }
+        CpioChange::Field { entry, field, value } => {
+            let at = entries[entry.index(entries.len())];
+            let fields = if &payload[at..at + 6] == b"07070X" { 1 } else { 13 };
+            let start = at + 6 + 8 * field.index(fields);
+            let digits = &mut payload[start..start + 8];
+            let old = u32::from_str_radix(std::str::from_utf8(digits).unwrap_or("0"), 16).unwrap_or(0);
+            let new = match value {
+                CpioValue::Number(n) => format!("{n:08x}").into_bytes(),
+                CpioValue::Delta(d) => format!("{:08x}", (i64::from(old) + d).clamp(0, i64::from(u32::MAX))).into_bytes(),
+                CpioValue::Text(text) => text.to_vec(),
+            };
+            digits.copy_from_slice(&new);
+        }
+    }
+}
+
 proptest! {
     // PROPTEST_CASES sets the number of cases (256 by default).
     #[test]
@@ -811,6 +897,52 @@ proptest! {
                 prop_assert_eq!(error.lines().count(), 1);
             }
         }
+    }
+
+    /// The payload reader against crafted cpio entry headers, v4 and v6: sizes, name lengths,
+    /// file indexes and magic numbers at their edges or not hex, and payloads cut anywhere.
+    /// Never a panic; a changed entry is either read as it was or a one-line error naming the
+    /// package; an unchanged payload is read whole.
+    #[test]
+    fn payload_reader_refuses_crafted_cpio_entries_cleanly(
+        v6 in any::<bool>(),
+        changes in proptest::collection::vec(cpio_change(), 0..3),
+        cut in proptest::option::of(any::<prop::sample::Index>()),
+    ) {
+        count_panics();
+        let (seed, payload_start, paths) = &bare_cpio_seeds()[usize::from(v6)];
+        let mut bytes = seed.clone();
+        for change in &changes {
+            apply_cpio_change(&mut bytes[*payload_start..], change);
+        }
+        if let Some(cut) = &cut {
+            bytes.truncate(payload_start + cut.index(bytes.len() - payload_start));
+        }
+        let file = tempfile::NamedTempFile::new_in("/dev/shm").or_else(|_| tempfile::NamedTempFile::new()).unwrap();
+        std::fs::write(file.path(), &bytes).unwrap();
+        let before = PANICS.load(Ordering::SeqCst);
+        let wanted = paths.iter().cloned().collect();
+        let mut read = Vec::new();
+        let result = brp_pyc::audit::payload::read_payload_files(file.path(), &wanted, |path, content| {
+            let mut bytes = Vec::new();
+            content.read_to_end(&mut bytes)?;
+            read.push((path.to_vec(), bytes));
+            Ok(())
+        });
+        prop_assert_eq!(PANICS.load(Ordering::SeqCst), before, "a panic while reading");
+        match result {
+            Err(e) => {
+                let message = e.to_string();
+                prop_assert!(message.contains(file.path().to_str().unwrap()) && message.lines().count() == 1, "{}", message);
+            }
+            Ok(()) if changes.is_empty() && cut.is_none() => {
+                // The caches' one stored copy (with its last member, the .pyc) and the source.
+                prop_assert_eq!(read.len(), 2, "{:?}", read);
+            }
+            Ok(()) => {}
+        }
+        // A crafted size never hands on more bytes than the package holds.
+        prop_assert!(read.iter().all(|(_, content)| content.len() <= bytes.len()));
     }
 
     #[test]

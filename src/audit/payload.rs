@@ -162,7 +162,10 @@ fn next_entry(
     on_file: &mut impl FnMut(&[u8], &mut dyn Read) -> io::Result<()>,
 ) -> Result<bool, EntryError> {
     let mut magic = [0u8; 6];
-    archive.read_exact(&mut magic)?;
+    archive.read_exact(&mut magic).map_err(|e| match e.kind() {
+        io::ErrorKind::UnexpectedEof => EntryError::Corrupt("the archive ends before its trailer".into()),
+        _ => EntryError::Read(e),
+    })?;
     let (index, recorded_size) = match &magic {
         NEWC | NEWC_WITH_CHECKSUM => {
             let mut fields = [0u8; NEWC_FIELDS_LEN];
@@ -252,7 +255,7 @@ fn hex_field(digits: &[u8]) -> Result<u32, EntryError> {
         .ok()
         .and_then(|text| u32::from_str_radix(text, 16).ok())
         .filter(|_| digits.iter().all(u8::is_ascii_hexdigit))
-        .ok_or_else(|| EntryError::Corrupt(format!("an entry header field is not hex ({})", String::from_utf8_lossy(digits))))
+        .ok_or_else(|| EntryError::Corrupt(format!("an entry header field is not hex ({})", digits.escape_ascii())))
 }
 
 /// The payload of the package open as `file`, decompressed by what its first bytes say.
