@@ -254,7 +254,7 @@ impl StatsRows {
     }
 
     /// Writes the report: the rows set aside, the totals over them and the errors met.
-    pub fn write_report(self, total: &Stats, errors: &[String], out: &mut dyn Write) -> std::io::Result<()> {
+    pub fn write_report(self, total: &Stats, errors: &[String], out: &mut dyn Write) -> Result<(), ReportError> {
         match self.format {
             StatsFormat::Json => self.write_json(total, errors, out),
             StatsFormat::Text => self.write_text(total, errors, out),
@@ -263,30 +263,40 @@ impl StatsRows {
 
     /// The bytes `serde_json` writes for a [`StatsReport`] (totals, percentages, items,
     /// errors), with the items copied from where they were set aside.
-    fn write_json(self, total: &Stats, errors: &[String], out: &mut dyn Write) -> std::io::Result<()> {
-        let head = serde_json::to_vec(&StatsHead { total, layout_change_percent: LayoutChanges::of(&total.layouts) })?;
+    fn write_json(self, total: &Stats, errors: &[String], out: &mut dyn Write) -> Result<(), ReportError> {
+        let head = serde_json::to_vec(&StatsHead { total, layout_change_percent: LayoutChanges::of(&total.layouts) })
+            .map_err(std::io::Error::from)?;
         // The head is an object: all of it but its closing brace, then the other keys.
         out.write_all(&head[..head.len() - 1])?;
         out.write_all(b",\"items\":[")?;
-        std::io::copy(&mut self.spill.into_reader()?, out)?;
+        let mut rows = self.spill.into_reader().map_err(ReportError::SetAside)?;
+        loop {
+            let chunk = rows.fill_buf().map_err(ReportError::SetAside)?;
+            if chunk.is_empty() {
+                break;
+            }
+            out.write_all(chunk)?;
+            let read = chunk.len();
+            rows.consume(read);
+        }
         out.write_all(b"],\"errors\":")?;
-        serde_json::to_writer(&mut *out, errors)?;
-        out.write_all(b"}\n")
+        serde_json::to_writer(&mut *out, errors).map_err(std::io::Error::from)?;
+        Ok(out.write_all(b"}\n")?)
     }
 
     /// The human form: a row per item and a total, identical pairs, then the installed size
     /// of each layout against what is shipped now.
-    fn write_text(self, t: &Stats, errors: &[String], out: &mut dyn Write) -> std::io::Result<()> {
+    fn write_text(self, t: &Stats, errors: &[String], out: &mut dyn Write) -> Result<(), ReportError> {
         let mut widths = self.widths;
         let total_row = (self.count > 1).then(|| stats_cells(format!("TOTAL ({} items)", self.count), t));
         if let Some(row) = &total_row {
             widen(&mut widths, row);
         }
         out.write_all(table_line(&STATS_HEADER.map(String::from), &widths).as_bytes())?;
-        let mut rows = self.spill.into_reader()?;
+        let mut rows = self.spill.into_reader().map_err(ReportError::SetAside)?;
         let mut row = Vec::with_capacity(STATS_HEADER.len());
         let mut cell = Vec::new();
-        while rows.read_until(0, &mut cell)? > 0 {
+        while rows.read_until(0, &mut cell).map_err(ReportError::SetAside)? > 0 {
             cell.pop(); // its NUL
             row.push(String::from_utf8_lossy(&cell).into_owned());
             cell.clear();
@@ -301,7 +311,22 @@ impl StatsRows {
         for error in errors {
             writeln!(out, "error: {error}")?;
         }
-        out.write_all(totals_text(t).as_bytes())
+        Ok(out.write_all(totals_text(t).as_bytes())?)
+    }
+}
+
+/// Why a `stats` report could not be written: its rows could not be read back from where they
+/// were set aside, or the output could not be written.
+#[derive(Debug)]
+pub enum ReportError {
+    SetAside(std::io::Error),
+    Output(std::io::Error),
+}
+
+impl From<std::io::Error> for ReportError {
+    /// What the report writes to fails: the output.
+    fn from(e: std::io::Error) -> ReportError {
+        ReportError::Output(e)
     }
 }
 

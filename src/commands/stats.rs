@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use crate::audit::analysis::{analyse, Stats};
 use crate::audit::model::{check_size_sum, merge, SUM_TOO_LARGE};
-use crate::audit::report::{error_rows, ItemRow, StatsFormat, StatsRows};
+use crate::audit::report::{error_rows, ItemRow, ReportError, StatsFormat, StatsRows};
 use crate::audit::summary::Summary;
 use crate::audit::{load_for_command, Loaded, Plan};
 use crate::cli::StatsArgs;
@@ -27,7 +27,7 @@ pub fn run(args: &StatsArgs) -> Result<ExitCode, Error> {
     let mut summary = Summary::default();
     // `--json-lines` writes each row as it comes; the table and `--json` set them aside until
     // the totals are known.
-    let mut rows = StatsRows::new(if args.json { StatsFormat::Json } else { StatsFormat::Text });
+    let mut rows = StatsRows::new(report_format(args));
     let mut errors = Vec::new();
     let mut lines = JsonLines { out: std::io::stdout().lock(), open: true };
     plan.run(
@@ -110,7 +110,7 @@ fn run_together(args: &StatsArgs) -> Result<ExitCode, Error> {
         }
         lines.write(&summary.record())?;
     } else {
-        let mut rows = StatsRows::new(if args.json { StatsFormat::Json } else { StatsFormat::Text });
+        let mut rows = StatsRows::new(report_format(args));
         for row in &items {
             rows.push(row).map_err(set_aside_error)?;
         }
@@ -127,6 +127,15 @@ fn add_row(summary: &mut Summary, row: &ItemRow) -> Result<(), Error> {
     })
 }
 
+/// The form of the report that is not `--json-lines`.
+fn report_format(args: &StatsArgs) -> StatsFormat {
+    if args.json {
+        StatsFormat::Json
+    } else {
+        StatsFormat::Text
+    }
+}
+
 /// The rows of a report could not be set aside (the temporary directory is full, say).
 fn set_aside_error(source: std::io::Error) -> Error {
     Error::SetAside { dir: std::env::temp_dir(), source }
@@ -134,8 +143,11 @@ fn set_aside_error(source: std::io::Error) -> Error {
 
 fn write_report(rows: StatsRows, total: &Stats, errors: &[Error]) -> Result<(), Error> {
     let mut out = std::io::stdout().lock();
-    let written = rows.write_report(total, &error_rows(errors), &mut out);
-    stdout_written(written)
+    match rows.write_report(total, &error_rows(errors), &mut out) {
+        Ok(()) => Ok(()),
+        Err(ReportError::SetAside(e)) => Err(set_aside_error(e)),
+        Err(ReportError::Output(e)) => stdout_written(Err(e)),
+    }
 }
 
 /// A line of `--json-lines` for one item: the row of `stats --json`'s "items".
