@@ -91,7 +91,10 @@ impl Interpreter {
         } else {
             Err(Error::Interpreter {
                 path: self.program.clone(),
-                reason: format!("Python {}.{} cannot be driven (2.7 or 3.3+ with a cache tag needed)", self.major, self.minor),
+                reason: format!(
+                    "Python {}.{} cannot be driven (2.7 or 3.3+ with a cache tag needed)",
+                    self.major, self.minor
+                ),
             })
         }
     }
@@ -286,7 +289,11 @@ pub struct CompileReport {
 
 /// Compiles `targets` with `options`, then links identical levels. The interpreter's messages
 /// go to stderr; per-file problems end up in the report, not in an early return.
-pub fn compile(options: &CompileOptions, targets: &[Target], on_link_event: impl FnMut(&Event)) -> Result<CompileReport, Error> {
+pub fn compile(
+    options: &CompileOptions,
+    targets: &[Target],
+    on_link_event: impl FnMut(&Event),
+) -> Result<CompileReport, Error> {
     options.python.check_supported()?;
     let runs = invocations(options, targets)?;
     let mut report = CompileReport::default();
@@ -313,7 +320,10 @@ pub fn compile(options: &CompileOptions, targets: &[Target], on_link_event: impl
             .stdin(Stdio::null())
             .stdout(Stdio::from(stderr))
             .status()
-            .map_err(|e| Error::Interpreter { path: options.python.program.clone(), reason: format!("cannot run it: {e}") })?;
+            .map_err(|e| Error::Interpreter {
+                path: options.python.program.clone(),
+                reason: format!("cannot run it: {e}"),
+            })?;
         if !status.success() {
             failed_status.get_or_insert(status);
         }
@@ -359,7 +369,10 @@ fn link_roots(python: &Interpreter, targets: &[Target]) -> Vec<PathBuf> {
 /// Calls `visit` on each regular `.py` file of `path` (a file or a tree), the way compileall
 /// finds them: not in `__pycache__`, not through symlinked directories. Returns the listing
 /// errors.
-fn for_each_source(path: &Path, visit: impl Fn(&Path, Option<(std::os::fd::BorrowedFd<'_>, &std::ffi::CStr)>) + Sync) -> Vec<Error> {
+fn for_each_source(
+    path: &Path,
+    visit: impl Fn(&Path, Option<(std::os::fd::BorrowedFd<'_>, &std::ffi::CStr)>) + Sync,
+) -> Vec<Error> {
     if !path.is_dir() {
         visit(path, None);
         return Vec::new();
@@ -403,11 +416,18 @@ fn clamp_mtimes(path: &Path, epoch: i64) -> Result<u64, Error> {
     Ok(clamped.into_inner())
 }
 
-fn clamp_one(source: &Path, at: Option<(std::os::fd::BorrowedFd<'_>, &std::ffi::CStr)>, epoch: i64) -> Result<bool, Error> {
+fn clamp_one(
+    source: &Path,
+    at: Option<(std::os::fd::BorrowedFd<'_>, &std::ffi::CStr)>,
+    epoch: i64,
+) -> Result<bool, Error> {
     let io = |e: rustix::io::Errno| Error::io(source, e.into());
     let (dir, name) = match at {
         Some(at) => at,
-        None => (rustix::fs::CWD, &*std::ffi::CString::new(source.as_os_str().as_bytes()).map_err(|e| Error::io(source, e.into()))?),
+        None => (
+            rustix::fs::CWD,
+            &*std::ffi::CString::new(source.as_os_str().as_bytes()).map_err(|e| Error::io(source, e.into()))?,
+        ),
     };
     let stat = rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW).map_err(io)?;
     let newer = (stat.st_mtime as i64, stat.st_mtime_nsec as i64) > (epoch, 0);
@@ -429,7 +449,10 @@ fn sources_without_fresh_caches(options: &CompileOptions, targets: &[Target], st
         let errors = for_each_source(&target.path, |source, _| {
             let fresh = |level: &u8| {
                 let cache = options.python.cache_path(source, *level);
-                cache.and_then(|c| std::fs::symlink_metadata(c).ok()).and_then(|m| m.modified().ok()).is_some_and(|t| t >= started)
+                cache
+                    .and_then(|c| std::fs::symlink_metadata(c).ok())
+                    .and_then(|m| m.modified().ok())
+                    .is_some_and(|t| t >= started)
             };
             if !options.levels.iter().all(fresh) {
                 failed.lock().unwrap_or_else(|e| e.into_inner()).push(source.to_path_buf());
@@ -549,7 +572,10 @@ mod tests {
         assert_eq!(args(&runs[0])[..3], ["-s", "-B", "-c"]);
         assert_eq!(args(&runs[1])[..4], ["-O", "-s", "-B", "-c"]);
         assert!(args(&runs[1]).contains(&"/usr/lib/python2.7".to_string()));
-        assert!(matches!(invocations(&options(python(2, 7), &[1, 2]), &[in_root("/x")]), Err(Error::Interpreter { .. })));
+        assert!(matches!(
+            invocations(&options(python(2, 7), &[1, 2]), &[in_root("/x")]),
+            Err(Error::Interpreter { .. })
+        ));
     }
 
     #[test]

@@ -18,7 +18,11 @@ pub enum Error {
     #[error("{}: changed since it was inspected; left as it was", quote(.0))]
     Changed(PathBuf),
 
-    #[error("{}: replaced by another process while it was being linked; that file is now named {}: {source}", quote(path), quote(temp))]
+    #[error(
+        "{}: replaced by another process while it was being linked; that file is now named {}: {source}",
+        quote(path),
+        quote(temp)
+    )]
     Displaced { path: PathBuf, temp: PathBuf, source: std::io::Error },
 
     #[error("{}: temporary name not removed: {source}", quote(path))]
@@ -26,7 +30,10 @@ pub enum Error {
 
     /// A directory whose entries cannot be removed (`chattr +a` or `+i`): the temporary names
     /// a link or copy makes there would stay.
-    #[error("{}: {flag} directory: left as it was: the temporary names a link makes there could not be removed", quote(path))]
+    #[error(
+        "{}: {flag} directory: left as it was: the temporary names a link makes there could not be removed",
+        quote(path)
+    )]
     UnremovableEntries { path: PathBuf, flag: &'static str },
 
     #[error("{}: left as it was: the run was stopped", quote(.0))]

@@ -48,8 +48,10 @@ fn module_graph() -> BTreeMap<String, BTreeSet<String>> {
         let mut uses = BTreeSet::new();
         for (prefix, base) in [("crate::", String::new()), ("super::", parent.clone())] {
             for (at, _) in code.match_indices(prefix) {
-                let path: String =
-                    code[at + prefix.len()..].chars().take_while(|c| c.is_alphanumeric() || *c == '_' || *c == ':').collect();
+                let path: String = code[at + prefix.len()..]
+                    .chars()
+                    .take_while(|c| c.is_alphanumeric() || *c == '_' || *c == ':')
+                    .collect();
                 let mut parts: Vec<&str> = path.split("::").filter(|p| !p.is_empty()).collect();
                 if !base.is_empty() {
                     parts.insert(0, &base);
@@ -114,7 +116,11 @@ fn folders_import_each_other_one_way() {
     for job in ["link", "split", "audit", "compile"] {
         assert!(folders.contains_key(job), "folders found: {folders:?}");
     }
-    assert!(folders["link"].iter().all(|u| !["split", "audit", "compile"].contains(&u.as_str())), "{:?}", folders["link"]);
+    assert!(
+        folders["link"].iter().all(|u| !["split", "audit", "compile"].contains(&u.as_str())),
+        "{:?}",
+        folders["link"]
+    );
     assert_acyclic(&folders);
 }
 

@@ -108,15 +108,26 @@ fn payload_entries_are_held_to_the_header_sizes_in_bounded_memory() {
             }
             top.write(format!("{name}-{compression:?}.rpm"), bytes)
         };
-        let larger = crafted("larger", rewrite_payload(&bytes, &cache, Some(NewContent { len: entry_mib * MIB, fill: 0 }), compression));
-        let smaller = crafted("smaller", rewrite_payload(&bytes, &cache, Some(NewContent { len: 4, fill: 0 }), compression));
+        let larger = crafted(
+            "larger",
+            rewrite_payload(&bytes, &cache, Some(NewContent { len: entry_mib * MIB, fill: 0 }), compression),
+        );
+        let smaller =
+            crafted("smaller", rewrite_payload(&bytes, &cache, Some(NewContent { len: 4, fill: 0 }), compression));
         assert!(std::fs::metadata(&larger).unwrap().len() < 2 * MIB + bytes.len() as u64, "kept small on disk");
         for (package, held) in [(&larger, "holds more than the "), (&smaller, "holds 4 bytes, the header records ")] {
             let (out, peak_kib) = run_measured(brp_pyc().arg("check").arg(package));
             let stderr = one_line(&out.stderr);
             assert_eq!(out.status.code(), Some(2), "{compression:?}: {stderr}");
-            assert!(stderr.contains(&package.display().to_string()) && stderr.contains(&cache) && stderr.contains(held), "{stderr}");
-            assert!(peak_kib < PEAK_LIMIT_KIB, "{compression:?}: check of {} peaked at {peak_kib} KiB", package.display());
+            assert!(
+                stderr.contains(&package.display().to_string()) && stderr.contains(&cache) && stderr.contains(held),
+                "{stderr}"
+            );
+            assert!(
+                peak_kib < PEAK_LIMIT_KIB,
+                "{compression:?}: check of {} peaked at {peak_kib} KiB",
+                package.display()
+            );
             eprintln!("{compression:?}: check {}: peak {peak_kib} KiB", package.display());
             // stats reads headers only: the payload does not matter to it.
             let (out, peak_kib) = run_measured(brp_pyc().arg("stats").arg(package));
@@ -125,16 +136,22 @@ fn payload_entries_are_held_to_the_header_sizes_in_bounded_memory() {
         }
 
         // The header agrees with the entry: a cache of zeros, read to its end in chunks.
-        let mut agreeing = rewrite_payload(&bytes, &cache, Some(NewContent { len: entry_mib * MIB, fill: 0 }), compression);
+        let mut agreeing =
+            rewrite_payload(&bytes, &cache, Some(NewContent { len: entry_mib * MIB, fill: 0 }), compression);
         set_header_size(&mut agreeing, &real, &cache, entry_mib * MIB);
         let agreeing = crafted("agreeing", agreeing);
         let (out, peak_kib) = run_measured(brp_pyc().args(["check", "--json"]).arg(&agreeing));
-        let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+        let report: Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
         assert_eq!(out.status.code(), Some(1), "{report}");
-        let bad: Vec<&Value> = report["findings"].as_array().unwrap().iter().filter(|f| f["kind"] == "bad-header").collect();
+        let bad: Vec<&Value> =
+            report["findings"].as_array().unwrap().iter().filter(|f| f["kind"] == "bad-header").collect();
         assert_eq!(bad.len(), 1, "zeros are no cache header: {report}");
         assert_eq!(bad[0]["path"], cache.as_str());
-        assert!(peak_kib < PEAK_LIMIT_KIB, "{compression:?}: check of a {entry_mib} MiB cache peaked at {peak_kib} KiB");
+        assert!(
+            peak_kib < PEAK_LIMIT_KIB,
+            "{compression:?}: check of a {entry_mib} MiB cache peaked at {peak_kib} KiB"
+        );
         eprintln!("{compression:?}: check {}: peak {peak_kib} KiB", agreeing.display());
     }
 }
@@ -158,7 +175,8 @@ const PIB: u64 = 1 << 50;
 #[test]
 fn sizes_past_the_cap_are_named_and_sums_never_wrap() {
     let tree = Tree::in_memory();
-    let big: Vec<PathBuf> = (0..5).map(|n| sparse(&tree, &format!("p/__pycache__/m{n}.cpython-311.pyc"), 4 << 60)).collect();
+    let big: Vec<PathBuf> =
+        (0..5).map(|n| sparse(&tree, &format!("p/__pycache__/m{n}.cpython-311.pyc"), 4 << 60)).collect();
     for n in 0..5 {
         tree.write(format!("p/m{n}.py"), "x = 1\n");
     }
@@ -168,7 +186,10 @@ fn sizes_past_the_cap_are_named_and_sums_never_wrap() {
         let (out, peak_kib) = run_measured(brp_pyc().arg(sub).arg(tree.root()));
         let stderr = one_line(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{sub}: {stderr}");
-        assert!(big.iter().any(|b| stderr.contains(&b.display().to_string())) && stderr.contains("1 PiB"), "{sub}: {stderr}");
+        assert!(
+            big.iter().any(|b| stderr.contains(&b.display().to_string())) && stderr.contains("1 PiB"),
+            "{sub}: {stderr}"
+        );
         assert!(peak_kib < PEAK_LIMIT_KIB, "{sub} peaked at {peak_kib} KiB");
         // --keep-going: every one named, the rest of the tree counted.
         let out = brp_pyc().arg(sub).args(["--json", "--keep-going"]).arg(tree.root()).output().unwrap();
@@ -234,7 +255,8 @@ fn tree_check_reads_caches_in_bounded_memory() {
     let file = std::fs::File::options().write(true).open(&cache).unwrap();
     file.set_len(256 * MIB).unwrap();
     std::os::unix::fs::FileExt::write_all_at(&file, &root, 256 * MIB - 64 * 1024 - root.len() as u64 / 2).unwrap();
-    let (out, peak_kib) = run_measured(brp_pyc().args(["check", "--json"]).arg(tree.root()).env("RPM_BUILD_ROOT", tree.root()));
+    let (out, peak_kib) =
+        run_measured(brp_pyc().args(["check", "--json"]).arg(tree.root()).env("RPM_BUILD_ROOT", tree.root()));
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
     let kinds: Vec<&str> = report["findings"].as_array().unwrap().iter().map(|f| f["kind"].as_str().unwrap()).collect();
     assert_eq!(kinds, ["bad-header", "build-root"], "{report}");

@@ -152,8 +152,10 @@ fn rpmbuild_packages_clean_and_broken() {
     let clean = package(top.root(), "clean", installed, &link);
     let clean_hashed = package(top.root(), "hashed", hashed, &link);
     let unlinked = package(top.root(), "unlinked", installed, "");
-    let stale = package(top.root(), "stale", installed, &format!("{link}\necho '# edited' >> %{{buildroot}}{SITE}/plain.py"));
-    let stale_hashed = package(top.root(), "stalehash", hashed, &format!("{link}\nsed -i s/x/y/ %{{buildroot}}{SITE}/docs.py"));
+    let stale =
+        package(top.root(), "stale", installed, &format!("{link}\necho '# edited' >> %{{buildroot}}{SITE}/plain.py"));
+    let stale_hashed =
+        package(top.root(), "stalehash", hashed, &format!("{link}\nsed -i s/x/y/ %{{buildroot}}{SITE}/docs.py"));
     let buildroot = package(top.root(), "buildroot", "", &link);
 
     for pkg in [&clean, &clean_hashed] {
@@ -209,7 +211,10 @@ fn payload_compressions_not_read_are_named() {
         let stderr = String::from_utf8(out.stderr).unwrap();
         assert_eq!(out.status.code(), Some(2), "{stderr}");
         assert_eq!(stderr.lines().count(), 1, "{stderr}");
-        assert!(stderr.contains(pkg.file_name().unwrap().to_str().unwrap()) && stderr.contains(compression), "{stderr}");
+        assert!(
+            stderr.contains(pkg.file_name().unwrap().to_str().unwrap()) && stderr.contains(compression),
+            "{stderr}"
+        );
         let (code, stats) = audit_json("stats", &[&pkg]);
         assert_eq!(code, 0);
         assert!(stats["caches"].as_u64().unwrap() > 0, "{stats}");
@@ -266,7 +271,10 @@ fn a_symlink_to_a_source_is_that_source() {
     );
     let package = rpmbuild_spec(top.root(), &spec).remove(0);
     let listing = run_ok(Command::new("rpm").args(["-qp", "--qf", "[%{FILENAMES} %{FILELINKTOS}\\n]"]).arg(&package));
-    assert!(String::from_utf8_lossy(&listing.stdout).contains("/lib/m/absolute.py /etc/p/real.py"), "a symlink in the package");
+    assert!(
+        String::from_utf8_lossy(&listing.stdout).contains("/lib/m/absolute.py /etc/p/real.py"),
+        "a symlink in the package"
+    );
     let (code, report) = audit_json("check", &[&package]);
     assert_eq!((code, findings(&report).len()), (0, 0), "{report}");
 }
@@ -296,8 +304,10 @@ fn levels_in_different_invalidation_modes_are_named() {
     assert_eq!(code, 1, "{report}");
     let mixed = of_kind(&report, "mixed-invalidation");
     let tag = cache_tag("python3");
-    let expected: BTreeSet<String> =
-        modules.iter().map(|m| format!("/pkg/__pycache__/{}.{tag}.opt-2.pyc", m.trim_start_matches("pkg/").trim_end_matches(".py"))).collect();
+    let expected: BTreeSet<String> = modules
+        .iter()
+        .map(|m| format!("/pkg/__pycache__/{}.{tag}.opt-2.pyc", m.trim_start_matches("pkg/").trim_end_matches(".py")))
+        .collect();
     assert_eq!(mixed, expected, "{report}");
 
     // Compiled in one mode, the same tree has no such finding.
@@ -407,7 +417,13 @@ fn a_bytecode_subpackage_whose_owner_is_missing_is_named() {
         rpmbuild_spec(&top.path(dir), &spec)
     };
     let no_owner = |report: &Value| -> Vec<String> {
-        report["findings"].as_array().unwrap().iter().filter(|f| f["kind"] == "no-owner").map(|f| f["detail"].as_str().unwrap().to_string()).collect()
+        report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["kind"] == "no-owner")
+            .map(|f| f["detail"].as_str().unwrap().to_string())
+            .collect()
     };
     let right = build("right", "owner-bytecode-opt-0");
     assert_eq!(right.len(), 2);
@@ -417,7 +433,10 @@ fn a_bytecode_subpackage_whose_owner_is_missing_is_named() {
     let (code, report) = audit_json("check", &[subpackage]);
     let named = no_owner(&report);
     assert_eq!(code, 1, "{report}");
-    assert!(named.len() == 1 && named[0].contains("owner-bytecode-opt-0 is a bytecode subpackage of owner,"), "{report}");
+    assert!(
+        named.len() == 1 && named[0].contains("owner-bytecode-opt-0 is a bytecode subpackage of owner,"),
+        "{report}"
+    );
 
     let wrong = build("wrong", "python3-owner-bytecode-opt-0");
     let (code, report) = audit_json("check", &[&wrong[0], &wrong[1]]);

@@ -44,7 +44,10 @@ fn write_sources(root: &Path) -> PathBuf {
 /// `brp-pyc compile` inside the build root `root`, with a clean Python environment.
 fn compile_in_root(root: &Path) -> Command {
     let mut cmd = brp_pyc();
-    cmd.arg("compile").env("RPM_BUILD_ROOT", root).env_remove("SOURCE_DATE_EPOCH").env_remove("PYTHONDONTWRITEBYTECODE");
+    cmd.arg("compile")
+        .env("RPM_BUILD_ROOT", root)
+        .env_remove("SOURCE_DATE_EPOCH")
+        .env_remove("PYTHONDONTWRITEBYTECODE");
     cmd
 }
 
@@ -94,7 +97,11 @@ fn assert_same_as_compileall(python: &str, bytes: Equality) {
     match bytes {
         Equality::Bytes => assert_eq!(ours_contents, expected, "{python}: same files, same bytes"),
         Equality::Marshal => {
-            assert_eq!(ours_contents.keys().collect::<Vec<_>>(), expected.keys().collect::<Vec<_>>(), "{python}: same files");
+            assert_eq!(
+                ours_contents.keys().collect::<Vec<_>>(),
+                expected.keys().collect::<Vec<_>>(),
+                "{python}: same files"
+            );
             assert_same_code(python, ours.root(), reference.root(), &tag);
         }
     }
@@ -160,7 +167,8 @@ fn pypy_compiles_reproducibly() {
     if !have("pypy3") {
         return;
     }
-    let stdlib = run_ok(Command::new("pypy3").args(["-c", "import sysconfig; print(sysconfig.get_path('stdlib'))"])).stdout;
+    let stdlib =
+        run_ok(Command::new("pypy3").args(["-c", "import sysconfig; print(sysconfig.get_path('stdlib'))"])).stdout;
     let stdlib = PathBuf::from(String::from_utf8(stdlib).unwrap().trim());
     let builds: Vec<Tree> = (0..2).map(|_| Tree::in_memory()).collect();
     for build in &builds {
@@ -178,7 +186,8 @@ fn pypy_compiles_reproducibly() {
     let caches = relative_contents(builds[0].root());
     assert!(caches.keys().filter(|p| p.extension().is_some_and(|e| e == "pyc")).count() > 50);
     let second = relative_contents(builds[1].root());
-    let differing: Vec<_> = caches.iter().filter(|(path, bytes)| second.get(*path) != Some(bytes)).map(|(p, _)| p).collect();
+    let differing: Vec<_> =
+        caches.iter().filter(|(path, bytes)| second.get(*path) != Some(bytes)).map(|(p, _)| p).collect();
     assert!(differing.is_empty(), "{} caches differ between two builds: {differing:?}", differing.len());
 }
 
@@ -225,7 +234,12 @@ fn source_date_epoch_clamps_sources_and_two_builds_give_the_same_bytes() {
         for source in files_below(&dir) {
             set_mtime(&source, u64::from(epoch) + 1_000 + n as u64 * 77);
         }
-        run_ok(compile_in_root(build.root()).args(["--python", "python3"]).arg(&dir).env("SOURCE_DATE_EPOCH", epoch.to_string()));
+        run_ok(
+            compile_in_root(build.root())
+                .args(["--python", "python3"])
+                .arg(&dir)
+                .env("SOURCE_DATE_EPOCH", epoch.to_string()),
+        );
         let plain = dir.join("plain.py");
         assert_eq!(std::fs::metadata(&plain).unwrap().mtime(), i64::from(epoch), "source mtime clamped");
         let cache = &caches(build, &format!("{DATADIR}/plain"), &cache_tag("python3"))[0];
@@ -268,7 +282,9 @@ fn keep_going_turns_a_syntax_error_into_a_warning() {
     tree.write(format!("{DATADIR}/pkg/broken.py"), "x = = 1\n");
     let out = run(compile_in_root(tree.root()).args(["--python", "python3", "--keep-going"]).arg(&dir));
     assert!(out.status.success(), "{}", stderr(&out));
-    assert!(stderr(&out).contains(&format!("brp-pyc: warning: {}: not byte-compiled", dir.join("pkg/broken.py").display())));
+    assert!(
+        stderr(&out).contains(&format!("brp-pyc: warning: {}: not byte-compiled", dir.join("pkg/broken.py").display()))
+    );
     assert_eq!(caches_below(&dir).len(), SOURCES.len() * 2);
 }
 
@@ -321,7 +337,11 @@ fn layout_keeps_links_inside_its_groups() {
     }
     let tree = Tree::in_memory();
     let dir = write_sources(tree.root());
-    run_ok(compile_in_root(tree.root()).args(["--python", "python3", "-o", "0", "-o", "1", "-o", "2", "--layout", "0,12"]).arg(&dir));
+    run_ok(
+        compile_in_root(tree.root())
+            .args(["--python", "python3", "-o", "0", "-o", "1", "-o", "2", "--layout", "0,12"])
+            .arg(&dir),
+    );
     let plain = caches(&tree, &format!("{DATADIR}/plain"), &cache_tag("python3"));
     assert_eq!(std::fs::read(&plain[0]).unwrap(), std::fs::read(&plain[1]).unwrap(), "identical levels");
     assert!(!same_inode(&plain[0], &plain[1]), "level 0 is in another group");
@@ -349,9 +369,14 @@ fn without_path_the_brp_rules_apply() {
 #[test]
 fn without_path_each_python_library_of_the_build_root_is_compiled_by_its_python() {
     // The system interpreter of some version, as brp-python-bytecompile would use it.
-    let Some(system) = std::fs::read_dir("/usr/bin").unwrap().flatten().map(|e| e.file_name().to_string_lossy().into_owned()).find(|n| {
-        n.strip_prefix("python3.").is_some_and(|minor| !minor.is_empty() && minor.bytes().all(|b| b.is_ascii_digit()))
-    }) else {
+    let Some(system) =
+        std::fs::read_dir("/usr/bin").unwrap().flatten().map(|e| e.file_name().to_string_lossy().into_owned()).find(
+            |n| {
+                n.strip_prefix("python3.")
+                    .is_some_and(|minor| !minor.is_empty() && minor.bytes().all(|b| b.is_ascii_digit()))
+            },
+        )
+    else {
         return assert!(have("/usr/bin/python3.X"));
     };
     let tree = Tree::in_memory();
@@ -375,23 +400,21 @@ fn py_byte_compile_macro_in_a_real_rpmbuild() {
     }
     let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
     let topdir = Tree::in_memory();
-    let out = run(
-        Command::new("rpmbuild")
-            .arg("-bb")
-            .args(rpm_macros_args(&[&repo.join("macros/macros.brp-pyc-compile")]))
-            .arg("--define")
-            .arg(format!("_topdir {}", topdir.root().display()))
-            .arg("--define")
-            .arg(format!("__brp_pyc {}", env!("CARGO_BIN_EXE_brp-pyc")))
-            // No debuginfo subpackage: nothing here is compiled code.
-            .args(["--define", "debug_package %{nil}"])
-            // Only %py_byte_compile may write and link caches: on Fedora, brp-python-hardlink
-            // in %__os_install_post would link them too and hide a macro that does not.
-            .args(["--define", "__os_install_post %{nil}"])
-            .arg(repo.join("examples/py-byte-compile.spec"))
-            .env_remove("PYTHONDONTWRITEBYTECODE")
-            .env_remove("RPM_BUILD_ROOT"),
-    );
+    let out = run(Command::new("rpmbuild")
+        .arg("-bb")
+        .args(rpm_macros_args(&[&repo.join("macros/macros.brp-pyc-compile")]))
+        .arg("--define")
+        .arg(format!("_topdir {}", topdir.root().display()))
+        .arg("--define")
+        .arg(format!("__brp_pyc {}", env!("CARGO_BIN_EXE_brp-pyc")))
+        // No debuginfo subpackage: nothing here is compiled code.
+        .args(["--define", "debug_package %{nil}"])
+        // Only %py_byte_compile may write and link caches: on Fedora, brp-python-hardlink
+        // in %__os_install_post would link them too and hide a macro that does not.
+        .args(["--define", "__os_install_post %{nil}"])
+        .arg(repo.join("examples/py-byte-compile.spec"))
+        .env_remove("PYTHONDONTWRITEBYTECODE")
+        .env_remove("RPM_BUILD_ROOT"));
     assert!(out.status.success(), "rpmbuild failed: {}", stderr(&out));
     let rpms = files_below(&topdir.root().join("RPMS"));
     assert_eq!(rpms.len(), 1, "{rpms:?}");
@@ -404,7 +427,9 @@ fn py_byte_compile_macro_in_a_real_rpmbuild() {
     let tag = cache_tag("/usr/bin/python3");
     let dir = "/usr/share/py-byte-compile-example";
     let path = |sub: &str, module: &str, opt: &str| format!("{dir}{sub}/__pycache__/{module}.{tag}{opt}.pyc");
-    for (sub, module, identical) in [("", "plain", true), ("/plugins", "__init__", true), ("/plugins", "checked", false)] {
+    for (sub, module, identical) in
+        [("", "plain", true), ("/plugins", "__init__", true), ("/plugins", "checked", false)]
+    {
         let (level0, level1) = (path(sub, module, ""), path(sub, module, ".opt-1"));
         let (Some(a), Some(b)) = (inode_of.get(&level0), inode_of.get(&level1)) else {
             panic!("{level0} and {level1} in the package: {inode_of:?}");
@@ -414,7 +439,12 @@ fn py_byte_compile_macro_in_a_real_rpmbuild() {
     // The payload: no cache records the build root.
     let payload = topdir.root().join("payload");
     std::fs::create_dir(&payload).unwrap();
-    run_ok(Command::new("sh").arg("-c").arg(format!("rpm2cpio '{}' | cpio -idm --quiet", rpms[0].display())).current_dir(&payload));
+    run_ok(
+        Command::new("sh")
+            .arg("-c")
+            .arg(format!("rpm2cpio '{}' | cpio -idm --quiet", rpms[0].display()))
+            .current_dir(&payload),
+    );
     let caches = caches_below(&payload);
     assert_eq!(caches.len(), 6);
     for cache in caches {
@@ -448,9 +478,9 @@ fn py_byte_compile_refuses_an_interpreter_with_options_and_needs_two_arguments()
     }
     let script = eval_macro("/usr/bin/python3 /x", "/bin/echo");
     assert!(script.status.success());
-    let refusal = run(Command::new("sh").arg("-c").arg(
-        String::from_utf8(script.stdout).unwrap().replace("\"/usr/bin/python3\"", "\"/usr/bin/python3 -I\""),
-    ));
+    let refusal = run(Command::new("sh")
+        .arg("-c")
+        .arg(String::from_utf8(script.stdout).unwrap().replace("\"/usr/bin/python3\"", "\"/usr/bin/python3 -I\"")));
     assert_eq!(refusal.status.code(), Some(1));
     assert!(stderr(&refusal).contains("should not contain any arguments"), "{}", stderr(&refusal));
 }
@@ -464,7 +494,13 @@ fn py_byte_compile_passes_a_glob_through_to_the_shell() {
     let dir = write_sources(tree.root());
     let script = eval_macro(&format!("/usr/bin/python3 {}/*s.py", dir.display()), env!("CARGO_BIN_EXE_brp-pyc"));
     assert!(script.status.success(), "{}", stderr(&script));
-    run_ok(Command::new("sh").arg("-c").arg(String::from_utf8(script.stdout).unwrap()).env("RPM_BUILD_ROOT", tree.root()).env_remove("PYTHONDONTWRITEBYTECODE"));
+    run_ok(
+        Command::new("sh")
+            .arg("-c")
+            .arg(String::from_utf8(script.stdout).unwrap())
+            .env("RPM_BUILD_ROOT", tree.root())
+            .env_remove("PYTHONDONTWRITEBYTECODE"),
+    );
     let tag = cache_tag("/usr/bin/python3");
     for (module, compiled) in [("asserts", true), ("sets", true), ("plain", false)] {
         assert_eq!(caches(&tree, &format!("{DATADIR}/{module}"), &tag)[1].exists(), compiled, "{module}");
@@ -503,6 +539,10 @@ fn py_byte_compile_clamps_source_mtimes_only_when_the_configuration_says_so() {
         let mtime = std::fs::metadata(&source).unwrap().mtime();
         assert_eq!(mtime, if clamped { epoch } else { later as i64 }, "clamp_mtime_to_source_date_epoch {clamp:?}");
         let cache = caches(&tree, "usr/share/x/m", &cache_tag("/usr/bin/python3"))[0].clone();
-        assert_eq!(std::fs::read(&cache).unwrap()[8..12], (mtime as u32).to_le_bytes(), "the cache records the source's mtime");
+        assert_eq!(
+            std::fs::read(&cache).unwrap()[8..12],
+            (mtime as u32).to_le_bytes(),
+            "the cache records the source's mtime"
+        );
     }
 }

@@ -34,23 +34,38 @@ fn pyproject_spec_splits_every_level_without_a_warning() {
     let spec = split_spec("0,1,2", SPLIT_0_1_2, &["bytecode-opt-0", "bytecode-opt-1", "bytecode-opt-2"]);
     let build = rpmbuild(config, dir.path(), &spec);
     assert_eq!(rpm_warnings(&build.stderr), Vec::<&str>::new(), "{}", build.stderr);
-    assert!(build.stderr.contains("brp-pyc split --link --compile-missing"), "the brp step ran brp-pyc:\n{}", build.stderr);
+    assert!(
+        build.stderr.contains("brp-pyc split --link --compile-missing"),
+        "the brp step ran brp-pyc:\n{}",
+        build.stderr
+    );
 
     let main = files_of(&build.packages["python3-foo"]);
     assert!(main.iter().filter(|e| e.name.ends_with(".pyc")).all(|e| e.ghost), "the main package ships no real cache");
     let ghosts: BTreeSet<&str> = main.iter().filter(|e| e.ghost).map(|e| e.name.as_str()).collect();
-    let pycache_dirs: BTreeSet<&str> = main.iter().filter(|e| e.dir && e.name.ends_with("/__pycache__")).map(|e| e.name.as_str()).collect();
-    let sitelib = main.iter().find(|e| e.name.ends_with("/foo_top.py")).unwrap().name.trim_end_matches("/foo_top.py").to_string();
-    let expected_dirs: BTreeSet<String> = ["foo/__pycache__", "foo/sub/__pycache__"].iter().map(|d| format!("{sitelib}/{d}")).collect();
+    let pycache_dirs: BTreeSet<&str> =
+        main.iter().filter(|e| e.dir && e.name.ends_with("/__pycache__")).map(|e| e.name.as_str()).collect();
+    let sitelib =
+        main.iter().find(|e| e.name.ends_with("/foo_top.py")).unwrap().name.trim_end_matches("/foo_top.py").to_string();
+    let expected_dirs: BTreeSet<String> =
+        ["foo/__pycache__", "foo/sub/__pycache__"].iter().map(|d| format!("{sitelib}/{d}")).collect();
     assert_eq!(pycache_dirs, expected_dirs.iter().map(String::as_str).collect(), "not site-packages/__pycache__");
 
     let mut real_owner: BTreeMap<String, &str> = BTreeMap::new();
-    for (level, sub) in ["python3-foo-bytecode-opt-0", "python3-foo-bytecode-opt-1", "python3-foo-bytecode-opt-2"].iter().enumerate() {
+    for (level, sub) in
+        ["python3-foo-bytecode-opt-0", "python3-foo-bytecode-opt-1", "python3-foo-bytecode-opt-2"].iter().enumerate()
+    {
         let files = files_of(&build.packages[*sub]);
         // 7 modules: __init__, plain, docs, asserts, both, sub/__init__, foo_top.
         assert_eq!(files.len(), 7, "{sub}: {files:?}");
         for f in &files {
-            let level_of_name = if f.name.ends_with(".opt-1.pyc") { 1 } else if f.name.ends_with(".opt-2.pyc") { 2 } else { 0 };
+            let level_of_name = if f.name.ends_with(".opt-1.pyc") {
+                1
+            } else if f.name.ends_with(".opt-2.pyc") {
+                2
+            } else {
+                0
+            };
             assert!(!f.ghost && !f.dir && level_of_name == level, "{sub}: {f:?}");
             assert!(ghosts.contains(f.name.as_str()), "{} is a %ghost of the main package", f.name);
             assert!(real_owner.insert(f.name.clone(), sub).is_none(), "{} is real in two packages", f.name);
@@ -61,17 +76,26 @@ fn pyproject_spec_splits_every_level_without_a_warning() {
 
     // The list %pyproject_save_files wrote no longer names a cache: the main package has no
     // real cache above, and no entry twice (no warning above).
-    let listed = std::fs::read_to_string(files_below(&dir.path().join("top/BUILD")).into_iter().find(|p| p.to_string_lossy().ends_with("-pyproject-files")).unwrap()).unwrap();
+    let listed = std::fs::read_to_string(
+        files_below(&dir.path().join("top/BUILD"))
+            .into_iter()
+            .find(|p| p.to_string_lossy().ends_with("-pyproject-files"))
+            .unwrap(),
+    )
+    .unwrap();
     assert!(!listed.contains("__pycache__") && listed.contains("/foo/plain.py"), "{listed}");
 
     // `check` on this split build root: the identical levels it keeps in different subpackages
     // are findings only when all levels are taken as one package, not in the recorded layout.
-    let not_linked = |report: &serde_json::Value| report["findings"].as_array().unwrap().iter().filter(|f| f["kind"] == "not-linked").count();
+    let not_linked = |report: &serde_json::Value| {
+        report["findings"].as_array().unwrap().iter().filter(|f| f["kind"] == "not-linked").count()
+    };
     let record = files_below(&dir.path().join("top/BUILD")).into_iter().find(|p| p.ends_with("bytecode-layout"));
     let lists_dir = record.expect("the split recorded its layout").parent().unwrap().to_path_buf();
     let (_, as_one) = audit_json("check", &[&build.build_root]);
     assert!(not_linked(&as_one) > 0, "identical levels shipped apart: {as_one}");
-    let out = brp_pyc().args(["check", "--json", "--lists-dir"]).arg(&lists_dir).arg(&build.build_root).output().unwrap();
+    let out =
+        brp_pyc().args(["check", "--json", "--lists-dir"]).arg(&lists_dir).arg(&build.build_root).output().unwrap();
     let in_layout: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!((not_linked(&in_layout), &in_layout["layout"]), (0, &"0,1,2".into()), "{in_layout}");
 }
@@ -90,7 +114,9 @@ fn pyproject_layout_0_12_links_inside_its_subpackage_and_python_loads_it() {
     let build = rpmbuild(config, dir.path(), &split_spec("0,12", files, &["bytecode-opt-0", "bytecode-opt-1-2"]));
     assert_eq!(rpm_warnings(&build.stderr), Vec::<&str>::new(), "{}", build.stderr);
     let opt12 = files_of(&build.packages["python3-foo-bytecode-opt-1-2"]);
-    let inode_of = |suffix: &str| opt12.iter().find(|e| e.name.ends_with(suffix)).unwrap_or_else(|| panic!("{suffix}: {opt12:?}")).inode;
+    let inode_of = |suffix: &str| {
+        opt12.iter().find(|e| e.name.ends_with(suffix)).unwrap_or_else(|| panic!("{suffix}: {opt12:?}")).inode
+    };
     // asserts.py: levels 1 and 2 identical; docs.py: they differ.
     let tag = cache_tag(SYSTEM_PYTHON);
     assert_eq!(inode_of(&format!("/asserts.{tag}.opt-1.pyc")), inode_of(&format!("/asserts.{tag}.opt-2.pyc")));
@@ -108,7 +134,8 @@ fn pyproject_layout_0_12_links_inside_its_subpackage_and_python_loads_it() {
             .arg(&build.packages["python3-foo-bytecode-opt-1-2"]),
     );
     let main = files_of(&build.packages["python3-foo"]);
-    let installed_sitelib = main.iter().find(|e| e.name.ends_with("/foo_top.py")).unwrap().name.trim_end_matches("/foo_top.py").to_string();
+    let installed_sitelib =
+        main.iter().find(|e| e.name.ends_with("/foo_top.py")).unwrap().name.trim_end_matches("/foo_top.py").to_string();
     let sitelib = root.path().join(&installed_sitelib[1..]);
     let out = run_ok(
         Command::new(SYSTEM_PYTHON)
@@ -135,7 +162,10 @@ fn pyproject_split_builds_are_reproducible() {
     let second = rpmbuild(config, b.path(), &spec);
     assert_eq!(first.packages.keys().collect::<Vec<_>>(), second.packages.keys().collect::<Vec<_>>());
     for (name, path) in &first.packages {
-        assert!(std::fs::read(path).unwrap() == std::fs::read(&second.packages[name]).unwrap(), "{name} differs between two builds");
+        assert!(
+            std::fs::read(path).unwrap() == std::fs::read(&second.packages[name]).unwrap(),
+            "{name} differs between two builds"
+        );
     }
 }
 
@@ -147,7 +177,9 @@ fn installed_macros_win_over_fedoras() {
     let macro_path = std::fs::read_to_string(config.join("macro-path")).unwrap();
     let eval = |expr: &str| {
         let out = run_ok(
-            Command::new("rpm").args(["--macros", macro_path.trim(), "--eval", expr]).env("RPM_CONFIGDIR", config.join("config")),
+            Command::new("rpm")
+                .args(["--macros", macro_path.trim(), "--eval", expr])
+                .env("RPM_CONFIGDIR", config.join("config")),
         );
         String::from_utf8(out.stdout).unwrap()
     };
@@ -156,7 +188,8 @@ fn installed_macros_win_over_fedoras() {
     assert!(eval("%{macrobody:py_byte_compile}").contains("brp-pyc} compile"), "%py_byte_compile is brp-pyc's");
 
     let dir = tempfile::tempdir().unwrap();
-    let spec = pyproject_spec("%pyproject_save_files -l foo foo_top", &[], "%files -n python3-foo -f %{pyproject_files}\n");
+    let spec =
+        pyproject_spec("%pyproject_save_files -l foo foo_top", &[], "%files -n python3-foo -f %{pyproject_files}\n");
     let build = rpmbuild(config, dir.path(), &spec);
     assert_eq!(rpm_warnings(&build.stderr), Vec::<&str>::new(), "{}", build.stderr);
     let main = files_of(&build.packages["python3-foo"]);
@@ -179,7 +212,17 @@ fn missing_interpreter_for_a_cache_tag_is_one_error_line() {
     tree.write("usr/share/x/__pycache__/m.cpython-399.pyc", "not really a cache");
     let before = tree.contents();
     let out = brp_pyc()
-        .args(["split", "--compile-missing", "--python", SYSTEM_PYTHON, "--layout", "0,1,2", "--rpm-escape", "4.19", "--output-dir"])
+        .args([
+            "split",
+            "--compile-missing",
+            "--python",
+            SYSTEM_PYTHON,
+            "--layout",
+            "0,1,2",
+            "--rpm-escape",
+            "4.19",
+            "--output-dir",
+        ])
         .arg(tree.root().join("lists"))
         .arg(tree.root().join("usr"))
         .output()
@@ -187,7 +230,10 @@ fn missing_interpreter_for_a_cache_tag_is_one_error_line() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
-    assert!(stderr.contains("cpython-399") && stderr.contains("install python3.99") && stderr.contains("m.py"), "{stderr}");
+    assert!(
+        stderr.contains("cpython-399") && stderr.contains("install python3.99") && stderr.contains("m.py"),
+        "{stderr}"
+    );
     assert_eq!(tree.contents(), before);
 }
 
@@ -204,11 +250,17 @@ fn example_spec_with_a_changelog_keeps_its_links_on_fedora() {
     let build = rpmbuild(config, dir.path(), &spec);
     assert_eq!(rpm_warnings(&build.stderr), Vec::<&str>::new(), "{}", build.stderr);
     let opt12 = files_of(&build.packages["python-example-0-12-bytecode-opt-1-2"]);
-    let inode_of = |suffix: &str| opt12.iter().find(|e| e.name.ends_with(suffix)).unwrap_or_else(|| panic!("{suffix}: {opt12:?}")).inode;
+    let inode_of = |suffix: &str| {
+        opt12.iter().find(|e| e.name.ends_with(suffix)).unwrap_or_else(|| panic!("{suffix}: {opt12:?}")).inode
+    };
     // plain.py and checked.py have no docstring: levels 1 and 2 are the same bytes.
     for module in ["plain", "checked"] {
         let tag = cache_tag(SYSTEM_PYTHON);
-        assert_eq!(inode_of(&format!("/{module}.{tag}.opt-1.pyc")), inode_of(&format!("/{module}.{tag}.opt-2.pyc")), "{module}");
+        assert_eq!(
+            inode_of(&format!("/{module}.{tag}.opt-1.pyc")),
+            inode_of(&format!("/{module}.{tag}.opt-2.pyc")),
+            "{module}"
+        );
     }
     let packages: Vec<&Path> = build.packages.values().map(PathBuf::as_path).collect();
     let (code, report) = audit_json("check", &packages);

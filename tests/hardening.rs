@@ -87,7 +87,10 @@ fn a_closed_stdout_is_a_clean_end_for_every_subcommand() {
         assert!(stderr.is_empty(), "{args:?}: {stderr}");
     }
     // The real link run went on without its reader.
-    assert!(same_inode(&tree.path("p/__pycache__/m7.cpython-311.pyc"), &tree.path("p/__pycache__/m7.cpython-311.opt-1.pyc")));
+    assert!(same_inode(
+        &tree.path("p/__pycache__/m7.cpython-311.pyc"),
+        &tree.path("p/__pycache__/m7.cpython-311.opt-1.pyc")
+    ));
 }
 
 /// A chain of directories whose path is longer than PATH_MAX (4096), made and inspected with
@@ -162,10 +165,18 @@ fn an_installed_tree_has_no_build_root_findings_and_a_build_root_still_does() {
     let (stdlib, caches) = installed_stdlib_part(&installed, "python3");
     let (code, report) = check_in_build(None, &stdlib);
     assert_eq!(build_root_findings(&report), 0, "{report}");
-    assert_eq!(report["findings"].as_array().map(Vec::len), Some(0), "an installed standard library is clean: {report}");
+    assert_eq!(
+        report["findings"].as_array().map(Vec::len),
+        Some(0),
+        "an installed standard library is clean: {report}"
+    );
     assert_eq!(code, 0);
     let (code, report) = check_in_build(Some(installed.root()), &stdlib);
-    assert_eq!((code, build_root_findings(&report)), (1, caches), "the same caches inside a build record its root: {report}");
+    assert_eq!(
+        (code, build_root_findings(&report)),
+        (1, caches),
+        "the same caches inside a build record its root: {report}"
+    );
 }
 
 /// Copies the packages `json` and `email` of `python`'s standard library into `tree` at the

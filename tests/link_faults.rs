@@ -117,12 +117,24 @@ fn append_only_and_immutable_directories_are_named_once_and_left_as_they_were() 
             assert!(stderr.starts_with("brp-pyc: warning: ") && stderr.contains(&named), "{says}, run {run}: {stderr}");
             let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
             let expect_linked = if run == 1 { 2 } else { 0 };
-            assert_eq!((report["errors"].as_u64(), report["linked"].as_u64()), (Some(1), Some(expect_linked)), "{says}, run {run}");
+            assert_eq!(
+                (report["errors"].as_u64(), report["linked"].as_u64()),
+                (Some(1), Some(expect_linked)),
+                "{says}, run {run}"
+            );
             let mut names: Vec<_> = std::fs::read_dir(&locked_dir).unwrap().map(|e| e.unwrap().file_name()).collect();
             names.sort();
-            assert_eq!(names, ["m.cpython-311.opt-1.pyc", "m.cpython-311.opt-2.pyc", "m.cpython-311.pyc"], "{says}, run {run}");
+            assert_eq!(
+                names,
+                ["m.cpython-311.opt-1.pyc", "m.cpython-311.opt-2.pyc", "m.cpython-311.pyc"],
+                "{says}, run {run}"
+            );
             for path in &locked {
-                assert_eq!((inode(path), std::fs::read(path).unwrap()), (before[path], b"same bytes".to_vec()), "{says}, run {run}");
+                assert_eq!(
+                    (inode(path), std::fs::read(path).unwrap()),
+                    (before[path], b"same bytes".to_vec()),
+                    "{says}, run {run}"
+                );
             }
             assert!(same_inode(&free[0], &free[1]) && same_inode(&free[0], &free[2]), "{says}, run {run}");
         }
@@ -146,7 +158,10 @@ fn unreadable_cache_is_a_warning_and_its_module_is_left_alone() {
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert!(stderr.contains(&*hidden[2].to_string_lossy()) && stderr.contains("ermission denied"), "{stderr}");
     assert!(same_inode(&readable[0], &readable[2]));
-    assert!(!same_inode(&hidden[0], &hidden[1]) && !same_inode(&hidden[0], &hidden[2]), "the whole module is left as it was");
+    assert!(
+        !same_inode(&hidden[0], &hidden[1]) && !same_inode(&hidden[0], &hidden[2]),
+        "the whole module is left as it was"
+    );
 }
 
 /// A FAT image mounted through FUSE: a real filesystem where link(2) fails with EPERM.
@@ -335,7 +350,8 @@ fn kill_rounds(args: &[&str], stop: Stop) {
         let mut linked_now = 0;
         for (path, bytes) in &original {
             let here = copy.join(path.strip_prefix(template.root()).unwrap());
-            let meta = std::fs::symlink_metadata(&here).unwrap_or_else(|e| panic!("{}: {e} (seed {seed})", here.display()));
+            let meta =
+                std::fs::symlink_metadata(&here).unwrap_or_else(|e| panic!("{}: {e} (seed {seed})", here.display()));
             assert!(meta.is_file());
             assert_eq!(&std::fs::read(&here).unwrap(), bytes, "{} (seed {seed})", here.display());
             linked_now += (meta.nlink() > 1) as usize;
@@ -343,7 +359,11 @@ fn kill_rounds(args: &[&str], stop: Stop) {
         for path in files_below(&copy) {
             let rel = path.strip_prefix(&copy).unwrap();
             if !original.contains_key(&template.root().join(rel)) {
-                assert!(stop == Stop::Kill, "a caught signal leaves no temporary name: {} (seed {seed})", path.display());
+                assert!(
+                    stop == Stop::Kill,
+                    "a caught signal leaves no temporary name: {} (seed {seed})",
+                    path.display()
+                );
                 let name = path.file_name().unwrap().to_string_lossy().into_owned();
                 assert!(name.starts_with(".brp-pyc-"), "{}", path.display());
                 // A second link of a cache, a duplicate taken out by the exchange, or a whole
@@ -351,7 +371,9 @@ fn kill_rounds(args: &[&str], stop: Stop) {
                 let bytes = std::fs::read(&path).unwrap();
                 let beside = files_below(path.parent().unwrap());
                 assert!(
-                    beside.iter().any(|c| c.extension().is_some_and(|e| e == "pyc") && std::fs::read(c).unwrap() == bytes),
+                    beside
+                        .iter()
+                        .any(|c| c.extension().is_some_and(|e| e == "pyc") && std::fs::read(c).unwrap() == bytes),
                     "a leftover holds the bytes of a cache: {} (seed {seed})",
                     path.display()
                 );
@@ -395,7 +417,8 @@ fn wait_for_handlers(pid: u32) {
         if status.lines().any(|l| l.starts_with("State:") && l.contains('Z')) {
             return; // exited already
         }
-        let caught = status.lines().find_map(|l| l.strip_prefix("SigCgt:")).and_then(|m| u64::from_str_radix(m.trim(), 16).ok());
+        let caught =
+            status.lines().find_map(|l| l.strip_prefix("SigCgt:")).and_then(|m| u64::from_str_radix(m.trim(), 16).ok());
         match caught {
             Some(mask) if mask & wanted == wanted => return,
             None => return, // no such line: nothing to wait for
@@ -412,7 +435,10 @@ fn child_left_work(tree: &Path, args: &[&str]) -> bool {
 }
 
 fn caches_of(pkg: &Path, stem: &str, tag: &str) -> Vec<PathBuf> {
-    ["pyc", "opt-1.pyc", "opt-2.pyc"].iter().map(|s| pkg.join("__pycache__").join(format!("{stem}.{tag}.{s}"))).collect()
+    ["pyc", "opt-1.pyc", "opt-2.pyc"]
+        .iter()
+        .map(|s| pkg.join("__pycache__").join(format!("{stem}.{tag}.{s}")))
+        .collect()
 }
 
 /// A tmpfs mounted with no free inode: link(2) there fails with ENOSPC (tmpfs reserves an
@@ -427,7 +453,8 @@ fn full_filesystem_enospc_is_a_warning_and_loses_nothing() {
     let mountpoint = dir.path().join("full");
     std::fs::create_dir(&mountpoint).unwrap();
     // The root directory, p, p/__pycache__ and three caches: six inodes, none left.
-    let mounted = Command::new("mount").args(["-t", "tmpfs", "-o", "size=1m,nr_inodes=6", "tmpfs"]).arg(&mountpoint).status();
+    let mounted =
+        Command::new("mount").args(["-t", "tmpfs", "-o", "size=1m,nr_inodes=6", "tmpfs"]).arg(&mountpoint).status();
     if !mounted.is_ok_and(|s| s.success()) {
         assert!(std::env::var_os("CI").is_none(), "cannot mount a tmpfs in CI");
         skipped("cannot mount a tmpfs here");

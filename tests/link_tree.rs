@@ -177,7 +177,9 @@ fn python2_pyc_and_pyo_pairs_are_linked() {
 
 #[test]
 fn layouts_never_link_across_groups() {
-    for (layout, expect01, expect12) in [("0,1,2", false, false), ("0,12", false, true), ("01,2", true, false), ("012", true, true)] {
+    for (layout, expect01, expect12) in
+        [("0,1,2", false, false), ("0,12", false, true), ("01,2", true, false), ("012", true, true)]
+    {
         let tree = Tree::new();
         let paths = write_caches(&tree, "p", b"m", [b"x", b"x", b"x"]);
         tree.link_json(&["--layout", layout]);
@@ -261,7 +263,9 @@ fn stale_temporary_links_of_a_killed_run_are_removed() {
 
 #[test]
 fn links_made_across_layout_groups_are_separated() {
-    for (layout, expect01, expect12, separated) in [("0,12", false, true, 1), ("0,1,2", false, false, 1), ("01,2", true, false, 0)] {
+    for (layout, expect01, expect12, separated) in
+        [("0,12", false, true, 1), ("0,1,2", false, false, 1), ("01,2", true, false, 0)]
+    {
         let tree = Tree::new();
         // 0 and 1 linked before the layout was known (compileall --hardlink-dupes does that),
         // 2 holds the same bytes.
@@ -302,5 +306,7 @@ fn one_inode_across_three_groups_is_separated_twice() {
     }
     let report = tree.link_json(&["--layout", "0,1,2"]);
     assert_eq!((report["separated"].as_u64(), report["errors"].as_u64()), (Some(2), Some(0)), "{report}");
-    assert!(!same_inode(&paths[0], &paths[1]) && !same_inode(&paths[1], &paths[2]) && !same_inode(&paths[0], &paths[2]));
+    assert!(
+        !same_inode(&paths[0], &paths[1]) && !same_inode(&paths[1], &paths[2]) && !same_inode(&paths[0], &paths[2])
+    );
 }

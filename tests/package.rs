@@ -117,7 +117,12 @@ fn package_installs_what_make_install_installs() {
     from_package.retain(|rel, _| !rpms_own(rel));
     let mut from_make = installed(stage.root());
     let binary = Path::new("usr/bin/brp-pyc");
-    assert!(from_package.contains_key(binary), "the package installs no {}: {:?}", binary.display(), from_package.keys());
+    assert!(
+        from_package.contains_key(binary),
+        "the package installs no {}: {:?}",
+        binary.display(),
+        from_package.keys()
+    );
     let version = |root: &Path| run_ok(Command::new(root.join(binary)).arg("--version")).stdout;
     assert_eq!(version(root.root()), version(stage.root()));
     from_package.remove(binary);
@@ -132,13 +137,21 @@ fn package_installs_what_make_install_installs() {
 /// Fedora's rpm configuration in a scratch directory (tests/fedora/setup-config.sh), with
 /// `env` naming how brp-pyc is installed; `None` outside CI when Fedora's files are absent.
 fn fedora_config(dir: &Path, env: (&str, &Path)) -> Option<PathBuf> {
-    let files = std::env::var_os("FEDORA_RPM_CONFIG").map_or_else(|| Path::new(ROOT).join("../shared/fedora-rpm-config"), PathBuf::from);
+    let files = std::env::var_os("FEDORA_RPM_CONFIG")
+        .map_or_else(|| Path::new(ROOT).join("../shared/fedora-rpm-config"), PathBuf::from);
     if !files.join("python-rpm-macros/macros.python-srpm").is_file() {
         assert!(std::env::var_os("CI").is_none(), "{}: Fedora's rpm configuration is required in CI", files.display());
         skipped("Fedora's rpm configuration is absent");
         return None;
     }
-    run_ok(Command::new("bash").arg(Path::new(ROOT).join("tests/fedora/setup-config.sh")).arg(&files).arg(dir).env_remove("BRP_PYC_RPM").env(env.0, env.1));
+    run_ok(
+        Command::new("bash")
+            .arg(Path::new(ROOT).join("tests/fedora/setup-config.sh"))
+            .arg(&files)
+            .arg(dir)
+            .env_remove("BRP_PYC_RPM")
+            .env(env.0, env.1),
+    );
     Some(dir.to_path_buf())
 }
 
@@ -170,7 +183,8 @@ fn build_example(config: &Path, topdir: &Path) -> (BTreeMap<String, (String, Vec
     assert!(out.status.success(), "rpmbuild failed:\n{stderr}");
     let [package] = files_below(&topdir.join("RPMS")).try_into().expect("one package");
     let qf = "[%{FILENAMES}\\t%{FILEMODES:perms}\\t%{FILEFLAGS:fflags}\\t%{FILEINODES}\\n]";
-    let listing = String::from_utf8(run_ok(Command::new("rpm").args(["-qp", "--qf", qf]).arg(&package)).stdout).unwrap();
+    let listing =
+        String::from_utf8(run_ok(Command::new("rpm").args(["-qp", "--qf", qf]).arg(&package)).stdout).unwrap();
     let rows: Vec<Vec<&str>> = listing.lines().map(|l| l.split('\t').collect()).collect();
     let files = rows
         .iter()
@@ -194,10 +208,16 @@ fn erasing_the_package_gives_the_build_back_to_fedoras_tools() {
     }
     let scratch = Tree::new();
     let Some(with_package) = fedora_config(&scratch.path("with-package"), ("BRP_PYC_RPM", &package)) else { return };
-    let Some(fedora_only) = fedora_config(&scratch.path("fedora-only"), ("BRP_PYC_INSTALL", Path::new("none"))) else { return };
+    let Some(fedora_only) = fedora_config(&scratch.path("fedora-only"), ("BRP_PYC_INSTALL", Path::new("none"))) else {
+        return;
+    };
     let eval = |config: &Path, expr: &str| {
         let macro_path = std::fs::read_to_string(config.join("macro-path")).unwrap();
-        let out = run_ok(Command::new("rpm").args(["--macros", macro_path.trim(), "--eval", expr]).env("RPM_CONFIGDIR", config.join("config")));
+        let out = run_ok(
+            Command::new("rpm")
+                .args(["--macros", macro_path.trim(), "--eval", expr])
+                .env("RPM_CONFIGDIR", config.join("config")),
+        );
         String::from_utf8(out.stdout).unwrap()
     };
     let macros = ["%{macrobody:py_byte_compile}", "%__brp_python_hardlink"];
@@ -216,7 +236,11 @@ fn erasing_the_package_gives_the_build_back_to_fedoras_tools() {
     for expr in macros {
         let fedoras = eval(&fedora_only, expr);
         assert!(!fedoras.contains("brp-pyc"), "{expr}: {fedoras}");
-        assert_eq!(eval(&with_package, expr), fedoras.replace(&*fedora_only.to_string_lossy(), &with_package.to_string_lossy()), "{expr}");
+        assert_eq!(
+            eval(&with_package, expr),
+            fedoras.replace(&*fedora_only.to_string_lossy(), &with_package.to_string_lossy()),
+            "{expr}"
+        );
     }
     let (after_erase, stderr) = build_example(&with_package, &scratch.path("top-erased"));
     assert!(!stderr.contains("brp-pyc"), "brp-pyc still runs after rpm -e:\n{stderr}");

@@ -70,7 +70,8 @@ fn build(dir: &Path, macro_files: &[&str], extra: &[&str], env: &[(&str, &str)])
 /// The inode of `stem`'s cache whose name ends in `suffix` exactly after the cache tag:
 /// `.pyc` is level 0 only, not `.opt-1.pyc`.
 fn inode_of(caches: &[(String, u64)], suffix: &str, stem: &str) -> u64 {
-    let level_of = |name: &str| name.rsplit_once(".opt-").map_or(".pyc".to_string(), |(_, rest)| format!(".opt-{rest}"));
+    let level_of =
+        |name: &str| name.rsplit_once(".opt-").map_or(".pyc".to_string(), |(_, rest)| format!(".opt-{rest}"));
     caches.iter().find(|(n, _)| n.starts_with(&format!("{stem}.")) && level_of(n) == suffix).unwrap().1
 }
 
@@ -90,7 +91,11 @@ fn policy_drop_in_links_after_install() {
     }
     let dir = tempfile::tempdir().unwrap();
     let unlinked = build(dir.path(), &[], &[], &[]);
-    assert_eq!(unlinked.iter().map(|(_, i)| i).collect::<std::collections::BTreeSet<_>>().len(), 6, "without the policy nothing links");
+    assert_eq!(
+        unlinked.iter().map(|(_, i)| i).collect::<std::collections::BTreeSet<_>>().len(),
+        6,
+        "without the policy nothing links"
+    );
     let policy = "rpm-config/macros.brp-pyc-policy";
     assert_linked_like_compileall_hardlink_dupes(&build(dir.path(), &[policy], &[], &[]));
 }
@@ -136,7 +141,10 @@ fn make_install_lays_out_binary_macros_wrapper_and_man_pages() {
     let at = |p: &str| stage.path().join(p);
     assert!(at("usr/bin/brp-pyc").is_file());
     let macros = std::fs::read_to_string(at("usr/lib/rpm/macros.d/macros.zz-brp-pyc")).unwrap();
-    assert!(macros.lines().any(|l| l == "%__brp_pyc /usr/bin/brp-pyc"), "the installed macros point at the installed binary");
+    assert!(
+        macros.lines().any(|l| l == "%__brp_pyc /usr/bin/brp-pyc"),
+        "the installed macros point at the installed binary"
+    );
     let wrapper = std::fs::read_to_string(at("usr/lib/rpm/brp-pyc/brp-python-hardlink")).unwrap();
     assert!(wrapper.contains("/usr/bin/brp-pyc") && !wrapper.contains("@BINDIR@"));
     for page in ["brp-pyc", "brp-pyc-link", "brp-pyc-split", "brp-pyc-compile", "brp-pyc-stats", "brp-pyc-check"] {
@@ -146,7 +154,12 @@ fn make_install_lays_out_binary_macros_wrapper_and_man_pages() {
     }
     // rpm itself reads the installed macro file.
     if have("rpm") {
-        let out = run_ok(Command::new("rpm").arg("--load").arg(at("usr/lib/rpm/macros.d/macros.zz-brp-pyc")).args(["--eval", "%__brp_python_hardlink"]));
+        let out = run_ok(
+            Command::new("rpm")
+                .arg("--load")
+                .arg(at("usr/lib/rpm/macros.d/macros.zz-brp-pyc"))
+                .args(["--eval", "%__brp_python_hardlink"]),
+        );
         assert_eq!(String::from_utf8(out.stdout).unwrap().trim(), "/usr/bin/brp-pyc link");
     }
 }
@@ -195,7 +208,9 @@ printf '"""doc"""\nx = 1\n' > %{buildroot}/usr/share/sm/m/doc.py
     let spec_path = dir.path().join("split-missing.spec");
     std::fs::write(&spec_path, spec).unwrap();
     let policy = format!("{ROOT}/rpm-config/macros.brp-pyc-policy");
-    let python = String::from_utf8(run_ok(Command::new("python3").args(["-c", "import sys; print(sys.executable)"])).stdout).unwrap();
+    let python =
+        String::from_utf8(run_ok(Command::new("python3").args(["-c", "import sys; print(sys.executable)"])).stdout)
+            .unwrap();
     run_ok(
         Command::new("rpmbuild")
             .arg("-bb")
@@ -226,11 +241,29 @@ printf '"""doc"""\nx = 1\n' > %{buildroot}/usr/share/sm/m/doc.py
     let staged = Tree::new();
     std::fs::create_dir_all(staged.path("m/__pycache__")).unwrap();
     std::fs::copy(&source, staged.path("m/doc.py")).unwrap();
-    set_mtime(&staged.path("m/doc.py"), std::fs::metadata(&source).unwrap().modified().unwrap().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs());
+    set_mtime(
+        &staged.path("m/doc.py"),
+        std::fs::metadata(&source)
+            .unwrap()
+            .modified()
+            .unwrap()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs(),
+    );
     std::fs::copy(&cache, staged.path(format!("m/__pycache__/doc.{tag}.opt-2.pyc"))).unwrap();
     let out = run_ok(
-        Command::new(python.trim()).args(["-OO", "-v", "-c", "import m.doc"]).env("PYTHONPATH", staged.root()).env("PYTHONDONTWRITEBYTECODE", "1"),
+        Command::new(python.trim())
+            .args(["-OO", "-v", "-c", "import m.doc"])
+            .env("PYTHONPATH", staged.root())
+            .env("PYTHONDONTWRITEBYTECODE", "1"),
     );
     let log = String::from_utf8_lossy(&out.stderr);
-    assert!(log.contains(&format!("code object from '{}'", staged.path(format!("m/__pycache__/doc.{tag}.opt-2.pyc")).display())), "{log}");
+    assert!(
+        log.contains(&format!(
+            "code object from '{}'",
+            staged.path(format!("m/__pycache__/doc.{tag}.opt-2.pyc")).display()
+        )),
+        "{log}"
+    );
 }

@@ -78,9 +78,12 @@ fn unsplit_spec(split: &str) -> String {
     let (head, rest) = split.split_once("\n%package ").expect("the example has subpackages");
     let install = rest.find("\n%install").expect("the example has %install");
     let text = format!("{head}{}", &rest[install..]);
-    let text = edit_lines(&text, 1, |l| l.starts_with("%py_bytecode_split").then(|| "%{__brp_pyc} link \"%{buildroot}\"".to_string()));
     let text = edit_lines(&text, 1, |l| {
-        (l == "%files -f %{py_bytecode_ghost_files}").then(|| "%files\n%{python3_sitelib}/example/__pycache__".to_string())
+        l.starts_with("%py_bytecode_split").then(|| "%{__brp_pyc} link \"%{buildroot}\"".to_string())
+    });
+    let text = edit_lines(&text, 1, |l| {
+        (l == "%files -f %{py_bytecode_ghost_files}")
+            .then(|| "%files\n%{python3_sitelib}/example/__pycache__".to_string())
     });
     edit_lines(&text, 3, |l| l.starts_with("%files bytecode-opt-").then(String::new))
 }
@@ -98,13 +101,16 @@ fn stray_cache_spec(split: &str) -> String {
             )
         })
     });
-    edit_lines(&text, 1, |l| (l == "%files -f %{py_bytecode_ghost_files}").then(|| format!("{l}\n%{{python3_sitelib}}/stray")))
+    edit_lines(&text, 1, |l| {
+        (l == "%files -f %{py_bytecode_ghost_files}").then(|| format!("{l}\n%{{python3_sitelib}}/stray"))
+    })
 }
 
 /// The split example with a README in the main package, as a real package has: then
 /// the main package gets no `no-documentation`, and a subpackage that did would show.
 fn documented_spec(split: &str) -> String {
-    let text = edit_lines(split, 1, |l| l.starts_with("%py_bytecode_split").then(|| format!("{l}\necho Example. > README")));
+    let text =
+        edit_lines(split, 1, |l| l.starts_with("%py_bytecode_split").then(|| format!("{l}\necho Example. > README")));
     edit_lines(&text, 1, |l| (l == "%files -f %{py_bytecode_ghost_files}").then(|| format!("{l}\n%doc README")))
 }
 
@@ -130,7 +136,11 @@ fn rpmlint(packages: &[PathBuf], with_filters: bool) -> BTreeSet<Finding> {
     let stdout = String::from_utf8(out.stdout).unwrap();
     let loaded = stdout.contains("brp-pyc.toml");
     assert_eq!(loaded, with_filters, "rpmlint names the configuration it read:\n{stdout}");
-    assert!(stdout.contains("packages and 0 specfiles checked"), "rpmlint ran:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        stdout.contains("packages and 0 specfiles checked"),
+        "rpmlint ran:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     findings_in(&stdout)
 }
 
@@ -169,7 +179,12 @@ fn filters_leave_no_warning_the_unsplit_package_lacks_and_keep_real_ones() {
 
     // What the split costs without the filters: the warnings the filters are for.
     let raw = rpmlint(&split, false);
-    for name in ["python-bytecode-without-source", "postin-without-ghost-file-creation", "ghost-files-without-postin", "no-documentation"] {
+    for name in [
+        "python-bytecode-without-source",
+        "postin-without-ghost-file-creation",
+        "ghost-files-without-postin",
+        "no-documentation",
+    ] {
         assert!(raw.iter().any(|f| f.2 == name), "{name} without filters:\n{raw:#?}");
     }
     let filtered = rpmlint(&split, true);
@@ -207,14 +222,17 @@ fn declared_subpackages_get_no_warning_the_unsplit_package_lacks() {
     // The example without its hand-declared subpackages: only the split line, owner %{name}.
     let (head, rest) = example.split_once("\n%package ").expect("the example has subpackages");
     let declared = format!("{head}{}", &rest[rest.find("\n%install").expect("the example has %install")..]);
-    let declared = edit_lines(&declared, 1, |l| l.starts_with("%py_bytecode_split").then(|| format!("{l} -n %{{name}}")));
+    let declared =
+        edit_lines(&declared, 1, |l| l.starts_with("%py_bytecode_split").then(|| format!("{l} -n %{{name}}")));
     let declared = edit_lines(&declared, 3, |l| l.starts_with("%files bytecode-opt-").then(String::new));
     let top = Tree::in_memory();
     let parts = top.path("parts");
-    let defines = [("specpartsdir", parts.display().to_string()), ("_unpackaged_files_terminate_build", "0".to_string())];
+    let defines =
+        [("specpartsdir", parts.display().to_string()), ("_unpackaged_files_terminate_build", "0".to_string())];
     // The brp step (the policy file runs it on this configuration) writes the part.
     build_with(&top.path("build"), &declared, &[Path::new(POLICY)], &defines);
-    let part = std::fs::read_to_string(parts.join("brp-pyc-bytecode.specpart")).expect("the brp step wrote a spec part");
+    let part =
+        std::fs::read_to_string(parts.join("brp-pyc-bytecode.specpart")).expect("the brp step wrote a spec part");
     assert_eq!(part.matches("\n%package -n python-example-split-bytecode-opt-").count(), 3, "{part}");
     std::fs::remove_dir_all(&parts).unwrap();
     let split = build_with(&top.path("build"), &format!("{declared}\n{part}"), &[Path::new(POLICY)], &defines[..1]);
@@ -235,10 +253,16 @@ fn make_install_puts_the_filters_where_rpmlint_reads_them() {
         return;
     }
     // Dry run: the commands `make install` would run, nothing built or written.
-    let out = run_ok(Command::new("make").args(["-n", "install", "DESTDIR=/stage", "PREFIX=/usr"]).current_dir(env!("CARGO_MANIFEST_DIR")));
+    let out = run_ok(
+        Command::new("make")
+            .args(["-n", "install", "DESTDIR=/stage", "PREFIX=/usr"])
+            .current_dir(env!("CARGO_MANIFEST_DIR")),
+    );
     let commands = String::from_utf8(out.stdout).unwrap();
     assert!(
-        commands.lines().any(|l| l.contains("rpm-config/brp-pyc.toml") && l.ends_with("/stage/etc/xdg/rpmlint/brp-pyc.toml")),
+        commands
+            .lines()
+            .any(|l| l.contains("rpm-config/brp-pyc.toml") && l.ends_with("/stage/etc/xdg/rpmlint/brp-pyc.toml")),
         "{commands}"
     );
 }
@@ -252,14 +276,25 @@ fn brp_pyc_package_lints_clean_but_the_explained_messages() {
         return;
     }
     let Some(package) = std::env::var_os("BRP_PYC_RPM").map(PathBuf::from) else {
-        assert!(std::env::var_os("CI").is_none(), "$BRP_PYC_RPM (the package `make rpm` builds) is required in CI; .ci/run sets it");
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "$BRP_PYC_RPM (the package `make rpm` builds) is required in CI; .ci/run sets it"
+        );
         skipped("$BRP_PYC_RPM is unset (the package `make rpm` builds)");
         return;
     };
     let noarch = package.parent().unwrap().parent().unwrap().join("noarch");
-    let policy = files_below(&noarch).into_iter().find(|p| p.to_string_lossy().contains("/brp-pyc-policy-")).expect("the policy subpackage");
+    let policy = files_below(&noarch)
+        .into_iter()
+        .find(|p| p.to_string_lossy().contains("/brp-pyc-policy-"))
+        .expect("the policy subpackage");
     let dist = Tree::new();
-    run_ok(Command::new("make").args(["-s", "spec"]).arg(format!("DISTDIR={}", dist.root().display())).current_dir(env!("CARGO_MANIFEST_DIR")));
+    run_ok(
+        Command::new("make")
+            .args(["-s", "spec"])
+            .arg(format!("DISTDIR={}", dist.root().display()))
+            .current_dir(env!("CARGO_MANIFEST_DIR")),
+    );
     let lint = |config: Option<&str>| {
         let home = tempfile::tempdir().unwrap();
         let mut cmd = Command::new("rpmlint");
@@ -275,7 +310,11 @@ fn brp_pyc_package_lints_clean_but_the_explained_messages() {
             .output()
             .unwrap();
         let stdout = String::from_utf8(out.stdout).unwrap();
-        assert!(stdout.contains("2 packages and 1 specfiles checked"), "rpmlint ran:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            stdout.contains("2 packages and 1 specfiles checked"),
+            "rpmlint ran:\n{stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         (findings_in(&stdout), stdout)
     };
     let (raw, _) = lint(None);

@@ -37,7 +37,12 @@ fn build_or_4_18_error(config: &Path, dir: &Path, spec: &str) -> Option<Build> {
     let ours: Vec<&str> = stderr.lines().filter(|l| l.starts_with("brp-pyc:")).collect();
     assert_eq!(ours.len(), 1, "one line from brp-pyc:\n{stderr}");
     let (major, minor) = rpm_version();
-    for needed in [format!("rpm {major}.{minor}"), "reads no spec parts".into(), "%package -n python3-foo-bytecode-opt-0".into(), "%py_bytecode_files 0".into()] {
+    for needed in [
+        format!("rpm {major}.{minor}"),
+        "reads no spec parts".into(),
+        "%package -n python3-foo-bytecode-opt-0".into(),
+        "%py_bytecode_files 0".into(),
+    ] {
         assert!(ours[0].contains(&needed), "{needed:?} in {}", ours[0]);
     }
     None
@@ -65,13 +70,21 @@ enum Declared {
 /// subpackages' tags when brp-pyc declared them.
 fn assert_split(build: &Build, modules: usize, declared: Declared) {
     let names: Vec<&str> = build.packages.keys().map(String::as_str).collect();
-    assert_eq!(names, ["python3-foo", "python3-foo-bytecode-opt-0", "python3-foo-bytecode-opt-1", "python3-foo-bytecode-opt-2"]);
+    assert_eq!(
+        names,
+        ["python3-foo", "python3-foo-bytecode-opt-0", "python3-foo-bytecode-opt-1", "python3-foo-bytecode-opt-2"]
+    );
     let owner = files_of(&build.packages["python3-foo"]);
-    assert!(owner.iter().filter(|e| e.name.ends_with(".pyc")).all(|e| e.ghost), "the owner ships no real cache: {owner:?}");
+    assert!(
+        owner.iter().filter(|e| e.name.ends_with(".pyc")).all(|e| e.ghost),
+        "the owner ships no real cache: {owner:?}"
+    );
     let ghosts: BTreeSet<&str> = owner.iter().filter(|e| e.ghost).map(|e| e.name.as_str()).collect();
     let sitelib = sitelib_of(&build.packages["python3-foo"]);
-    let pycache_dirs: BTreeSet<String> = owner.iter().filter(|e| e.dir && e.name.ends_with("/__pycache__")).map(|e| e.name.clone()).collect();
-    let expected: BTreeSet<String> = ["foo/__pycache__", "foo/sub/__pycache__"].iter().map(|d| format!("{sitelib}/{d}")).collect();
+    let pycache_dirs: BTreeSet<String> =
+        owner.iter().filter(|e| e.dir && e.name.ends_with("/__pycache__")).map(|e| e.name.clone()).collect();
+    let expected: BTreeSet<String> =
+        ["foo/__pycache__", "foo/sub/__pycache__"].iter().map(|d| format!("{sitelib}/{d}")).collect();
     assert_eq!(pycache_dirs, expected, "the owner owns its __pycache__ directories, not site-packages/__pycache__");
     let mut real_in: BTreeMap<String, &str> = BTreeMap::new();
     for level in 0..3 {
@@ -80,23 +93,45 @@ fn assert_split(build: &Build, modules: usize, declared: Declared) {
         let files = files_of(package);
         assert_eq!(files.len(), modules, "{name}: {files:?}");
         for file in &files {
-            let level_of_name = if file.name.ends_with(".opt-1.pyc") { 1 } else if file.name.ends_with(".opt-2.pyc") { 2 } else { 0 };
+            let level_of_name = if file.name.ends_with(".opt-1.pyc") {
+                1
+            } else if file.name.ends_with(".opt-2.pyc") {
+                2
+            } else {
+                0
+            };
             assert!(!file.ghost && !file.dir && level_of_name == level, "{name}: {file:?}");
             assert!(ghosts.contains(file.name.as_str()), "{} is a %ghost of the owner", file.name);
-            assert!(real_in.insert(file.name.clone(), build.packages.keys().find(|k| **k == name).unwrap()).is_none(), "{} twice", file.name);
+            assert!(
+                real_in.insert(file.name.clone(), build.packages.keys().find(|k| **k == name).unwrap()).is_none(),
+                "{} twice",
+                file.name
+            );
         }
-        let query = |qf: &str| String::from_utf8(run_ok(Command::new("rpm").args(["-qp", "--qf", qf]).arg(package)).stdout).unwrap();
-        assert!(query("[%{REQUIRENAME} %{REQUIREFLAGS:depflags} %{REQUIREVERSION}\n]").contains("python3-foo = 1.0-1\n"), "{name} requires its owner");
+        let query = |qf: &str| {
+            String::from_utf8(run_ok(Command::new("rpm").args(["-qp", "--qf", qf]).arg(package)).stdout).unwrap()
+        };
+        assert!(
+            query("[%{REQUIRENAME} %{REQUIREFLAGS:depflags} %{REQUIREVERSION}\n]").contains("python3-foo = 1.0-1\n"),
+            "{name} requires its owner"
+        );
         if declared == Declared::BySpec {
             continue;
         }
         assert_eq!(query("%{ARCH}"), "noarch", "{name}");
         let supplements = query("[%{SUPPLEMENTS}\n]");
-        assert_eq!(supplements, if level == 0 { "python3-foo\n" } else { "" }, "{name}: only level 0 is installed by default");
+        assert_eq!(
+            supplements,
+            if level == 0 { "python3-foo\n" } else { "" },
+            "{name}: only level 0 is installed by default"
+        );
         // Words, not lines: the description is wrapped.
         let about = query("%{SUMMARY}\n%{DESCRIPTION}").split_whitespace().collect::<Vec<_>>().join(" ");
         let how = ["without -O", "with -O", "with -OO"][level];
-        assert!(about.contains("python3-foo") && about.contains(&format!("level {level}")) && about.contains(how), "{name}: {about}");
+        assert!(
+            about.contains("python3-foo") && about.contains(&format!("level {level}")) && about.contains(how),
+            "{name}: {about}"
+        );
     }
     assert_eq!(ghosts.len(), real_in.len(), "every %ghost of the owner is real in one subpackage");
     build.assert_no_set_spans_packages();
@@ -122,8 +157,11 @@ fn assert_one_line_split_builds(save_files_args: &str, files: &str) {
 #[test]
 fn the_split_line_alone_declares_the_subpackages() {
     let readme = std::fs::read_to_string(Path::new(ROOT).join("README.md")).unwrap();
-    let snippet = format!("%install\n%pyproject_install\n%pyproject_save_files {README_SAVE_FILES}\n{SPLIT_LINE}\n\n{README_FILES}");
-    let indented: String = snippet.lines().map(|l| if l.is_empty() { "\n".to_string() } else { format!("    {l}\n") }).collect();
+    let snippet = format!(
+        "%install\n%pyproject_install\n%pyproject_save_files {README_SAVE_FILES}\n{SPLIT_LINE}\n\n{README_FILES}"
+    );
+    let indented: String =
+        snippet.lines().map(|l| if l.is_empty() { "\n".to_string() } else { format!("    {l}\n") }).collect();
     assert!(readme.contains(&indented), "the README shows the spec this test builds:\n{indented}");
     assert_one_line_split_builds(README_SAVE_FILES, README_FILES);
 }
@@ -148,7 +186,10 @@ fn two_builds_of_the_one_line_split_are_byte_identical() {
     assert_eq!(first.packages.keys().collect::<Vec<_>>(), second.packages.keys().collect::<Vec<_>>());
     assert_eq!(first.packages.len(), 4);
     for (name, path) in &first.packages {
-        assert!(std::fs::read(path).unwrap() == std::fs::read(&second.packages[name]).unwrap(), "{name} differs between two builds");
+        assert!(
+            std::fs::read(path).unwrap() == std::fs::read(&second.packages[name]).unwrap(),
+            "{name} differs between two builds"
+        );
     }
 }
 
@@ -166,13 +207,24 @@ impl Repository {
         let mut required = BTreeSet::new();
         for package in build.packages.values() {
             std::fs::copy(package, dir.path().join(package.file_name().unwrap())).unwrap();
-            let query = |qf: &str| String::from_utf8(run_ok(Command::new("rpm").args(["-qp", "--qf", qf]).arg(package)).stdout).unwrap();
+            let query = |qf: &str| {
+                String::from_utf8(run_ok(Command::new("rpm").args(["-qp", "--qf", qf]).arg(package)).stdout).unwrap()
+            };
             provided.extend(query("[%{PROVIDENAME}\n]").lines().map(str::to_string));
-            required.extend(query("[%{REQUIRENAME} %{REQUIREFLAGS:depflags} %{REQUIREVERSION}\n]").lines().map(|l| l.trim().to_string()));
+            required.extend(
+                query("[%{REQUIRENAME} %{REQUIREFLAGS:depflags} %{REQUIREVERSION}\n]")
+                    .lines()
+                    .map(|l| l.trim().to_string()),
+            );
         }
-        let system: Vec<&String> =
-            required.iter().filter(|r| !r.starts_with("rpmlib(") && !provided.contains(r.split(' ').next().unwrap())).collect();
-        assert!(system.iter().any(|r| r.starts_with("python(abi) = ")), "the packages require python(abi): {required:?}");
+        let system: Vec<&String> = required
+            .iter()
+            .filter(|r| !r.starts_with("rpmlib(") && !provided.contains(r.split(' ').next().unwrap()))
+            .collect();
+        assert!(
+            system.iter().any(|r| r.starts_with("python(abi) = ")),
+            "the packages require python(abi): {required:?}"
+        );
         assert!(system.iter().all(|r| !r.starts_with('/')), "no file dependency to provide: {system:?}");
         let provides: String = system.iter().map(|r| format!("Provides: {r}\n")).collect();
         let spec = format!(
@@ -243,14 +295,23 @@ fn dnf_installs_level_0_with_the_owner_by_default() {
     let repository = Repository::new(&build);
     let sitelib = sitelib_of(&build.packages["python3-foo"]);
     let tag = cache_tag(SYSTEM_PYTHON);
-    let level_0: BTreeSet<String> = ["foo/__pycache__/plain", "foo/__pycache__/docs", "foo/__pycache__/asserts", "foo/__pycache__/both", "foo/sub/__pycache__/__init__", "foo/__pycache__/__init__", "__pycache__/foo_top"]
-        .iter()
-        .map(|m| format!("{m}.{tag}.pyc"))
-        .collect();
+    let level_0: BTreeSet<String> = [
+        "foo/__pycache__/plain",
+        "foo/__pycache__/docs",
+        "foo/__pycache__/asserts",
+        "foo/__pycache__/both",
+        "foo/sub/__pycache__/__init__",
+        "foo/__pycache__/__init__",
+        "__pycache__/foo_top",
+    ]
+    .iter()
+    .map(|m| format!("{m}.{tag}.pyc"))
+    .collect();
 
     let root = tempfile::tempdir().unwrap();
     repository.dnf(root.path(), &["install", "python3-foo"]);
-    let expected: BTreeSet<String> = ["python3-foo", "python3-foo-bytecode-opt-0", "system-python"].map(String::from).into();
+    let expected: BTreeSet<String> =
+        ["python3-foo", "python3-foo-bytecode-opt-0", "system-python"].map(String::from).into();
     assert_eq!(installed(root.path()), expected, "the owner, level 0 by its weak dependency, and what they require");
     assert_eq!(loaded_caches(root.path(), &sitelib, false), level_0, "python3 loads every level 0 cache");
 
@@ -333,8 +394,17 @@ fn a_directory_spec_keeps_one_owner_line() {
         .map(|e| e.name.trim_start_matches(&sitelib).to_string())
         .collect();
     let expected: BTreeSet<String> = [
-        "/foo", "/foo/__pycache__", "/foo/sub", "/foo/sub/__pycache__", "/foo/__init__.py", "/foo/plain.py", "/foo/docs.py",
-        "/foo/asserts.py", "/foo/both.py", "/foo/sub/__init__.py", "/foo/data.txt",
+        "/foo",
+        "/foo/__pycache__",
+        "/foo/sub",
+        "/foo/sub/__pycache__",
+        "/foo/__init__.py",
+        "/foo/plain.py",
+        "/foo/docs.py",
+        "/foo/asserts.py",
+        "/foo/both.py",
+        "/foo/sub/__init__.py",
+        "/foo/data.txt",
     ]
     .map(String::from)
     .into();
@@ -356,7 +426,13 @@ fn the_distribution_switch_splits_an_unmodified_pyproject_spec() {
     let assert_unsplit_and_linked = |build: &Build| {
         assert_eq!(build.packages.keys().collect::<Vec<_>>(), ["python3-foo"]);
         let files = files_of(&build.packages["python3-foo"]);
-        let inode_of = |suffix: &str| files.iter().find(|e| e.name.ends_with(suffix) && !e.ghost).unwrap_or_else(|| panic!("{suffix}: {files:?}")).inode;
+        let inode_of = |suffix: &str| {
+            files
+                .iter()
+                .find(|e| e.name.ends_with(suffix) && !e.ghost)
+                .unwrap_or_else(|| panic!("{suffix}: {files:?}"))
+                .inode
+        };
         // docs.py: levels 0 and 1 are the same bytes, linked in the one package.
         assert_eq!(inode_of(&format!("/docs.{tag}.pyc")), inode_of(&format!("/docs.{tag}.opt-1.pyc")));
     };
@@ -370,7 +446,8 @@ fn the_distribution_switch_splits_an_unmodified_pyproject_spec() {
     let directory = directory_spec(Declared::ByBrpPyc)
         .replace("%py_bytecode_split %{python3_sitelib}/foo\n", "")
         .replace(README_DIRECTORY_FILES, "%files -n python3-foo\n%{python3_sitelib}/foo/\n");
-    let build = try_rpmbuild_with(config, other.path(), &directory, &switch).unwrap_or_else(|stderr| panic!("{stderr}"));
+    let build =
+        try_rpmbuild_with(config, other.path(), &directory, &switch).unwrap_or_else(|stderr| panic!("{stderr}"));
     assert_eq!(rpm_warnings(&build.stderr), Vec::<&str>::new(), "{}", build.stderr);
     assert_unsplit_and_linked(&build);
 }

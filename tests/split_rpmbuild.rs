@@ -119,8 +119,15 @@ fn check_layout(packages: &BTreeMap<String, PathBuf>, topdir: &Path, main: &str,
         extract(package, &root);
         for (i, a) in files.iter().enumerate() {
             for b in &files[i + 1..] {
-                let same = std::fs::read(root.join(&a.name[1..])).unwrap() == std::fs::read(root.join(&b.name[1..])).unwrap();
-                assert_eq!(a.inode == b.inode, same, "{sub}: {} and {}: one inode exactly when identical", a.name, b.name);
+                let same =
+                    std::fs::read(root.join(&a.name[1..])).unwrap() == std::fs::read(root.join(&b.name[1..])).unwrap();
+                assert_eq!(
+                    a.inode == b.inode,
+                    same,
+                    "{sub}: {} and {}: one inode exactly when identical",
+                    a.name,
+                    b.name
+                );
             }
         }
     }
@@ -137,7 +144,12 @@ fn example_with_one_subpackage_per_level() {
     let top = tempfile::tempdir().unwrap();
     let packages = rpmbuild(&example("python-example-split.spec"), top.path(), &[]);
     assert_eq!(packages.len(), 4, "{packages:?}");
-    check_layout(&packages, top.path(), "python-example-split", &[("bytecode-opt-0", &[0]), ("bytecode-opt-1", &[1]), ("bytecode-opt-2", &[2])]);
+    check_layout(
+        &packages,
+        top.path(),
+        "python-example-split",
+        &[("bytecode-opt-0", &[0]), ("bytecode-opt-1", &[1]), ("bytecode-opt-2", &[2])],
+    );
 }
 
 /// The `not-linked` findings of `check --json` output.
@@ -172,16 +184,20 @@ fn check_on_a_split_build_root_follows_the_recorded_layout() {
     let with_option = run_ok(brp_pyc().args(["check", "--json", "--layout", "0,1,2"]).arg(&root));
     let with_option: serde_json::Value = serde_json::from_slice(&with_option.stdout).unwrap();
     assert_eq!((with_option["problems"].as_u64(), &with_option["layout"]), (Some(0), &"0,1,2".into()), "{with_option}");
-    let lists_dir = files_below(top.path()).into_iter().find_map(|f| {
-        (f.file_name()? == "bytecode-layout").then(|| f.parent().unwrap().to_path_buf())
-    });
+    let lists_dir = files_below(top.path())
+        .into_iter()
+        .find_map(|f| (f.file_name()? == "bytecode-layout").then(|| f.parent().unwrap().to_path_buf()));
     let lists_dir = lists_dir.expect("split recorded its layout beside its lists");
     assert!(lists_dir.to_string_lossy().ends_with("python-example-split-1.0-1.brp-pyc"), "{}", lists_dir.display());
     let from_dir = run_ok(brp_pyc().args(["check", "--json", "--lists-dir"]).arg(&lists_dir).arg(&root));
     let from_dir: serde_json::Value = serde_json::from_slice(&from_dir.stdout).unwrap();
     assert_eq!((from_dir["problems"].as_u64(), &from_dir["layout_from"]), (Some(0), &"lists-dir".into()), "{from_dir}");
     let in_build: serde_json::Value = serde_json::from_slice(&std::fs::read(&in_build).unwrap()).unwrap();
-    assert_eq!((in_build["problems"].as_u64(), &in_build["layout"], &in_build["layout_from"]), (Some(0), &"0,1,2".into(), &"build".into()), "{in_build}");
+    assert_eq!(
+        (in_build["problems"].as_u64(), &in_build["layout"], &in_build["layout_from"]),
+        (Some(0), &"0,1,2".into(), &"build".into()),
+        "{in_build}"
+    );
 }
 
 #[test]
@@ -192,7 +208,12 @@ fn example_with_levels_1_and_2_together_keeps_their_links() {
     let top = tempfile::tempdir().unwrap();
     let packages = rpmbuild(&example("python-example-0-12.spec"), top.path(), &[]);
     assert_eq!(packages.len(), 3, "{packages:?}");
-    check_layout(&packages, top.path(), "python-example-0-12", &[("bytecode-opt-0", &[0]), ("bytecode-opt-1-2", &[1, 2])]);
+    check_layout(
+        &packages,
+        top.path(),
+        "python-example-0-12",
+        &[("bytecode-opt-0", &[0]), ("bytecode-opt-1-2", &[1, 2])],
+    );
     let files = files_of(&packages["python-example-0-12-bytecode-opt-1-2"]);
     let inodes: BTreeSet<u64> = files.iter().map(|f| f.inode).collect();
     assert!(inodes.len() < files.len(), "identical opt-1/opt-2 pairs are one hardlink set in the subpackage");
@@ -259,14 +280,26 @@ fn write_modules(dir: &Path, stems: &[&str]) -> PathBuf {
     sources
 }
 
-const ODD_STEMS: [&str; 10] =
-    ["we ird", "per%.cent", "[x]*?{y}", "bang!", "quo\"te", "back\\slash", "a.b.c", "-dash", "sp %.ace", "p%,q%+r%=s%@t%~u"];
+const ODD_STEMS: [&str; 10] = [
+    "we ird",
+    "per%.cent",
+    "[x]*?{y}",
+    "bang!",
+    "quo\"te",
+    "back\\slash",
+    "a.b.c",
+    "-dash",
+    "sp %.ace",
+    "p%,q%+r%=s%@t%~u",
+];
 
 /// Module names with what rpm's macro expander (rpmio/macro.c) reads specially after a `%`:
 /// option flags, negation and existence tests, macro bodies, shell, expressions, `%%`,
 /// arguments and macro names.
-const PERCENT_STEMS: [&str; 15] =
-    ["pct%-", "a%-b", "a%!b", "a%?b", "a%{b}", "a%(b)", "a%[b]", "a%%b", "a%*b", "a%**b", "a%#b", "a%0b", "a%_b", "%{name}", "per%cent"];
+const PERCENT_STEMS: [&str; 15] = [
+    "pct%-", "a%-b", "a%!b", "a%?b", "a%{b}", "a%(b)", "a%[b]", "a%%b", "a%*b", "a%**b", "a%#b", "a%0b", "a%_b",
+    "%{name}", "per%cent",
+];
 
 #[test]
 fn odd_module_names_survive_the_round_trip_with_legacy_escaping() {
@@ -324,7 +357,11 @@ fn odd_names_of_caches_not_compiled_are_recorded_exactly_as_ghosts() {
             expected.insert(format!("{base}/{stem}.{tag}{suffix}"));
         }
     }
-    assert_eq!(ghosts, expected.iter().map(String::as_str).collect(), "the main package's %ghost entries, every name exact");
+    assert_eq!(
+        ghosts,
+        expected.iter().map(String::as_str).collect(),
+        "the main package's %ghost entries, every name exact"
+    );
     assert!(!packages.contains_key("odd-names-bytecode-opt-2"), "no level 2 cache was compiled");
 }
 
@@ -346,7 +383,12 @@ fn names_with_macro_syntax_after_a_percent_fail_legacy_split_with_one_line() {
         assert!(!stderr.contains("File not found"), "{stem}: split let rpm find out:\n{stderr}");
         let refusals: Vec<&str> = stderr.lines().filter(|l| l.contains("would read as macro syntax")).collect();
         assert_eq!(refusals.len(), 1, "{stem}: one line:\n{stderr}");
-        assert!(refusals[0].contains(&format!("/odd/__pycache__/{stem}.")) || refusals[0].contains(&format!("/odd/{stem}.py")), "{stem}: {}", refusals[0]);
+        assert!(
+            refusals[0].contains(&format!("/odd/__pycache__/{stem}."))
+                || refusals[0].contains(&format!("/odd/{stem}.py")),
+            "{stem}: {}",
+            refusals[0]
+        );
     }
 }
 
@@ -393,7 +435,14 @@ impl ScratchRoot {
     }
 
     fn rpm(&self, args: &[&str], packages: &[&Path]) {
-        run_ok(Command::new("rpm").arg("--root").arg(self.dir.path()).args(["--nodeps", "--noscripts"]).args(args).args(packages));
+        run_ok(
+            Command::new("rpm")
+                .arg("--root")
+                .arg(self.dir.path())
+                .args(["--nodeps", "--noscripts"])
+                .args(args)
+                .args(packages),
+        );
     }
 
     fn path(&self, installed: &str) -> PathBuf {
@@ -475,12 +524,22 @@ fn caches_linked_across_subpackages_are_named_in_a_warning() {
     std::fs::hard_link(&level0, &level1).unwrap();
     let lists = tree.path("lists");
     let split = |layout: &str| {
-        brp_pyc().args(["split", "--rpm-escape", "4.19", "--layout", layout, "--output-dir"]).arg(&lists).arg(tree.root()).output().unwrap()
+        brp_pyc()
+            .args(["split", "--rpm-escape", "4.19", "--layout", layout, "--output-dir"])
+            .arg(&lists)
+            .arg(tree.root())
+            .output()
+            .unwrap()
     };
     let out = split("0,1,2");
     assert_eq!(out.status.code(), Some(0));
     let stderr = String::from_utf8(out.stderr).unwrap();
-    assert!(stderr.contains("warning") && stderr.contains("m.cpython-311.pyc") && stderr.contains("m.cpython-311.opt-1.pyc"), "{stderr}");
+    assert!(
+        stderr.contains("warning")
+            && stderr.contains("m.cpython-311.pyc")
+            && stderr.contains("m.cpython-311.opt-1.pyc"),
+        "{stderr}"
+    );
     assert!(split("01,2").stderr.is_empty(), "a link inside one group is what the layout wants");
 }
 

@@ -47,7 +47,17 @@ fn int(v: &Value, key: &str) -> u64 {
 
 /// The figures that must not depend on whether the files come as a tree or a package.
 fn figures(v: &Value) -> Value {
-    let keys = ["caches", "cache_bytes", "linked_bytes", "linkable_bytes", "modules", "sources", "bytes", "identical", "layouts"];
+    let keys = [
+        "caches",
+        "cache_bytes",
+        "linked_bytes",
+        "linkable_bytes",
+        "modules",
+        "sources",
+        "bytes",
+        "identical",
+        "layouts",
+    ];
     keys.iter().map(|k| (k.to_string(), v[k].clone())).collect::<serde_json::Map<_, _>>().into()
 }
 
@@ -65,7 +75,11 @@ fn rpmbuild_packages_report_what_their_payload_shows() {
     // rpm 6 writes v6 packages, whose file sizes are in LONGFILESIZES only: the figures below
     // then come from those, compared with the extracted payload.
     let version = String::from_utf8(run_ok(std::process::Command::new("rpm").arg("--version")).stdout).unwrap();
-    if version.split_whitespace().last().is_some_and(|v| v.split('.').next().and_then(|m| m.parse::<u32>().ok()) >= Some(6)) {
+    if version
+        .split_whitespace()
+        .last()
+        .is_some_and(|v| v.split('.').next().and_then(|m| m.parse::<u32>().ok()) >= Some(6))
+    {
         let qf = "%{RPMFORMAT}|[%{FILESIZES}]|[%{LONGFILESIZES}]";
         let out = run_ok(std::process::Command::new("rpm").args(["-qp", "--qf", qf]).arg(apart)).stdout;
         let fields: Vec<String> = String::from_utf8(out).unwrap().split('|').map(str::to_string).collect();
@@ -209,7 +223,8 @@ fn json_lines_give_the_rows_of_json_then_a_summary() {
     assert_eq!(saved, int(layouts, "all_linked") as i64 - int(layouts, "opt_0_only") as i64);
     assert!(saved > 0);
     // The ten largest by bytes of caches: the packages with the most modules, largest first.
-    let largest: Vec<&str> = summary["largest"].as_array().unwrap().iter().map(|l| l["name"].as_str().unwrap()).collect();
+    let largest: Vec<&str> =
+        summary["largest"].as_array().unwrap().iter().map(|l| l["name"].as_str().unwrap()).collect();
     let expected: Vec<String> = (3..13).rev().map(|i| format!("p{i}-1-1.noarch.rpm")).collect();
     assert_eq!(largest, expected);
 
@@ -243,12 +258,16 @@ fn the_progress_line_shows_only_on_a_terminal_and_never_with_json() {
     let on_terminal = |flag: &str| {
         let command = format!("{} stats {flag} {}", env!("CARGO_BIN_EXE_brp-pyc"), repo.root().display());
         // A terminal has a TERM; without one (or with TERM=dumb) nothing is drawn.
-        let out = run_ok(std::process::Command::new("script").args(["-qec", &command, "/dev/null"]).env("TERM", "xterm"));
+        let out =
+            run_ok(std::process::Command::new("script").args(["-qec", &command, "/dev/null"]).env("TERM", "xterm"));
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
     let shown = on_terminal("");
     assert!(shown.contains("items read") || shown.contains("listing"), "{shown}");
-    assert!(shown.find("TOTAL").unwrap() > shown.rfind("\x1b[2K").unwrap(), "the line is cleared before the report: {shown}");
+    assert!(
+        shown.find("TOTAL").unwrap() > shown.rfind("\x1b[2K").unwrap(),
+        "the line is cleared before the report: {shown}"
+    );
     assert!(shown.contains("TOTAL (3 items)"), "{shown}");
     let json = on_terminal("--json");
     assert!(!json.contains("items read") && !json.contains("listing"), "{json}");
@@ -271,19 +290,28 @@ fn layout_sizes_on_disk(root: &Path) -> [u64; 6] {
             others += content.len() as u64;
             continue;
         }
-        let level = if name.ends_with(".opt-1.pyc") { 1 } else if name.ends_with(".opt-2.pyc") { 2 } else { 0 };
+        let level = if name.ends_with(".opt-1.pyc") {
+            1
+        } else if name.ends_with(".opt-2.pyc") {
+            2
+        } else {
+            0
+        };
         let module = name.replace(".opt-1.pyc", ".pyc").replace(".opt-2.pyc", ".pyc");
         modules.entry((path.parent().unwrap().to_path_buf(), module)).or_default().push((level, content));
     }
     let distinct = |levels: &[u8]| -> u64 {
         let mut total = 0;
         for caches in modules.values() {
-            let contents: std::collections::BTreeSet<&Vec<u8>> = caches.iter().filter(|(l, _)| levels.contains(l)).map(|(_, c)| c).collect();
+            let contents: std::collections::BTreeSet<&Vec<u8>> =
+                caches.iter().filter(|(l, _)| levels.contains(l)).map(|(_, c)| c).collect();
             total += contents.iter().map(|c| c.len() as u64).sum::<u64>();
         }
         total
     };
-    let every = |levels: &[u8]| -> u64 { modules.values().flatten().filter(|(l, _)| levels.contains(l)).map(|(_, c)| c.len() as u64).sum() };
+    let every = |levels: &[u8]| -> u64 {
+        modules.values().flatten().filter(|(l, _)| levels.contains(l)).map(|(_, c)| c.len() as u64).sum()
+    };
     [
         others + distinct(&[0, 1, 2]),
         others + distinct(&[0]),
@@ -309,7 +337,11 @@ fn a_layout_needing_a_level_no_cache_has_is_not_projected() {
     let (code, report) = audit_json("stats", &[tree.root()]);
     assert_eq!(code, 0);
     let modules = int(&report, "modules");
-    assert_eq!(report["missing_levels"], serde_json::json!({"level_0": 0, "level_1": 0, "level_2": modules}), "{report}");
+    assert_eq!(
+        report["missing_levels"],
+        serde_json::json!({"level_0": 0, "level_1": 0, "level_2": modules}),
+        "{report}"
+    );
     let layouts = &report["layouts"];
     assert!(layouts["split_0_1_2"].is_null(), "{layouts}");
     for reference in ["against_shipped", "against_all_linked"] {
@@ -317,7 +349,10 @@ fn a_layout_needing_a_level_no_cache_has_is_not_projected() {
         assert!(report["items"][0]["layout_change_percent"][reference]["split_0_1_2"].is_null(), "{report}");
     }
     assert!(report["items"][0]["layouts"]["split_0_1_2"].is_null());
-    assert_eq!((int(layouts, "opt_0_only"), int(layouts, "levels_0_1"), int(layouts, "split_0_1")), (opt_0, levels_0_1, split_0_1));
+    assert_eq!(
+        (int(layouts, "opt_0_only"), int(layouts, "levels_0_1"), int(layouts, "split_0_1")),
+        (opt_0, levels_0_1, split_0_1)
+    );
     let text = String::from_utf8(run_ok(brp_pyc().arg("stats").arg(tree.root())).stdout).unwrap();
     let row = text.lines().find(|l| l.starts_with("split 0,1,2")).unwrap();
     assert_eq!(row.split_whitespace().skip(5).collect::<Vec<_>>(), ["n/a"], "{text}");
@@ -343,31 +378,52 @@ fn layouts_against_the_status_quo_match_sizes_on_disk() {
     tree.write("usr/share/doc/m/README", "readme\n".repeat(50));
     tree.compile("python3", &[0, 1, 2]);
     let [all_linked, opt_0, levels_0_1, split, no_caches, split_0_1] = layout_sizes_on_disk(tree.root());
-    assert!(all_linked < split && opt_0 < levels_0_1 && levels_0_1 < split_0_1 && no_caches < opt_0, "the level matrix tells the layouts apart");
+    assert!(
+        all_linked < split && opt_0 < levels_0_1 && levels_0_1 < split_0_1 && no_caches < opt_0,
+        "the level matrix tells the layouts apart"
+    );
     let expected = |size: u64| (size as f64 - all_linked as f64) * 100.0 / all_linked as f64;
-    let keys = [("all_linked", all_linked), ("opt_0_only", opt_0), ("levels_0_1", levels_0_1), ("split_0_1_2", split), ("no_caches", no_caches), ("split_0_1", split_0_1)];
+    let keys = [
+        ("all_linked", all_linked),
+        ("opt_0_only", opt_0),
+        ("levels_0_1", levels_0_1),
+        ("split_0_1_2", split),
+        ("no_caches", no_caches),
+        ("split_0_1", split_0_1),
+    ];
 
     let (code, unlinked) = audit_json("stats", &[tree.root()]);
     assert_eq!(code, 0);
-    let percent = |report: &Value, reference: &str, key: &str| report["layout_change_percent"][reference][key].as_f64().unwrap();
+    let percent =
+        |report: &Value, reference: &str, key: &str| report["layout_change_percent"][reference][key].as_f64().unwrap();
     for (key, size) in keys {
         assert!((percent(&unlinked, "against_all_linked", key) - expected(size)).abs() < 1e-9, "{key}: {unlinked}");
         let against_shipped = (size as f64 - split as f64) * 100.0 / split as f64;
         assert!((percent(&unlinked, "against_shipped", key) - against_shipped).abs() < 1e-9, "{key}: {unlinked}");
         // The row of the one item carries the same figures as the total.
-        assert_eq!(unlinked["items"][0]["layout_change_percent"]["against_all_linked"][key], unlinked["layout_change_percent"]["against_all_linked"][key]);
+        assert_eq!(
+            unlinked["items"][0]["layout_change_percent"]["against_all_linked"][key],
+            unlinked["layout_change_percent"]["against_all_linked"][key]
+        );
     }
     let out = run_ok(brp_pyc().arg("stats").arg(tree.root()));
     let text = String::from_utf8(out.stdout).unwrap();
     let row = text.lines().find(|l| l.starts_with("level 0 only")).unwrap_or_else(|| panic!("{text}"));
-    assert!(row.ends_with(&format!("{:+.2} %", expected(opt_0))), "last column against all levels linked: {row}\n{text}");
+    assert!(
+        row.ends_with(&format!("{:+.2} %", expected(opt_0))),
+        "last column against all levels linked: {row}\n{text}"
+    );
 
     // Once the tree is linked, what it ships is the status quo: the two references agree, and
     // the one that is the status quo did not move.
     tree.link_json(&[]);
     let distinct_inodes: u64 = {
         let mut seen = std::collections::BTreeSet::new();
-        files_below(tree.root()).iter().filter(|p| seen.insert(inode(p))).map(|p| std::fs::metadata(p).unwrap().len()).sum()
+        files_below(tree.root())
+            .iter()
+            .filter(|p| seen.insert(inode(p)))
+            .map(|p| std::fs::metadata(p).unwrap().len())
+            .sum()
     };
     assert_eq!(distinct_inodes, all_linked, "linking stores what the layout counted");
     let (_, linked) = audit_json("stats", &[tree.root()]);
@@ -505,7 +561,10 @@ fn a_signature_header_claiming_a_huge_size_is_refused_naming_the_package() {
             assert_eq!(out.status.code(), Some(2), "{sub}, size {size}: {stderr}");
             assert_eq!(
                 stderr.trim_end(),
-                format!("brp-pyc: error: {}: corrupt signature header (records a size of {size} bytes)", package.display()),
+                format!(
+                    "brp-pyc: error: {}: corrupt signature header (records a size of {size} bytes)",
+                    package.display()
+                ),
             );
         }
     }
@@ -525,7 +584,27 @@ enum Mutation {
 
 fn edge_u32() -> impl Strategy<Value = u32> {
     prop_oneof![
-        prop::sample::select(vec![0u32, 1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 0xffff, 0x1_0000, 0x0fff_ffff, 0x7fff_ffff, 0x8000_0000, u32::MAX - 1, u32::MAX]),
+        prop::sample::select(vec![
+            0u32,
+            1,
+            2,
+            3,
+            4,
+            5,
+            7,
+            8,
+            9,
+            15,
+            16,
+            17,
+            0xffff,
+            0x1_0000,
+            0x0fff_ffff,
+            0x7fff_ffff,
+            0x8000_0000,
+            u32::MAX - 1,
+            u32::MAX
+        ]),
         any::<u32>(),
     ]
 }
@@ -583,7 +662,11 @@ fn read_like_the_commands(path: &Path, paths: &[Vec<u8>]) -> Result<(), TestCase
         let stats = brp_pyc::audit::analysis::analyse(&inventory).stats;
         let layouts = &stats.layouts;
         prop_assert!(stats.linkable_bytes <= stats.cache_bytes, "{:?}", stats);
-        prop_assert!(layouts.all_linked <= layouts.shipped && layouts.opt_0_only.is_none_or(|l| l <= layouts.shipped), "{:?}", stats);
+        prop_assert!(
+            layouts.all_linked <= layouts.shipped && layouts.opt_0_only.is_none_or(|l| l <= layouts.shipped),
+            "{:?}",
+            stats
+        );
         let checked = brp_pyc::audit::findings::check(std::slice::from_ref(&inventory));
         for e in &checked.errors {
             prop_assert!(e.to_string().contains(path.to_str().unwrap()), "error names the file: {}", e);
@@ -595,7 +678,11 @@ fn read_like_the_commands(path: &Path, paths: &[Vec<u8>]) -> Result<(), TestCase
 
 /// Applies the mutations (where the seed's headers are) to `bytes`, a seed package, writes the
 /// result to a file and reads it as the commands do; returns the file.
-fn mutated_and_read(mut bytes: Vec<u8>, mutations: &[Mutation], paths: &[Vec<u8>]) -> Result<tempfile::NamedTempFile, TestCaseError> {
+fn mutated_and_read(
+    mut bytes: Vec<u8>,
+    mutations: &[Mutation],
+    paths: &[Vec<u8>],
+) -> Result<tempfile::NamedTempFile, TestCaseError> {
     let spans = header_spans(&seed_package().0);
     for mutation in mutations {
         apply_mutation(&mut bytes, spans, mutation);
@@ -634,7 +721,8 @@ fn payload_entries_are_found_by_name_in_v4_and_by_index_in_v6() {
         (format!("{site}/__pycache__/m.cpython-311.pyc"), b"\xa7\x0d\x0d\x0a levels 0 and 1".to_vec()),
         (format!("{site}/m.py"), b"x = 1\n".to_vec()),
     ];
-    let compressions = [rpm::CompressionType::None, rpm::CompressionType::Gzip, rpm::CompressionType::Zstd, rpm::CompressionType::Xz];
+    let compressions =
+        [rpm::CompressionType::None, rpm::CompressionType::Gzip, rpm::CompressionType::Zstd, rpm::CompressionType::Xz];
     let repo = Tree::in_memory();
     for (format, config) in [("v4", rpm::BuildConfig::v4()), ("v6", rpm::BuildConfig::v6())] {
         for compression in compressions {
@@ -644,14 +732,18 @@ fn payload_entries_are_found_by_name_in_v4_and_by_index_in_v6() {
             let cache = |suffix: &str| format!("{site}/__pycache__/m.cpython-311{suffix}.pyc");
             builder.with_file_contents(shared.clone(), rpm::FileOptions::new(cache("")).hardlink("m")).unwrap();
             builder.with_file_contents(shared, rpm::FileOptions::new(cache(".opt-1")).hardlink("m")).unwrap();
-            builder.with_file_contents(b"\xa7\x0d\x0d\x0a level 2".to_vec(), rpm::FileOptions::new(cache(".opt-2"))).unwrap();
+            builder
+                .with_file_contents(b"\xa7\x0d\x0d\x0a level 2".to_vec(), rpm::FileOptions::new(cache(".opt-2")))
+                .unwrap();
             builder.with_file_contents("x = 1\n", rpm::FileOptions::new(format!("{site}/m.py"))).unwrap();
             builder.with_symlink(rpm::FileOptions::symlink(format!("{site}/n.py"), "m.py")).unwrap();
             builder.with_dir_entry(rpm::FileOptions::dir(format!("{site}/data"))).unwrap();
             builder.with_ghost(rpm::FileOptions::ghost(cache(".opt-3"))).unwrap();
             // More files than a linear search could pass unnoticed, none of them wanted.
             for i in 0..300 {
-                builder.with_file_contents(format!("{i}\n"), rpm::FileOptions::new(format!("{site}/data/f{i:03}.txt"))).unwrap();
+                builder
+                    .with_file_contents(format!("{i}\n"), rpm::FileOptions::new(format!("{site}/data/f{i:03}.txt")))
+                    .unwrap();
             }
             let path = repo.root().join(format!("p-{format}-{compression}.rpm"));
             builder.build().unwrap().write_file(&path).unwrap();
@@ -663,7 +755,9 @@ fn payload_entries_are_found_by_name_in_v4_and_by_index_in_v6() {
 
             let mut wanted: std::collections::HashSet<Vec<u8>> =
                 ["", ".opt-1", ".opt-2", ".opt-3"].iter().map(|s| cache(s).into_bytes()).collect();
-            wanted.extend([format!("{site}/m.py"), format!("{site}/n.py"), format!("{site}/data")].map(String::into_bytes));
+            wanted.extend(
+                [format!("{site}/m.py"), format!("{site}/n.py"), format!("{site}/data")].map(String::into_bytes),
+            );
             let mut got = Vec::new();
             brp_pyc::audit::payload::read_payload_files(&path, &wanted, |path, content| {
                 let mut bytes = Vec::new();
@@ -708,7 +802,11 @@ fn seed_package() -> &'static (Vec<u8>, Vec<Vec<u8>>) {
         let tree = Tree::in_memory();
         tree.write("p/m.py", "x = 1\n");
         tree.write("p/__pycache__/m.cpython-311.pyc", b"\xa7\x0d\x0d\x0a\0\0\0\0abcdefgh-code");
-        std::fs::hard_link(tree.path("p/__pycache__/m.cpython-311.pyc"), tree.path("p/__pycache__/m.cpython-311.opt-1.pyc")).unwrap();
+        std::fs::hard_link(
+            tree.path("p/__pycache__/m.cpython-311.pyc"),
+            tree.path("p/__pycache__/m.cpython-311.opt-1.pyc"),
+        )
+        .unwrap();
         let dir = Tree::in_memory();
         let path = build_with_rpm_crate(tree.root(), "seed", dir.root());
         let paths = ["/p/m.py", "/p/__pycache__/m.cpython-311.pyc", "/p/__pycache__/m.cpython-311.opt-1.pyc"];
@@ -770,7 +868,10 @@ fn bare_cpio_seeds() -> &'static [(Vec<u8>, usize, Vec<Vec<u8>>); 2] {
             let mut bytes = Vec::new();
             builder.build().unwrap().write(&mut bytes).unwrap();
             let payload = rpm_payload::layout(&bytes).1;
-            let paths = ["", ".opt-1", ".opt-2"].iter().map(|s| cache(s).into_bytes()).chain([b"/p/m.py".to_vec(), b"/p/n.py".to_vec()]);
+            let paths = ["", ".opt-1", ".opt-2"]
+                .iter()
+                .map(|s| cache(s).into_bytes())
+                .chain([b"/p/m.py".to_vec(), b"/p/n.py".to_vec()]);
             (bytes, payload, paths.collect())
         };
         [seed(rpm::BuildConfig::v4()), seed(rpm::BuildConfig::v6())]
@@ -779,7 +880,9 @@ fn bare_cpio_seeds() -> &'static [(Vec<u8>, usize, Vec<Vec<u8>>); 2] {
 
 /// Where the cpio entries of a bare payload start (their magic numbers), the trailer's included.
 fn cpio_entries(payload: &[u8]) -> Vec<usize> {
-    (0..payload.len().saturating_sub(5)).filter(|&at| matches!(&payload[at..at + 6], b"070701" | b"070702" | b"07070X")).collect()
+    (0..payload.len().saturating_sub(5))
+        .filter(|&at| matches!(&payload[at..at + 6], b"070701" | b"070702" | b"07070X"))
+        .collect()
 }
 
 /// A change to one cpio entry header: one of its 8-digit hex fields (for a stripped entry the
@@ -800,14 +903,35 @@ enum CpioValue {
 
 fn cpio_change() -> impl Strategy<Value = CpioChange> {
     let value = prop_oneof![
-        prop::sample::select(vec![0u32, 1, 2, 3, 4, 5, 15, 16, 17, 4095, 4096, 4097, 65_536, 0x7fff_ffff, u32::MAX - 1, u32::MAX])
-            .prop_map(CpioValue::Number),
+        prop::sample::select(vec![
+            0u32,
+            1,
+            2,
+            3,
+            4,
+            5,
+            15,
+            16,
+            17,
+            4095,
+            4096,
+            4097,
+            65_536,
+            0x7fff_ffff,
+            u32::MAX - 1,
+            u32::MAX
+        ])
+        .prop_map(CpioValue::Number),
         (-5i64..=5).prop_map(CpioValue::Delta),
-        prop::sample::select(vec![b"zzzzzzzz", b"+0000001", b"-0000001", b"0000000 ", b" 0000001", b"0x000001"]).prop_map(CpioValue::Text),
+        prop::sample::select(vec![b"zzzzzzzz", b"+0000001", b"-0000001", b"0000000 ", b" 0000001", b"0x000001"])
+            .prop_map(CpioValue::Text),
     ];
     let field = (any::<prop::sample::Index>(), any::<prop::sample::Index>(), value)
         .prop_map(|(entry, field, value)| CpioChange::Field { entry, field, value });
-    let magic = (any::<prop::sample::Index>(), prop::sample::select(vec![b"070701", b"070702", b"07070X", b"070707", b"000000"]))
+    let magic = (
+        any::<prop::sample::Index>(),
+        prop::sample::select(vec![b"070701", b"070702", b"07070X", b"070707", b"000000"]),
+    )
         .prop_map(|(entry, magic)| CpioChange::Magic { entry, magic });
     prop_oneof![3 => field, 1 => magic]
 }
@@ -827,7 +951,9 @@ fn apply_cpio_change(payload: &mut [u8], change: &CpioChange) {
             let old = u32::from_str_radix(std::str::from_utf8(digits).unwrap_or("0"), 16).unwrap_or(0);
             let new = match value {
                 CpioValue::Number(n) => format!("{n:08x}").into_bytes(),
-                CpioValue::Delta(d) => format!("{:08x}", (i64::from(old) + d).clamp(0, i64::from(u32::MAX))).into_bytes(),
+                CpioValue::Delta(d) => {
+                    format!("{:08x}", (i64::from(old) + d).clamp(0, i64::from(u32::MAX))).into_bytes()
+                }
                 CpioValue::Text(text) => text.to_vec(),
             };
             digits.copy_from_slice(&new);
@@ -985,7 +1111,8 @@ fn write_bench_packages(dir: &Path, range: std::ops::Range<usize>, debian: bool)
         let name = format!("python3-bench{p:05}");
         let mut builder = rpm::PackageBuilder::new(&name, "1", "MIT", "noarch", "bench");
         // One fixed mtime: members of a hardlink set must agree, also across a second boundary.
-        let config = rpm::BuildConfig::v4().compression(rpm::CompressionWithLevel::Zstd(1)).source_date(1_700_000_000u32);
+        let config =
+            rpm::BuildConfig::v4().compression(rpm::CompressionWithLevel::Zstd(1)).source_date(1_700_000_000u32);
         builder.using_config(config);
         if debian {
             DebianShape::package(p as u64).add_files(&mut builder, &name);
@@ -1018,7 +1145,9 @@ fn memory_does_not_grow_with_the_number_of_packages() {
             builder.using_config(rpm::BuildConfig::v4().compression(rpm::CompressionType::None));
             let site = format!("/usr/lib/python3.11/site-packages/p{p}");
             for m in 0..50 {
-                builder.with_file_contents(format!("x = {m}\n"), rpm::FileOptions::new(format!("{site}/m{m}.py"))).unwrap();
+                builder
+                    .with_file_contents(format!("x = {m}\n"), rpm::FileOptions::new(format!("{site}/m{m}.py")))
+                    .unwrap();
                 for suffix in ["", ".opt-1", ".opt-2"] {
                     let path = format!("{site}/__pycache__/m{m}.cpython-311{suffix}.pyc");
                     builder.with_file_contents(format!("code {m}{suffix}"), rpm::FileOptions::new(path)).unwrap();
@@ -1086,10 +1215,19 @@ struct DebianShape {
 }
 
 impl DebianShape {
-    const MODULES: [(f64, f64); 7] = [(0.0, 1.0), (0.10, 2.0), (0.25, 5.0), (0.50, 10.0), (0.75, 24.0), (0.90, 85.0), (0.99, 491.0)];
-    const CACHE_BYTES: [(f64, f64); 7] =
-        [(0.0, 200.0), (0.10, 790.0), (0.25, 2589.0), (0.50, 6598.0), (0.75, 15966.0), (0.90, 33759.0), (0.99, 130234.0)];
-    const SOURCE_RATIO: [(f64, f64); 6] = [(0.0, 0.6), (0.10, 0.85), (0.25, 1.06), (0.50, 1.33), (0.75, 1.65), (0.90, 2.04)];
+    const MODULES: [(f64, f64); 7] =
+        [(0.0, 1.0), (0.10, 2.0), (0.25, 5.0), (0.50, 10.0), (0.75, 24.0), (0.90, 85.0), (0.99, 491.0)];
+    const CACHE_BYTES: [(f64, f64); 7] = [
+        (0.0, 200.0),
+        (0.10, 790.0),
+        (0.25, 2589.0),
+        (0.50, 6598.0),
+        (0.75, 15966.0),
+        (0.90, 33759.0),
+        (0.99, 130234.0),
+    ];
+    const SOURCE_RATIO: [(f64, f64); 6] =
+        [(0.0, 0.6), (0.10, 0.85), (0.25, 1.06), (0.50, 1.33), (0.75, 1.65), (0.90, 2.04)];
     const OTHER_FILES: [(f64, f64); 6] = [(0.0, 0.0), (0.25, 0.0), (0.50, 1.0), (0.75, 1.0), (0.90, 4.0), (0.99, 12.0)];
 
     fn package(p: u64) -> DebianShape {
@@ -1132,7 +1270,12 @@ impl DebianShape {
             let dir = format!("{site}/{name}/{}", if m % 10 == 0 { String::new() } else { format!("sub{}/", m / 10) });
             let cache_len = self.draw(&Self::CACHE_BYTES) as usize;
             let source_len = (cache_len as f64 / self.draw(&Self::SOURCE_RATIO)) as usize;
-            builder.with_file_contents(content(format!("source {name} {m} "), source_len), rpm::FileOptions::new(format!("{dir}m{m}.py"))).unwrap();
+            builder
+                .with_file_contents(
+                    content(format!("source {name} {m} "), source_len),
+                    rpm::FileOptions::new(format!("{dir}m{m}.py")),
+                )
+                .unwrap();
             let same_0_1 = self.uniform() < 486.0 / 637.0;
             let same_1_2 = self.uniform() < 77.0 / 637.0;
             let one = if same_0_1 { 0 } else { 1 };
@@ -1146,11 +1289,18 @@ impl DebianShape {
                 if linked && variants.iter().filter(|&&v| v == variant).count() > 1 {
                     options = options.hardlink(format!("{base}-{variant}"));
                 }
-                builder.with_file_contents(content(format!("code {name} {m} {variant} "), lengths[variant]), options).unwrap();
+                builder
+                    .with_file_contents(content(format!("code {name} {m} {variant} "), lengths[variant]), options)
+                    .unwrap();
             }
         }
         for f in 0..self.draw(&Self::OTHER_FILES).round() as usize {
-            builder.with_file_contents(content(format!("data {f}"), 400), rpm::FileOptions::new(format!("{site}/{name}/data{f}.txt"))).unwrap();
+            builder
+                .with_file_contents(
+                    content(format!("data {f}"), 400),
+                    rpm::FileOptions::new(format!("{site}/{name}/data{f}.txt")),
+                )
+                .unwrap();
         }
     }
 }

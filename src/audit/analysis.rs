@@ -9,13 +9,13 @@ use rustc_hash::FxHashMap as HashMap;
 use rayon::prelude::*;
 use serde::Serialize;
 
+use super::layout_sizes::LayoutSizes;
+use super::model::{Content, FileRecord, Inventory, ItemKind, Storage};
 use crate::error::Error;
 use crate::link::classify::{classify, Level, Scheme};
 use crate::link::compare::same_bytes;
 use crate::link::layout::Layout;
 use crate::link::plan::{verdict, Verdict};
-use super::layout_sizes::LayoutSizes;
-use super::model::{Content, FileRecord, Inventory, ItemKind, Storage};
 
 /// The installed caches of one module (directory, scheme, stem, tag) in one inventory.
 #[derive(Debug)]
@@ -68,7 +68,8 @@ pub fn modules(inventory: &Inventory) -> Vec<ModuleCaches<'_>> {
         .chunk_by(|a, b| a.0 == b.0)
         .map(|same_module| {
             let ((dir, scheme, stem, tag), _, _) = same_module[0];
-            let mut caches: Vec<(Level, usize)> = same_module.iter().map(|(_, level, index)| (level.clone(), *index)).collect();
+            let mut caches: Vec<(Level, usize)> =
+                same_module.iter().map(|(_, level, index)| (level.clone(), *index)).collect();
             caches.sort();
             ModuleCaches { dir, scheme, stem, tag, caches }
         })
@@ -215,7 +216,8 @@ impl Stats {
     /// the result together, do not fit in 64 bits (the figures are then partly added: a
     /// total that does not fit is an error, never a number).
     pub fn checked_add(&mut self, o: &Stats) -> Option<()> {
-        let (b, ob, i, oi, l, ol) = (&mut self.bytes, &o.bytes, &mut self.identical, &o.identical, &mut self.layouts, &o.layouts);
+        let (b, ob, i, oi, l, ol) =
+            (&mut self.bytes, &o.bytes, &mut self.identical, &o.identical, &mut self.layouts, &o.layouts);
         let sums = [
             (&mut self.caches, o.caches),
             (&mut self.cache_bytes, o.cache_bytes),
@@ -360,7 +362,8 @@ pub fn analyse_in_layout(inventory: &Inventory, layout: &Layout) -> Analysis {
     let all_one_package = sizes.packaged_bytes(&|_| Some(0));
     stats.linkable_bytes = stats.cache_bytes.saturating_sub(all_one_package);
     let no_caches = stats.layouts.no_caches;
-    let mut packaged = |package_of: &dyn Fn(u32) -> Option<u32>| no_caches.saturating_add(sizes.packaged_bytes(package_of));
+    let mut packaged =
+        |package_of: &dyn Fn(u32) -> Option<u32>| no_caches.saturating_add(sizes.packaged_bytes(package_of));
     let missing = &stats.missing_levels;
     // Packages are named by the level slot of their lowest level ([`LayoutSizes`]).
     stats.layouts.opt_0_only = missing.project(&[0], || packaged(&|slot| (slot == 0).then_some(0)));
@@ -460,7 +463,13 @@ struct Scratch {
 
 /// Compares the caches of one module pairwise (at most a handful per module) and appends
 /// their classes, pairs and unlinked duplicates to `out`.
-fn compare_module(files: &[FileRecord], module: &ModuleCaches<'_>, layout: &Layout, scratch: &mut Scratch, out: &mut Compared) {
+fn compare_module(
+    files: &[FileRecord],
+    module: &ModuleCaches<'_>,
+    layout: &Layout,
+    scratch: &mut Scratch,
+    out: &mut Compared,
+) {
     let caches = &module.caches;
     let n = caches.len();
     let file = |i: usize| &files[caches[i].1];
@@ -495,13 +504,19 @@ fn compare_module(files: &[FileRecord], module: &ModuleCaches<'_>, layout: &Layo
     let ship_together = |j: usize, i: usize| group(j).is_some() && group(j) == group(i);
     let layout_class = &mut scratch.layout_class;
     layout_class.clear();
-    layout_class.extend((0..n).map(|i| (0..=i).find(|&j| j == i || (ship_together(j, i) && linkable(j, i))).unwrap_or(i)));
+    layout_class
+        .extend((0..n).map(|i| (0..=i).find(|&j| j == i || (ship_together(j, i) && linkable(j, i))).unwrap_or(i)));
     for i in 0..n {
         // The first name of a stored copy in its class is the duplicate; more names of that
         // copy are linked to it already.
-        let first_copy_in_class = !(0..i).any(|k| layout_class[k] == layout_class[i] && file(k).storage == file(i).storage);
+        let first_copy_in_class =
+            !(0..i).any(|k| layout_class[k] == layout_class[i] && file(k).storage == file(i).storage);
         if first_copy_in_class && layout_class[i] != i {
-            out.unlinked.push(Unlinked { keep: caches[layout_class[i]].1, duplicate: caches[i].1, bytes: file(i).size });
+            out.unlinked.push(Unlinked {
+                keep: caches[layout_class[i]].1,
+                duplicate: caches[i].1,
+                bytes: file(i).size,
+            });
         }
     }
     let at = |level: &Level| caches.iter().position(|(l, _)| l == level);

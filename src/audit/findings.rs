@@ -10,14 +10,14 @@ use std::path::Path;
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::error::Error;
-use crate::link::classify::Scheme;
-use crate::link::layout::Layout;
-use crate::render::quote;
 use super::analysis::{analyse_in_layout, modules};
 use super::model::{Inventory, ItemKind, PathIndex, Storage};
 use super::pyc::{parse_header, SourceHasher, Validation};
 use super::{payload, tree};
+use crate::error::Error;
+use crate::link::classify::Scheme;
+use crate::link::layout::Layout;
+use crate::render::quote;
 
 /// What is wrong with one cache.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -184,17 +184,26 @@ fn check_one(inventories: &[Inventory], index: &PathIndex<'_>, item: usize, layo
             // A source linked to a file outside the items checked (Debian's sitecustomize.py
             // points into /etc) is there for Python; only its staleness cannot be seen.
             if source.is_none() && module.scheme == Scheme::Pep3147 && !index.is_symlink(item, &source_path) {
-                let detail = format!("no source {}: Python never uses it", quote(Path::new(OsStr::from_bytes(&source_path))));
+                let detail =
+                    format!("no source {}: Python never uses it", quote(Path::new(OsStr::from_bytes(&source_path))));
                 checked.findings.push(finding(*cache, FindingKind::NoSource, detail));
             }
             let Some(fact) = facts.get(&files[*cache].storage) else { continue };
             if let Some(marker) = &fact.build_root {
-                checked.findings.push(finding(*cache, FindingKind::BuildRoot, format!("records the build root {marker}")));
+                checked.findings.push(finding(
+                    *cache,
+                    FindingKind::BuildRoot,
+                    format!("records the build root {marker}"),
+                ));
             }
             let header = match parse_header(module.scheme, module.tag, &fact.header) {
                 Ok(header) => header,
                 Err(problem) => {
-                    checked.findings.push(finding(*cache, FindingKind::BadHeader, format!("{problem}: Python rejects it")));
+                    checked.findings.push(finding(
+                        *cache,
+                        FindingKind::BadHeader,
+                        format!("{problem}: Python rejects it"),
+                    ));
                     continue;
                 }
             };
@@ -273,7 +282,12 @@ fn cache_facts(inventory: &Inventory, caches: &[usize]) -> Result<HashMap<Storag
         ItemKind::Tree => tree::build_root_markers(&inventory.location),
         ItemKind::Package => vec![PACKAGE_BUILD_ROOT_MARKER.to_vec()],
     };
-    with_contents(inventory, caches, |_| CacheScan { header: Vec::new(), markers: &markers, found: None, tail: Vec::new() })
+    with_contents(inventory, caches, |_| CacheScan {
+        header: Vec::new(),
+        markers: &markers,
+        found: None,
+        tail: Vec::new(),
+    })
 }
 
 /// What `check` learns from the bytes of a file, fed in chunks: no file is ever held whole.
@@ -395,7 +409,8 @@ fn with_contents<S: Scan>(
             .filter_map(|&i| tree::disk_path(&files[i]).map(|p| (i, p)))
             .map(|(i, path)| {
                 let file = File::open(path).map_err(|e| Error::io(path, e))?;
-                let facts = scan_reader(&mut file.take(files[i].size), start(files[i].storage)).map_err(|e| Error::io(path, e))?;
+                let facts = scan_reader(&mut file.take(files[i].size), start(files[i].storage))
+                    .map_err(|e| Error::io(path, e))?;
                 Ok((files[i].storage, facts))
             })
             .collect(),
@@ -443,7 +458,10 @@ mod tests {
             assert_eq!(facts.build_root.as_deref(), Some("/tmp/root"), "pieces of {piece}");
         }
         let mut header_only = CacheScan { header: Vec::new(), markers: &[], found: None, tail: Vec::new() };
-        assert!(header_only.feed(&content[..10]) && !header_only.feed(&content[10..20]), "without markers, the header is all");
+        assert!(
+            header_only.feed(&content[..10]) && !header_only.feed(&content[10..20]),
+            "without markers, the header is all"
+        );
         assert_eq!(header_only.finish().build_root, None);
     }
 

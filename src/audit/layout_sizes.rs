@@ -53,7 +53,12 @@ impl<'a> LayoutSizes<'a> {
     /// `modules` holds the caches of each module (level, index into the files), lowest level
     /// first; `classes` each cache's class, module after module; `copy_of_file` the stored
     /// copy of each file and `copy_size` the size of each copy.
-    pub fn new<'m>(modules: &[&'m [(Level, usize)]], classes: &[usize], copy_of_file: &[usize], copy_size: &'a [u64]) -> LayoutSizes<'a> {
+    pub fn new<'m>(
+        modules: &[&'m [(Level, usize)]],
+        classes: &[usize],
+        copy_of_file: &[usize],
+        copy_size: &'a [u64],
+    ) -> LayoutSizes<'a> {
         let mut other_slots: HashMap<&[u8], u32> = HashMap::default();
         let mut slot_of = |level: &'m Level| match level {
             Level::Zero => 0,
@@ -65,7 +70,11 @@ impl<'a> LayoutSizes<'a> {
             }
         };
         let caches = modules.iter().flat_map(|caches| caches.iter());
-        let members = caches.zip(classes).map(|((level, file), &class)| Member { slot: slot_of(level), copy: copy_of_file[*file], class });
+        let members = caches.zip(classes).map(|((level, file), &class)| Member {
+            slot: slot_of(level),
+            copy: copy_of_file[*file],
+            class,
+        });
         let ends = modules.iter().scan(0, |end, m| {
             *end += m.len();
             Some(*end)

@@ -16,8 +16,8 @@ pub mod package;
 pub mod payload;
 pub mod pyc;
 pub mod report;
-pub mod summary;
 pub mod rpm_header;
+pub mod summary;
 pub mod tree;
 
 use std::collections::BTreeMap;
@@ -113,7 +113,8 @@ impl Plan {
     ) -> Result<(), E> {
         let workers = rayon::current_num_threads().max(1);
         let ahead = ITEMS_AHEAD_PER_WORKER * workers;
-        let queue = Mutex::new(Queue { steps: self.steps.into_iter().enumerate(), taken: 0, handed_on: 0, stop: false });
+        let queue =
+            Mutex::new(Queue { steps: self.steps.into_iter().enumerate(), taken: 0, handed_on: 0, stop: false });
         let room = Condvar::new();
         let (sender, receiver) = mpsc::channel::<(usize, Result<T, Error>)>();
         std::thread::scope(|scope| {
@@ -266,11 +267,12 @@ mod tests {
                 std::thread::sleep(Duration::from_millis(if slow { 20 } else { 1 }));
                 inventory.name
             };
-            plan_of(100).run(judge, |item| -> Result<(), ()> {
-                names.push(item.unwrap());
-                Ok(())
-            })
-            .unwrap();
+            plan_of(100)
+                .run(judge, |item| -> Result<(), ()> {
+                    names.push(item.unwrap());
+                    Ok(())
+                })
+                .unwrap();
             assert_eq!(names, (0..100).map(|i| i.to_string()).collect::<Vec<_>>());
         });
     }
@@ -303,12 +305,19 @@ mod tests {
             |_| judged.fetch_add(1, Ordering::Relaxed),
             |_| {
                 handed_on += 1;
-                if handed_on == 3 { Err("stop") } else { Ok(()) }
+                if handed_on == 3 {
+                    Err("stop")
+                } else {
+                    Ok(())
+                }
             },
         );
         assert_eq!((result, handed_on), (Err("stop"), 3));
         // Workers run at most their window ahead of the items handed on.
         let ahead = ITEMS_AHEAD_PER_WORKER * rayon::current_num_threads();
-        assert!(judged.load(Ordering::Relaxed) <= 3 + ahead + rayon::current_num_threads(), "{judged:?} of {items} judged");
+        assert!(
+            judged.load(Ordering::Relaxed) <= 3 + ahead + rayon::current_num_threads(),
+            "{judged:?} of {items} judged"
+        );
     }
 }

@@ -19,7 +19,8 @@ pub const SUM_TOO_LARGE: &str = "add up to more than 16 EiB (2^64 bytes): no tot
 /// every sum the analysis makes is part of this one, so none can wrap once it fits.
 /// `what` says whose files they are, in the error naming the inventory when they do not fit.
 pub fn check_size_sum(inventory: &Inventory, what: &str) -> Result<u64, Error> {
-    let sum = inventory.files.iter().filter(|f| f.is_installed_regular()).try_fold(0u64, |sum, f| sum.checked_add(f.size));
+    let sum =
+        inventory.files.iter().filter(|f| f.is_installed_regular()).try_fold(0u64, |sum, f| sum.checked_add(f.size));
     sum.ok_or_else(|| Error::Size { path: inventory.location.clone(), reason: format!("{what} {SUM_TOO_LARGE}") })
 }
 

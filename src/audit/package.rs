@@ -11,9 +11,9 @@ use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::sync::Arc;
 
-use crate::error::Error;
 use super::model::{Content, FileDigest, FileKind, FileRecord, Inventory, ItemKind, MAX_INSTALLED_SIZE};
 use super::rpm_header;
+use crate::error::Error;
 
 const LEAD_LEN: u64 = 96;
 const HEADER_INTRO_LEN: u64 = 16;
@@ -158,7 +158,9 @@ impl Headers {
 
     fn at(&self, span: HeaderSpan) -> Option<rpm_header::Header<'_>> {
         let start = (span.intro + HEADER_INTRO_LEN - self.first_index) as usize;
-        self.bytes.get(start..).and_then(|rest| rpm_header::Header::new(rest, span.entries as usize, span.data_len as usize))
+        self.bytes
+            .get(start..)
+            .and_then(|rest| rpm_header::Header::new(rest, span.entries as usize, span.data_len as usize))
     }
 
     /// The main header (checked in bounds by [`Headers::read`]).
@@ -213,7 +215,9 @@ fn check_payload_length(
     // The size is read from the file: a crafted one must not overflow.
     let recorded_end = recorded.map(|size| header_start.checked_add(size).ok_or(size));
     match recorded_end {
-        Some(Err(size)) => Err(package_error(path, format!("corrupt signature header (records a size of {size} bytes)"))),
+        Some(Err(size)) => {
+            Err(package_error(path, format!("corrupt signature header (records a size of {size} bytes)")))
+        }
         Some(Ok(end)) if end > file_len => {
             Err(package_error(path, format!("truncated: {file_len} bytes, the signature header records {end}")))
         }
@@ -274,8 +278,12 @@ pub(super) fn file_records(header: &rpm_header::Header<'_>) -> Result<Vec<FileRe
         (numbers(tag::FILEMODES)?, numbers(tag::FILEMTIMES)?, numbers(tag::FILEFLAGS)?, numbers(tag::FILEINODES)?);
     // FILEDEVICES is 1 for every file of a modern package, but rpm keys hardlink sets on both.
     let devices = header.numbers(tag::FILEDEVICES)?;
-    let (digests, links, users, groups) =
-        (strings(tag::FILEDIGESTS)?, strings(tag::FILELINKTOS)?, strings(tag::FILEUSERNAME)?, strings(tag::FILEGROUPNAME)?);
+    let (digests, links, users, groups) = (
+        strings(tag::FILEDIGESTS)?,
+        strings(tag::FILELINKTOS)?,
+        strings(tag::FILEUSERNAME)?,
+        strings(tag::FILEGROUPNAME)?,
+    );
     let n = basenames.len();
     let same_length = [dir_indexes.len(), sizes.len(), modes.len(), mtimes.len(), flags.len(), inodes.len()]
         .into_iter()
@@ -292,7 +300,8 @@ pub(super) fn file_records(header: &rpm_header::Header<'_>) -> Result<Vec<FileRe
     let mut last_owner: Option<(&[u8], &[u8], Arc<str>)> = None;
     for i in 0..n {
         let dir_index = item(&dir_indexes, i);
-        let dirname = usize::try_from(dir_index).ok().and_then(|d| dirnames.get(d)).ok_or(ArrayError::DirIndex(dir_index))?;
+        let dirname =
+            usize::try_from(dir_index).ok().and_then(|d| dirnames.get(d)).ok_or(ArrayError::DirIndex(dir_index))?;
         let mode = item(&modes, i) as u32 & 0xffff;
         let owner = match &last_owner {
             Some((user, group, owner)) if *user == users[i] && *group == groups[i] => owner.clone(),

@@ -22,10 +22,10 @@ use std::path::Path;
 
 use rustc_hash::FxHashMap as HashMap;
 
-use crate::error::Error;
-use crate::render::quote;
 use super::model::{FileKind, FileRecord};
 use super::package::{file_records, package_error, tag, Headers};
+use crate::error::Error;
+use crate::render::quote;
 
 const NEWC: &[u8; 6] = b"070701";
 const NEWC_WITH_CHECKSUM: &[u8; 6] = b"070702";
@@ -73,7 +73,8 @@ pub fn read_payload_files(
     if let Ok(Some(names)) = header.strings(tag::PAYLOADCOMPRESSOR) {
         let name = names.first().map(|n| String::from_utf8_lossy(n)).unwrap_or_default();
         if !READ_COMPRESSORS.contains(&&*name) {
-            let reason = format!("payload compressed with {name}, which brp-pyc does not read (it reads gzip, zstd and xz)");
+            let reason =
+                format!("payload compressed with {name}, which brp-pyc does not read (it reads gzip, zstd and xz)");
             return Err(package_error(location, reason));
         }
     }
@@ -110,7 +111,10 @@ struct Layout<'a> {
 impl<'a> Layout<'a> {
     fn of(files: &'a [FileRecord]) -> Layout<'a> {
         let mut layout = Layout {
-            expected: files.iter().map(|f| if matches!(f.kind, FileKind::Regular | FileKind::Symlink) { f.size } else { 0 }).collect(),
+            expected: files
+                .iter()
+                .map(|f| if matches!(f.kind, FileKind::Regular | FileKind::Symlink) { f.size } else { 0 })
+                .collect(),
             carries_content: files.iter().map(|f| f.kind == FileKind::Regular).collect(),
             by_name: HashMap::with_capacity_and_hasher(files.len(), Default::default()),
         };
@@ -220,7 +224,9 @@ fn next_entry(
         Some(size) if size > expected => {
             return Err(EntryError::Size(index, format!("more than the {expected} bytes the header records for it")));
         }
-        Some(size) if size < expected => return Err(EntryError::Size(index, format!("{size} bytes, the header records {expected}"))),
+        Some(size) if size < expected => {
+            return Err(EntryError::Size(index, format!("{size} bytes, the header records {expected}")))
+        }
         _ => {}
     }
     let path = &files[index].path;
@@ -266,7 +272,10 @@ fn decompressed(location: &Path, mut file: File, payload_start: u64) -> Result<B
     let decoder: Box<dyn Read> = if start.starts_with(&GZIP_MAGIC) {
         Box::new(flate2::bufread::GzDecoder::new(input))
     } else if start.starts_with(&ZSTD_MAGIC) {
-        Box::new(zstd::stream::read::Decoder::with_buffer(input).map_err(|e| package_error(location, format!("payload: {e}")))?)
+        Box::new(
+            zstd::stream::read::Decoder::with_buffer(input)
+                .map_err(|e| package_error(location, format!("payload: {e}")))?,
+        )
     } else if start.starts_with(&XZ_MAGIC) {
         // With a memory limit: a crafted stream asking for more is refused.
         let stream = liblzma::stream::Stream::new_stream_decoder(XZ_DECODER_MEMORY_LIMIT, 0)

@@ -86,9 +86,8 @@ fn format(scheme: Scheme, tag: &[u8], magic: [u8; 4]) -> Format {
 
 /// Parses the header at the start of a cache.
 pub fn parse_header(scheme: Scheme, tag: &[u8], bytes: &[u8]) -> Result<Header, HeaderProblem> {
-    let word = |at: usize| -> Option<u32> {
-        bytes.get(at..at + 4).map(|w| u32::from_le_bytes([w[0], w[1], w[2], w[3]]))
-    };
+    let word =
+        |at: usize| -> Option<u32> { bytes.get(at..at + 4).map(|w| u32::from_le_bytes([w[0], w[1], w[2], w[3]])) };
     let too_short = || HeaderProblem::TooShort(bytes.len());
     let magic: [u8; 4] = bytes.get(..4).ok_or_else(too_short)?.try_into().map_err(|_| too_short())?;
     if magic[2..] != *b"\r\n" {
@@ -301,6 +300,9 @@ mod tests {
         );
         pep552[4] = 0;
         assert_eq!(parse_header(Scheme::Pep3147, b"cpython-311", &pep552[..10]), Err(HeaderProblem::TooShort(10)));
-        assert_eq!(parse_header(Scheme::Pep3147, b"cpython-311", b"\x7fELF\x02\x01\x01\0"), Err(HeaderProblem::BadMagic));
+        assert_eq!(
+            parse_header(Scheme::Pep3147, b"cpython-311", b"\x7fELF\x02\x01\x01\0"),
+            Err(HeaderProblem::BadMagic)
+        );
     }
 }

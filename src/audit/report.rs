@@ -7,12 +7,12 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::error::Error;
-use crate::render::spill::Spill;
-use crate::render::{quote, units::human_bytes};
 use super::analysis::{Layouts, Stats};
 use super::findings::Finding;
 use super::model::{Inventory, ItemKind};
+use crate::error::Error;
+use crate::render::spill::Spill;
+use crate::render::{quote, units::human_bytes};
 
 /// One row per tree or package.
 #[derive(Debug, Serialize)]
@@ -190,8 +190,19 @@ fn stats_cells(name: String, s: &Stats) -> Vec<String> {
     ]
 }
 
-const STATS_HEADER: [&str; 11] =
-    ["ITEM", "MODULES", "CACHES", "SOURCES", "LEVEL 0", "LEVEL 1", "LEVEL 2", "OTHER", "CACHES (DISK)", "LINKED", "LINKABLE"];
+const STATS_HEADER: [&str; 11] = [
+    "ITEM",
+    "MODULES",
+    "CACHES",
+    "SOURCES",
+    "LEVEL 0",
+    "LEVEL 1",
+    "LEVEL 2",
+    "OTHER",
+    "CACHES (DISK)",
+    "LINKED",
+    "LINKABLE",
+];
 
 /// The form of a `stats` report.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -349,8 +360,10 @@ fn totals_text(t: &Stats) -> String {
     let l = &t.layouts;
     // Two references: the items as they are, and all levels linked in one package (the
     // status quo that distributions and Fedora's change proposal compare layouts with).
-    let mut layout_rows =
-        vec![["LAYOUT", "INSTALLED", "VS SHIPPED", "%", "VS ALL LINKED", "%"].iter().map(|s| s.to_string()).collect::<Vec<_>>()];
+    let mut layout_rows = vec![["LAYOUT", "INSTALLED", "VS SHIPPED", "%", "VS ALL LINKED", "%"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect::<Vec<_>>()];
     for (name, size) in [
         ("as shipped", Some(l.shipped)),
         ("all levels, linked in one package", Some(l.all_linked)),
@@ -442,7 +455,12 @@ mod tests {
             assert_eq!(json_on_disk, on_disk, "{n} rows");
             let (text, _) = streamed(StatsFormat::Text, &rows, &total, &errors);
             let (items, errors_kept) = (rows, errors.clone());
-            let report = StatsReport { total: total.clone(), layout_change_percent: LayoutChanges::of(&total.layouts), items, errors: errors_kept };
+            let report = StatsReport {
+                total: total.clone(),
+                layout_change_percent: LayoutChanges::of(&total.layouts),
+                items,
+                errors: errors_kept,
+            };
             assert_eq!(json, serde_json::to_string(&report).unwrap() + "\n", "{n} rows");
             // The table as one piece: the header, every row, a total when there are several.
             let mut table_rows = vec![STATS_HEADER.map(String::from).to_vec()];

@@ -168,7 +168,8 @@ mod tests {
     #[test]
     fn numbers_and_strings_are_read_by_type() {
         let data = b"\0\x07\0\x08\0\0\0\x09a\0bc\0";
-        let bytes = header_bytes(&[(1, INT16, 0, 2), (2, INT32, 4, 1), (3, STRING_ARRAY, 8, 2), (4, STRING, 11, 1)], data);
+        let bytes =
+            header_bytes(&[(1, INT16, 0, 2), (2, INT32, 4, 1), (3, STRING_ARRAY, 8, 2), (4, STRING, 11, 1)], data);
         let header = Header::new(&bytes, 4, data.len()).unwrap();
         let shorts = header.numbers(1).unwrap().unwrap();
         assert_eq!((shorts.len(), shorts.get(0), shorts.get(1), shorts.get(2)), (2, Some(7), Some(8), None));

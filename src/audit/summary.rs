@@ -153,6 +153,9 @@ mod tests {
         summary.add(&row("none", 0, 0)).unwrap();
         let names: Vec<&str> = summary.largest().iter().map(|l| l.name.as_str()).collect();
         assert_eq!(names, ["p14", "p29", "p13", "p28", "p12", "p27", "p11", "p26", "p10", "p25"]);
-        assert_eq!((summary.items, summary.items_with_caches, summary.total.cache_bytes), (31, 30, 2 * 100 * (0..15).sum::<u64>()));
+        assert_eq!(
+            (summary.items, summary.items_with_caches, summary.total.cache_bytes),
+            (31, 30, 2 * 100 * (0..15).sum::<u64>())
+        );
     }
 }

@@ -7,10 +7,10 @@ use std::sync::Arc;
 
 use rustix::fs::{AtFlags, FileType};
 
+use super::model::{Content, FileKind, FileRecord, Inventory, ItemKind, MAX_INSTALLED_SIZE};
 use crate::error::Error;
 use crate::link::group::Identity;
 use crate::link::walk::{check_roots, visit_dirs, Listing};
-use super::model::{Content, FileKind, FileRecord, Inventory, ItemKind, MAX_INSTALLED_SIZE};
 
 /// The lead of every `.rpm` file (`rpmlead.magic`).
 const RPM_LEAD_MAGIC: [u8; 4] = [0xed, 0xab, 0xee, 0xdb];
@@ -30,7 +30,13 @@ pub struct Scanned {
 pub fn inventory(root: &Path) -> Scanned {
     let name = root.display().to_string();
     let mut scanned = Scanned {
-        tree: Inventory { kind: ItemKind::Tree, location: root.to_path_buf(), name, files: Vec::new(), package_name: None },
+        tree: Inventory {
+            kind: ItemKind::Tree,
+            location: root.to_path_buf(),
+            name,
+            files: Vec::new(),
+            package_name: None,
+        },
         packages: Vec::new(),
         errors: Vec::new(),
     };
@@ -171,7 +177,8 @@ pub fn build_root_markers(root: &Path) -> Vec<Vec<u8>> {
 }
 
 fn markers_inside_build(root: &Path, build_root: &Path) -> Vec<Vec<u8>> {
-    let (Ok(canonical_root), Ok(canonical_build_root)) = (std::fs::canonicalize(root), std::fs::canonicalize(build_root))
+    let (Ok(canonical_root), Ok(canonical_build_root)) =
+        (std::fs::canonicalize(root), std::fs::canonicalize(build_root))
     else {
         return Vec::new();
     };

@@ -68,7 +68,8 @@ fn layout_to_check(args: &CheckArgs) -> Result<(Layout, &'static str), Error> {
     let inside_build = build_root.is_some_and(|root| {
         let canonical = |p: &Path| std::fs::canonicalize(p).ok();
         let root = canonical(&root);
-        root.is_some() && args.inputs.paths.iter().all(|p| canonical(p).zip(root.as_ref()).is_some_and(|(p, r)| p.starts_with(r)))
+        root.is_some()
+            && args.inputs.paths.iter().all(|p| canonical(p).zip(root.as_ref()).is_some_and(|(p, r)| p.starts_with(r)))
     });
     match lists_dir_of_this_build().filter(|dir| inside_build && dir.join(RECORD_NAME).exists()) {
         Some(dir) => Ok((read_record(&dir)?, "build")),

@@ -10,7 +10,6 @@ use crate::link::Event;
 use crate::render::quote;
 use crate::render::units::human_bytes;
 
-
 /// The build root as a brp script sees it: `$RPM_BUILD_ROOT` unless unset, empty or `/`.
 /// Normalized (`/a//b/` is `/a/b`) because compileall's `-s` compares path parts as strings.
 fn build_root() -> Option<PathBuf> {
@@ -116,7 +115,6 @@ pub fn run(args: &CompileArgs) -> Result<ExitCode, Error> {
         _ => Ok(ExitCode::Success),
     }
 }
-
 
 fn log_report(options: &CompileOptions, report: &CompileReport) {
     let tag = options.python.cache_tag.as_deref().unwrap_or("python2");

@@ -46,9 +46,13 @@ pub fn run(args: &SplitArgs) -> Result<ExitCode, Error> {
     };
     let step = BrpStep { compile_missing: args.compile_missing, python: args.python.as_deref(), link: args.link };
     let layout = options.layout.clone();
-    let SplitOutcome { lists, rendered } = split_build(options, &step, args.pyproject_files.as_deref(), &args.output_dir, syntax, declaration.as_ref())?;
+    let SplitOutcome { lists, rendered } =
+        split_build(options, &step, args.pyproject_files.as_deref(), &args.output_dir, syntax, declaration.as_ref())?;
     if !lists.unassigned.is_empty() {
-        log::warn!("{} caches have levels that layout {layout} does not name; they are listed only as %ghost", lists.unassigned.len());
+        log::warn!(
+            "{} caches have levels that layout {layout} does not name; they are listed only as %ghost",
+            lists.unassigned.len()
+        );
     }
     for (a, b) in &lists.cross_links {
         log::warn!(
@@ -105,6 +109,7 @@ fn installed_rpm_version() -> Result<String, Error> {
 /// The syntax of the installed rpm, as `--rpm-escape auto` asks it.
 fn installed_rpm_syntax() -> Result<RpmSyntax, Error> {
     let version = installed_rpm_version()?;
-    RpmSyntax::for_version(&version)
-        .ok_or_else(|| Error::io(std::path::Path::new("rpm"), std::io::Error::other(format!("unexpected version {version:?}"))))
+    RpmSyntax::for_version(&version).ok_or_else(|| {
+        Error::io(std::path::Path::new("rpm"), std::io::Error::other(format!("unexpected version {version:?}")))
+    })
 }

@@ -5,6 +5,7 @@ use std::io::Write;
 use rayon::prelude::*;
 use serde::Serialize;
 
+use super::progress::Progress;
 use crate::audit::analysis::{analyse, Stats};
 use crate::audit::model::{check_size_sum, merge, SUM_TOO_LARGE};
 use crate::audit::report::{error_rows, ItemRow, ReportError, StatsFormat, StatsRows};
@@ -13,7 +14,6 @@ use crate::audit::{load_for_command, Loaded, Plan};
 use crate::cli::StatsArgs;
 use crate::error::{stdout_written, Error};
 use crate::exit_codes::ExitCode;
-use super::progress::Progress;
 
 pub fn run(args: &StatsArgs) -> Result<ExitCode, Error> {
     if args.together {
@@ -178,7 +178,8 @@ impl<W: Write> JsonLines<W> {
             return Ok(());
         }
         let out = &mut self.out;
-        let written = serde_json::to_writer(&mut *out, record).map_err(std::io::Error::from).and_then(|()| writeln!(out));
+        let written =
+            serde_json::to_writer(&mut *out, record).map_err(std::io::Error::from).and_then(|()| writeln!(out));
         if matches!(&written, Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe) {
             self.open = false;
         }

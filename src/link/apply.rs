@@ -136,7 +136,11 @@ fn replace_checked(
     // Someone else's file: give its name back, then drop ours.
     match rustix::fs::renameat_with(dir, temp, dir, &planned.name, RenameFlags::EXCHANGE) {
         Ok(()) => remove_temp(dir, temp, &planned.path, warnings),
-        Err(e) => warnings.push(Error::Displaced { path: planned.path.clone(), temp: temp_path(&planned.path, temp), source: e.into() }),
+        Err(e) => warnings.push(Error::Displaced {
+            path: planned.path.clone(),
+            temp: temp_path(&planned.path, temp),
+            source: e.into(),
+        }),
     }
     Err(Error::Changed(planned.path.clone()))
 }
@@ -159,11 +163,19 @@ fn temp_path(beside: &Path, temp: &CStr) -> PathBuf {
 /// links. The copy is written unnamed (O_TMPFILE) and named only once complete, so a
 /// temporary name left by a kill holds exactly the bytes and attributes of a cache beside it,
 /// which is how a later run knows it for ours.
-pub fn separate_atomically(dir: BorrowedFd<'_>, cache: &InspectedCache, warnings: &mut Vec<Error>) -> Result<(), Error> {
+pub fn separate_atomically(
+    dir: BorrowedFd<'_>,
+    cache: &InspectedCache,
+    warnings: &mut Vec<Error>,
+) -> Result<(), Error> {
     recheck(dir, cache)?;
     let io = |e: Errno| Error::io(&cache.path, e.into());
-    let source = File::from(rustix::fs::openat(dir, &cache.name, OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC, Mode::empty()).map_err(io)?);
-    let unnamed = rustix::fs::openat(dir, c".", OFlags::TMPFILE | OFlags::WRONLY | OFlags::CLOEXEC, Mode::from_raw_mode(0o600));
+    let source = File::from(
+        rustix::fs::openat(dir, &cache.name, OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC, Mode::empty())
+            .map_err(io)?,
+    );
+    let unnamed =
+        rustix::fs::openat(dir, c".", OFlags::TMPFILE | OFlags::WRONLY | OFlags::CLOEXEC, Mode::from_raw_mode(0o600));
     let temp = match unnamed {
         Ok(fd) => {
             let target = File::from(fd);
@@ -205,7 +217,8 @@ fn name_unnamed(dir: BorrowedFd<'_>, file: &File) -> Result<CString, Errno> {
     let proc_path = format!("/proc/self/fd/{}", file.as_raw_fd());
     loop {
         let temp = temp_name(TempKind::Copy);
-        let linked = match rustix::fs::linkat(rustix::fs::CWD, proc_path.as_str(), dir, &temp, AtFlags::SYMLINK_FOLLOW) {
+        let linked = match rustix::fs::linkat(rustix::fs::CWD, proc_path.as_str(), dir, &temp, AtFlags::SYMLINK_FOLLOW)
+        {
             Err(Errno::NOENT) => rustix::fs::linkat(file, c"", dir, &temp, AtFlags::EMPTY_PATH),
             other => other,
         };
@@ -224,8 +237,12 @@ fn copy_into(mut source: &File, mut target: &File, cache: &InspectedCache) -> Re
         return Err(Error::Changed(cache.path.clone()));
     }
     let errno = |e: Errno| Error::io(&cache.path, e.into());
-    rustix::fs::fchown(target, Some(rustix::fs::Uid::from_raw(cache.id.uid)), Some(rustix::fs::Gid::from_raw(cache.id.gid)))
-        .map_err(errno)?;
+    rustix::fs::fchown(
+        target,
+        Some(rustix::fs::Uid::from_raw(cache.id.uid)),
+        Some(rustix::fs::Gid::from_raw(cache.id.gid)),
+    )
+    .map_err(errno)?;
     rustix::fs::fchmod(target, Mode::from_raw_mode(cache.id.mode & 0o7777)).map_err(errno)?;
     let mtime = rustix::fs::Timespec { tv_sec: cache.id.mtime.0, tv_nsec: cache.id.mtime.1 as _ };
     let times = rustix::fs::Timestamps { last_access: mtime, last_modification: mtime };
@@ -252,7 +269,8 @@ pub fn take_own_ctimes(dir: BorrowedFd<'_>, caches: &mut [InspectedCache], touch
 /// Whether the file named as `cache` is still the regular file that was inspected: inode, size,
 /// mode, owner, mtime and ctime.
 fn recheck(dir: BorrowedFd<'_>, cache: &InspectedCache) -> Result<Identity, Error> {
-    let stat = rustix::fs::statat(dir, &cache.name, AtFlags::SYMLINK_NOFOLLOW).map_err(|e| Error::io(&cache.path, e.into()))?;
+    let stat = rustix::fs::statat(dir, &cache.name, AtFlags::SYMLINK_NOFOLLOW)
+        .map_err(|e| Error::io(&cache.path, e.into()))?;
     let now = Identity::of_stat(&stat);
     if FileType::from_raw_mode(stat.st_mode as _) != FileType::RegularFile || !cache.id.unchanged(&now) {
         return Err(Error::Changed(cache.path.clone()));
@@ -309,7 +327,8 @@ mod tests {
     }
 
     fn open_dir(path: &Path) -> std::os::fd::OwnedFd {
-        rustix::fs::open(path, rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::DIRECTORY, rustix::fs::Mode::empty()).unwrap()
+        rustix::fs::open(path, rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::DIRECTORY, rustix::fs::Mode::empty())
+            .unwrap()
     }
 
     fn ino(path: &Path) -> u64 {
@@ -532,7 +551,11 @@ mod tests {
         assert!(warnings.is_empty(), "{warnings:?}");
         assert_eq!(std::fs::read(&b).unwrap(), b"newer", "the writer's file is where it put it");
         assert_eq!(ino(&b), new_inode);
-        assert_eq!(std::os::unix::fs::MetadataExt::nlink(&std::fs::metadata(&a).unwrap()), 1, "the temporary link is gone");
+        assert_eq!(
+            std::os::unix::fs::MetadataExt::nlink(&std::fs::metadata(&a).unwrap()),
+            1,
+            "the temporary link is gone"
+        );
         assert_eq!(names(dir.path()), ["a", "b"]);
     }
 }

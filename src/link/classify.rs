@@ -146,12 +146,7 @@ fn classify_pep3147(name: &[u8]) -> Option<CacheName> {
     if stem.is_empty() || tag.is_empty() {
         return None;
     }
-    Some(CacheName {
-        scheme: Scheme::Pep3147,
-        stem_len: stem.len(),
-        tag: stem.len() + 1..rest.len(),
-        level,
-    })
+    Some(CacheName { scheme: Scheme::Pep3147, stem_len: stem.len(), tag: stem.len() + 1..rest.len(), level })
 }
 
 fn classify_legacy(name: &[u8]) -> Option<CacheName> {

@@ -205,7 +205,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let cache = dir.path().join("__pycache__");
         std::fs::create_dir(&cache).unwrap();
-        for name in ["m.cpython-311.opt-2.pyc", "m.cpython-311.pyc", "m.pypy39.pyc", "a.b.cpython-311.opt-1.pyc", "x.py"] {
+        for name in
+            ["m.cpython-311.opt-2.pyc", "m.cpython-311.pyc", "m.pypy39.pyc", "a.b.cpython-311.opt-1.pyc", "x.py"]
+        {
             std::fs::write(cache.join(name), b"").unwrap();
         }
         std::fs::create_dir(cache.join("d.cpython-311.pyc")).unwrap();

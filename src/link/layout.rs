@@ -18,7 +18,9 @@ pub const RECORD_NAME: &str = "bytecode-layout";
 pub fn read_record(dir: &Path) -> Result<Layout, Error> {
     let path = dir.join(RECORD_NAME);
     let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
-    text.trim().parse().map_err(|e: Error| Error::io(&path, std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string())))
+    text.trim()
+        .parse()
+        .map_err(|e: Error| Error::io(&path, std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string())))
 }
 
 /// The list directory of `%py_bytecode_split` in the package build that runs us, from what
@@ -133,7 +135,10 @@ mod tests {
     #[test]
     fn rejects_bad_layouts() {
         for bad in ["", "0,,1", "0,1,1", "013", "a", "0 1"] {
-            assert!(matches!(bad.parse::<Layout>(), Err(Error::Layout(text, _)) if text == bad), "{bad:?} should be refused");
+            assert!(
+                matches!(bad.parse::<Layout>(), Err(Error::Layout(text, _)) if text == bad),
+                "{bad:?} should be refused"
+            );
         }
     }
 }

@@ -22,7 +22,9 @@ use rustix::fs::{AtFlags, FileType};
 use serde::Serialize;
 
 use crate::error::Error;
-use crate::link::apply::{entries_unremovable, link_atomically, remove_stale_temp, separate_atomically, take_own_ctimes};
+use crate::link::apply::{
+    entries_unremovable, link_atomically, remove_stale_temp, separate_atomically, take_own_ctimes,
+};
 use crate::link::compare::same_bytes_at;
 use crate::link::group::{group_dir, CacheEntry, DirCaches, Identity, InspectedCache, Module};
 use crate::link::layout::Layout;
@@ -70,8 +72,15 @@ pub struct LinkReport {
 /// One decision or problem, reported in a deterministic order after the parallel work.
 #[derive(Debug)]
 pub enum Event {
-    Link { keep: PathBuf, dup: PathBuf, bytes: u64 },
-    IdenticalNotLinked { a: PathBuf, b: PathBuf },
+    Link {
+        keep: PathBuf,
+        dup: PathBuf,
+        bytes: u64,
+    },
+    IdenticalNotLinked {
+        a: PathBuf,
+        b: PathBuf,
+    },
     StaleTempRemoved(PathBuf),
     /// A cache linked across layout groups was (or would be) given an inode of its own.
     Separated(PathBuf),
@@ -204,7 +213,8 @@ fn process_module(listing: &Listing, module: &Module, options: &LinkOptions, out
         outcome.events.push(Event::Link { keep: keep.path.clone(), dup: dup.path.clone(), bytes: dup.id.size });
     }
     outcome.counts.linked += applied as u64;
-    outcome.counts.bytes_saved += if applied == plan.links.len() { plan.bytes_saved } else { plan.bytes_freed(applied) };
+    outcome.counts.bytes_saved +=
+        if applied == plan.links.len() { plan.bytes_saved } else { plan.bytes_freed(applied) };
 }
 
 /// Whether planning the module finds a link or a separation to make (a module that cannot
@@ -288,9 +298,15 @@ fn inspect_entries<'a>(
     let mut caches = Vec::new();
     for CacheEntry { name, level } in entries {
         let path = listing.path.join(OsStr::from_bytes(name.to_bytes()));
-        let stat = rustix::fs::statat(listing.fd(), name, AtFlags::SYMLINK_NOFOLLOW).map_err(|e| Error::io(&path, e.into()))?;
+        let stat = rustix::fs::statat(listing.fd(), name, AtFlags::SYMLINK_NOFOLLOW)
+            .map_err(|e| Error::io(&path, e.into()))?;
         if FileType::from_raw_mode(stat.st_mode as _) == FileType::RegularFile {
-            caches.push(InspectedCache { path, name: name.clone(), level: level.clone(), id: Identity::of_stat(&stat) });
+            caches.push(InspectedCache {
+                path,
+                name: name.clone(),
+                level: level.clone(),
+                id: Identity::of_stat(&stat),
+            });
         }
     }
     Ok(caches)

@@ -108,7 +108,9 @@ pub fn escape_path(path: &[u8], syntax: RpmSyntax) -> Result<String, Unlistable>
             // and existence tests), `{`, `(` and `[` (`%{...}`, `%(shell)`, `%[expression]`),
             // `%`, `*` and `#` (macro arguments), and a `%` at the end.
             const SAFE_AFTER_PERCENT: &[u8] = b" .,+=@~";
-            if text.as_bytes().windows(2).any(|w| w[0] == b'%' && !SAFE_AFTER_PERCENT.contains(&w[1])) || text.ends_with('%') {
+            if text.as_bytes().windows(2).any(|w| w[0] == b'%' && !SAFE_AFTER_PERCENT.contains(&w[1]))
+                || text.ends_with('%')
+            {
                 return Err(Unlistable("a % that rpm before 4.19 would read as macro syntax"));
             }
             let escaped = text.replace('%', "%%");

@@ -50,7 +50,10 @@ impl Spill {
                 self.memory_only = true;
             }
             Err(e) => {
-                log::debug!("{}: no temporary file for the report's rows ({e}); keeping them in memory", std::env::temp_dir().display());
+                log::debug!(
+                    "{}: no temporary file for the report's rows ({e}); keeping them in memory",
+                    std::env::temp_dir().display()
+                );
                 self.memory_only = true;
             }
         }

@@ -14,11 +14,11 @@ use std::path::{Path, PathBuf};
 
 use crate::compile::{compile, CompileOptions, Interpreter, Target};
 use crate::error::Error;
-use crate::link::Event;
 use crate::link::classify::{cache_file_name, Level, Scheme, PYCACHE};
 use crate::link::group::{group_dir, source_stems};
 use crate::link::layout::Layout;
 use crate::link::walk::visit_dirs;
+use crate::link::Event;
 
 /// Sources per command line: compileall takes files as arguments, and a package with tens of
 /// thousands of modules must not exceed the kernel's argument limit.
@@ -118,7 +118,12 @@ fn interpreter_for(tag: &str, fallback: Option<&Path>) -> Result<Interpreter, Ve
 
 /// Compiles what `missing` names inside `build_root`, linking inside `layout` as it goes.
 /// Returns how many sources were compiled.
-pub fn compile_missing(missing: &Missing, build_root: &Path, layout: &Layout, fallback: Option<&Path>) -> Result<usize, Error> {
+pub fn compile_missing(
+    missing: &Missing,
+    build_root: &Path,
+    layout: &Layout,
+    fallback: Option<&Path>,
+) -> Result<usize, Error> {
     let mut compiled = 0;
     for (tag, (levels, sources)) in &missing.by_tag {
         let levels: Vec<u8> = levels.iter().copied().collect();
@@ -130,7 +135,11 @@ pub fn compile_missing(missing: &Missing, build_root: &Path, layout: &Layout, fa
             tried: tried.join("; "),
             install: interpreter_name(tag).unwrap_or_else(|| format!("the interpreter of {tag}")),
         })?;
-        log::info!("compiling level(s) {level_list} of {} sources with {} ({tag})", sources.len(), python.program.display());
+        log::info!(
+            "compiling level(s) {level_list} of {} sources with {} ({tag})",
+            sources.len(),
+            python.program.display()
+        );
         let options = CompileOptions {
             python,
             levels,
@@ -145,8 +154,10 @@ pub fn compile_missing(missing: &Missing, build_root: &Path, layout: &Layout, fa
         };
         let sources: Vec<&PathBuf> = sources.iter().collect();
         for chunk in sources.chunks(SOURCES_PER_RUN) {
-            let targets: Vec<Target> =
-                chunk.iter().map(|s| Target { path: (*s).clone(), build_root: Some(build_root.to_path_buf()) }).collect();
+            let targets: Vec<Target> = chunk
+                .iter()
+                .map(|s| Target { path: (*s).clone(), build_root: Some(build_root.to_path_buf()) })
+                .collect();
             let report = compile(&options, &targets, Event::log)?;
             if let Some(why) = report.interpreter_failed {
                 return Err(Error::Interpreter { path: options.python.program.clone(), reason: why });

@@ -30,7 +30,7 @@ use crate::link::{link, Event, LinkOptions};
 use crate::render::rpm_files::{escape_absent_path, escape_path, has_glob_chars, RpmSyntax};
 use crate::split::missing_levels::{compile_missing, find_missing};
 use crate::split::pyproject::{PyprojectBytecode, TakeOver};
-use crate::split::spec_part::{DeclaredGroup, Declaration};
+use crate::split::spec_part::{Declaration, DeclaredGroup};
 
 /// The levels every module gets `%ghost` entries for: the ones CPython writes.
 const GHOST_LEVELS: [Level; 3] = [Level::Zero, Level::One, Level::Two];
@@ -78,7 +78,10 @@ fn glob_set(globs: &[String]) -> Result<Option<GlobSet>, Error> {
     }
     let mut set = GlobSetBuilder::new();
     for glob in globs {
-        let glob = GlobBuilder::new(glob).literal_separator(true).build().map_err(|e| Error::Glob(glob.clone(), e.to_string()))?;
+        let glob = GlobBuilder::new(glob)
+            .literal_separator(true)
+            .build()
+            .map_err(|e| Error::Glob(glob.clone(), e.to_string()))?;
         set.add(glob);
     }
     set.build().map(Some).map_err(|e| Error::Glob(globs.join(" "), e.to_string()))
@@ -154,8 +157,12 @@ pub fn split_build(
         compile_missing(&missing, &real_root, &options.layout, step.python)?;
     }
     if step.link {
-        let link_options =
-            LinkOptions { roots: options.roots.clone(), layout: options.layout.clone(), dry_run: false, link_events: false };
+        let link_options = LinkOptions {
+            roots: options.roots.clone(),
+            layout: options.layout.clone(),
+            dry_run: false,
+            link_events: false,
+        };
         let report = link(&link_options, Event::log);
         log::info!("linked {} caches inside the groups of layout {}", report.linked, options.layout);
     }
@@ -234,7 +241,8 @@ pub fn plan_lists(options: &SplitOptions) -> Result<FileLists, Error> {
                 m.caches
                     .iter()
                     .map(|c| {
-                        let stat = rustix::fs::statat(listing.fd(), &c.name, rustix::fs::AtFlags::SYMLINK_NOFOLLOW).ok()?;
+                        let stat =
+                            rustix::fs::statat(listing.fd(), &c.name, rustix::fs::AtFlags::SYMLINK_NOFOLLOW).ok()?;
                         (stat.st_nlink > 1).then_some((stat.st_dev as u64, stat.st_ino as u64))
                     })
                     .collect()
@@ -303,13 +311,19 @@ pub fn plan_lists(options: &SplitOptions) -> Result<FileLists, Error> {
         }
         // A __pycache__ whose parent another package owns (site-packages, the interpreter's
         // library directory) is that package's: owning it would make two owners.
-        let shared_parent = installed_dir.parent().and_then(Path::file_name).is_some_and(|n| is_shared_dir(n.as_bytes()));
+        let shared_parent =
+            installed_dir.parent().and_then(Path::file_name).is_some_and(|n| is_shared_dir(n.as_bytes()));
         if in_pycache && listed_here && !shared_parent {
             lists.dirs.insert(installed_dir.into_os_string().into_vec());
         }
     }
     if let Some(pyproject) = &options.pyproject {
-        lists.dirs = pyproject.dirs.iter().filter(|d| options.filter.accepts(Path::new(OsStr::from_bytes(d)))).cloned().collect();
+        lists.dirs = pyproject
+            .dirs
+            .iter()
+            .filter(|d| options.filter.accepts(Path::new(OsStr::from_bytes(d))))
+            .cloned()
+            .collect();
         lists.ghosts.retain(|path| pyproject.covers(path));
     }
     Ok(lists)
@@ -348,9 +362,13 @@ pub fn group_list_name(label: &str) -> String {
 fn installed(dir: &Path, options: &SplitOptions) -> Result<PathBuf, Error> {
     let root = match &options.build_root {
         Some(root) => root.as_path(),
-        None => options.roots.iter().filter(|r| dir.starts_with(r)).max_by_key(|r| r.as_os_str().len()).map_or(dir, |r| r),
+        None => {
+            options.roots.iter().filter(|r| dir.starts_with(r)).max_by_key(|r| r.as_os_str().len()).map_or(dir, |r| r)
+        }
     };
-    let rel = dir.strip_prefix(root).map_err(|_| Error::OutsideBuildRoot { path: dir.to_path_buf(), root: root.to_path_buf() })?;
+    let rel = dir
+        .strip_prefix(root)
+        .map_err(|_| Error::OutsideBuildRoot { path: dir.to_path_buf(), root: root.to_path_buf() })?;
     Ok(Path::new("/").join(rel))
 }
 
@@ -458,11 +476,10 @@ impl LegacyGlobCheck<'_> {
                     .map_err(|_| "glob characters that rpm would misread".to_string())?
                     .compile_matcher();
                 let siblings = self.listings.entry(dir.clone()).or_insert_with(|| list_names(&dir));
-                if let Some(other) = siblings.iter().find(|s| s.as_slice() != name && glob.is_match(OsStr::from_bytes(s))) {
-                    return Err(format!(
-                        "glob characters that would also take {}",
-                        String::from_utf8_lossy(other)
-                    ));
+                if let Some(other) =
+                    siblings.iter().find(|s| s.as_slice() != name && glob.is_match(OsStr::from_bytes(s)))
+                {
+                    return Err(format!("glob characters that would also take {}", String::from_utf8_lossy(other)));
                 }
             }
             dir.push(component);
@@ -537,7 +554,10 @@ mod tests {
         assert!(ghosts.contains(&"/p/__pycache__/b.cpython-311.opt-1.pyc".to_string()), "not compiled, still owned");
         assert!(ghosts.contains(&"/p/__pycache__/orphan.cpython-311.pyc".to_string()), "every real cache is owned");
         assert_eq!(lists.groups[0].0, "0");
-        assert_eq!(strings(&lists.groups[0].1), ["/p/__pycache__/a.cpython-311.pyc", "/p/__pycache__/orphan.cpython-311.pyc"]);
+        assert_eq!(
+            strings(&lists.groups[0].1),
+            ["/p/__pycache__/a.cpython-311.pyc", "/p/__pycache__/orphan.cpython-311.pyc"]
+        );
         assert_eq!(lists.groups[1].0, "1-2");
         assert_eq!(strings(&lists.groups[1].1), ["/p/__pycache__/a.cpython-311.opt-2.pyc"]);
     }
@@ -566,20 +586,27 @@ mod tests {
             b"usr/share/x/__pycache__/m.cpython-311.pyc",
         ]);
         let lists = plan_lists(&options(root.path(), "0,1,2")).unwrap();
-        assert_eq!(strings(&lists.dirs), ["/usr/lib/python3.11/site-packages/foo/__pycache__", "/usr/share/x/__pycache__"]);
+        assert_eq!(
+            strings(&lists.dirs),
+            ["/usr/lib/python3.11/site-packages/foo/__pycache__", "/usr/share/x/__pycache__"]
+        );
         let mut opts = options(root.path(), "0,1,2");
-        opts.pyproject = Some(crate::split::pyproject::parse(
-            "%dir /usr/lib/python3.11/site-packages/foo/__pycache__\n\
+        opts.pyproject = Some(
+            crate::split::pyproject::parse(
+                "%dir /usr/lib/python3.11/site-packages/foo/__pycache__\n\
              /usr/lib/python3.11/site-packages/foo/__pycache__/a.cpython-311{,.opt-?}.pyc\n\
              /usr/lib/python3.11/site-packages/__pycache__/top.cpython-311{,.opt-?}.pyc\n",
-            &|_| true,
-        )
-        .bytecode);
+                &|_| true,
+            )
+            .bytecode,
+        );
         let lists = plan_lists(&opts).unwrap();
         assert_eq!(strings(&lists.dirs), ["/usr/lib/python3.11/site-packages/foo/__pycache__"]);
         let ghosts = strings(&lists.ghosts);
         assert_eq!(ghosts.len(), 6, "{ghosts:?}");
-        assert!(ghosts.iter().all(|g| g.contains("/site-packages/foo/__pycache__/a.") || g.contains("/site-packages/__pycache__/top.")));
+        assert!(ghosts
+            .iter()
+            .all(|g| g.contains("/site-packages/foo/__pycache__/a.") || g.contains("/site-packages/__pycache__/top.")));
         assert_eq!(lists.groups[0].1.len(), 4, "the subpackages still ship every real cache");
         assert!(is_shared_dir(b"python3.13t") && is_shared_dir(b"dist-packages") && !is_shared_dir(b"python-foo"));
     }
@@ -595,7 +622,8 @@ mod tests {
 
     #[test]
     fn filters_and_ghost_none() {
-        let root = tree(&[b"a/x.py", b"a/__pycache__/x.cpython-311.pyc", b"b/y.py", b"b/__pycache__/y.cpython-311.pyc"]);
+        let root =
+            tree(&[b"a/x.py", b"a/__pycache__/x.cpython-311.pyc", b"b/y.py", b"b/__pycache__/y.cpython-311.pyc"]);
         let mut opts = options(root.path(), "012");
         opts.filter = PathFilter::new(&["/a".into()], &[]).unwrap();
         let lists = plan_lists(&opts).unwrap();
@@ -610,7 +638,8 @@ mod tests {
 
     #[test]
     fn legacy_glob_that_would_match_a_sibling_is_refused() {
-        let root = tree(&[b"p/m*.py", b"p/mod.py", b"p/__pycache__/m*.cpython-311.pyc", b"p/__pycache__/mod.cpython-311.pyc"]);
+        let root =
+            tree(&[b"p/m*.py", b"p/mod.py", b"p/__pycache__/m*.cpython-311.pyc", b"p/__pycache__/mod.cpython-311.pyc"]);
         let lists = plan_lists(&options(root.path(), "0,1,2")).unwrap();
         let err = render_lists(&lists, RpmSyntax::Legacy, root.path()).unwrap_err();
         assert!(err.to_string().contains("m*.cpython-311"), "{err}");
@@ -635,6 +664,9 @@ mod tests {
         let root = tree(&[b"p/m*.py", b"p/mod.py", b"p/__pycache__/mod.cpython-311.opt-1.pyc"]);
         let lists = plan_lists(&options(root.path(), "0,1,2")).unwrap();
         let err = render_lists(&lists, RpmSyntax::V419, root.path()).unwrap_err();
-        assert!(err.to_string().contains("m*.cpython-311.opt-1.pyc") && err.to_string().contains("would also take"), "{err}");
+        assert!(
+            err.to_string().contains("m*.cpython-311.opt-1.pyc") && err.to_string().contains("would also take"),
+            "{err}"
+        );
     }
 }

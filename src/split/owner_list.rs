@@ -18,8 +18,14 @@ pub const OWNER_LIST_NAME: &str = "bytecode-owner.files";
 /// for each directory, each file that ships in no bytecode subpackage as it is (a cache left
 /// out of the split by `--include`/`--exclude` too), the caches of the split as `%ghost`,
 /// also those absent from the build root (levels Python may write at run time).
-pub fn render(own: &[PathBuf], real_root: &Path, lists: &FileLists, renderer: &mut ListRenderer<'_>) -> Result<String, Error> {
-    let in_subpackage: BTreeSet<&[u8]> = lists.groups.iter().flat_map(|(_, caches)| caches.iter().map(Vec::as_slice)).collect();
+pub fn render(
+    own: &[PathBuf],
+    real_root: &Path,
+    lists: &FileLists,
+    renderer: &mut ListRenderer<'_>,
+) -> Result<String, Error> {
+    let in_subpackage: BTreeSet<&[u8]> =
+        lists.groups.iter().flat_map(|(_, caches)| caches.iter().map(Vec::as_slice)).collect();
     let mut dirs = BTreeSet::new();
     let mut files = BTreeSet::new();
     for top in own {
@@ -41,7 +47,11 @@ pub fn render(own: &[PathBuf], real_root: &Path, lists: &FileLists, renderer: &m
             }
         }
     }
-    let below = |path: &[u8]| own.iter().any(|top| Path::new(OsStr::from_bytes(path)).starts_with(Path::new("/").join(top.strip_prefix("/").unwrap_or(top))));
+    let below = |path: &[u8]| {
+        own.iter().any(|top| {
+            Path::new(OsStr::from_bytes(path)).starts_with(Path::new("/").join(top.strip_prefix("/").unwrap_or(top)))
+        })
+    };
     let ghosts: BTreeSet<&Vec<u8>> = lists.ghosts.iter().chain(&lists.unassigned).filter(|p| below(p)).collect();
     let mut text = renderer.owned_entries(dirs.iter(), ghosts.iter().copied())?;
     for file in files.iter().filter(|f| !in_subpackage.contains(f.as_slice()) && !ghosts.contains(f)) {

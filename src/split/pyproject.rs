@@ -285,11 +285,26 @@ mod tests {
     fn named_copies_are_found_beside_the_base_list() {
         let dir = tempfile::tempdir().unwrap();
         let base = dir.path().join("p-1-1.noarch-pyproject-files");
-        for name in ["p-1-1.noarch-pyproject-files-foo", "p-1-1.noarch-pyproject-files-bar", "p-1-1.noarch-pyproject-files-", "p-1-1.noarch-pyproject-record"] {
+        for name in [
+            "p-1-1.noarch-pyproject-files-foo",
+            "p-1-1.noarch-pyproject-files-bar",
+            "p-1-1.noarch-pyproject-files-",
+            "p-1-1.noarch-pyproject-record",
+        ] {
             std::fs::write(dir.path().join(name), "").unwrap();
         }
-        let found: Vec<String> = lists_at(&base).unwrap().into_iter().map(|(p, saved)| format!("{} {saved}", p.file_name().unwrap().to_string_lossy())).collect();
-        assert_eq!(found, ["p-1-1.noarch-pyproject-files-bar pyproject-files-bar.orig", "p-1-1.noarch-pyproject-files-foo pyproject-files-foo.orig"]);
+        let found: Vec<String> = lists_at(&base)
+            .unwrap()
+            .into_iter()
+            .map(|(p, saved)| format!("{} {saved}", p.file_name().unwrap().to_string_lossy()))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                "p-1-1.noarch-pyproject-files-bar pyproject-files-bar.orig",
+                "p-1-1.noarch-pyproject-files-foo pyproject-files-foo.orig"
+            ]
+        );
         std::fs::write(&base, "").unwrap();
         assert_eq!(lists_at(&base).unwrap()[0], (base.clone(), "pyproject-files.orig".to_string()));
     }

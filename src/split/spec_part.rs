@@ -42,7 +42,8 @@ impl Declaration {
     /// (which rpm would expand), and a version-release has exactly one `-`.
     pub fn validate(&self) -> Result<(), Error> {
         let bad_name = self.owner.is_empty() || self.owner.chars().any(|c| c.is_whitespace() || c == '%' || c == ',');
-        let bad_evr = self.owner_evr.chars().any(|c| c.is_whitespace() || c == '%') || self.owner_evr.matches('-').count() != 1;
+        let bad_evr =
+            self.owner_evr.chars().any(|c| c.is_whitespace() || c == '%') || self.owner_evr.matches('-').count() != 1;
         if bad_name || bad_evr {
             return Err(Error::BadOwner { owner: self.owner.clone(), evr: self.owner_evr.clone() });
         }
@@ -122,11 +123,12 @@ pub struct DeclaredGroup<'a> {
 /// A Lua string literal for rpm: the path with `\` and `"` escaped, and `%` doubled because
 /// rpm expands macros in scriptlets.
 fn lua_string(path: &[u8]) -> Result<String, Error> {
-    let text = std::str::from_utf8(path).ok().filter(|t| !t.contains(['\n', '\r'])).ok_or_else(|| Error::Unlistable {
-        path: PathBuf::from(String::from_utf8_lossy(path).into_owned()),
-        rpm: "rpm 4.19 and later",
-        why: "a name a scriptlet cannot hold".into(),
-    })?;
+    let text =
+        std::str::from_utf8(path).ok().filter(|t| !t.contains(['\n', '\r'])).ok_or_else(|| Error::Unlistable {
+            path: PathBuf::from(String::from_utf8_lossy(path).into_owned()),
+            rpm: "rpm 4.19 and later",
+            why: "a name a scriptlet cannot hold".into(),
+        })?;
     Ok(format!("\"{}\"", text.replace('\\', "\\\\").replace('"', "\\\"").replace('%', "%%")))
 }
 
@@ -148,7 +150,10 @@ pub fn render(declaration: &Declaration, groups: &[DeclaredGroup<'_>]) -> Result
             [0] => format!("Bytecode caches of {owner} for Python run without -O"),
             _ => format!("Bytecode caches of {owner} ({})", levels_text(levels)),
         };
-        text.push_str(&format!("\n%package -n {name}\nSummary: {summary}\nRequires: {owner} = {}\n", declaration.owner_evr));
+        text.push_str(&format!(
+            "\n%package -n {name}\nSummary: {summary}\nRequires: {owner} = {}\n",
+            declaration.owner_evr
+        ));
         if default {
             text.push_str(&format!("Supplements: {owner}\n"));
         }
@@ -207,21 +212,43 @@ mod tests {
         let level_0: BTreeSet<Vec<u8>> = [b"/s/__pycache__/m.cpython-313.pyc".to_vec()].into();
         let levels_12: BTreeSet<Vec<u8>> = [b"/s/__pycache__/100%\"\\.cpython-313.opt-1.pyc".to_vec()].into();
         let groups = vec![
-            DeclaredGroup { levels: vec![0], label: "0".into(), list: "/b/l/bytecode-opt-0.files".into(), caches: &level_0 },
-            DeclaredGroup { levels: vec![1, 2], label: "1-2".into(), list: "/b/100% l/bytecode-opt-1-2.files".into(), caches: &levels_12 },
+            DeclaredGroup {
+                levels: vec![0],
+                label: "0".into(),
+                list: "/b/l/bytecode-opt-0.files".into(),
+                caches: &level_0,
+            },
+            DeclaredGroup {
+                levels: vec![1, 2],
+                label: "1-2".into(),
+                list: "/b/100% l/bytecode-opt-1-2.files".into(),
+                caches: &levels_12,
+            },
         ];
         let text = render(&declaration(), &groups).unwrap();
-        let opt0 = &text[text.find("%package -n python3-foo-bytecode-opt-0\n").unwrap()..text.find("%package -n python3-foo-bytecode-opt-1-2").unwrap()];
-        assert!(opt0.contains("Requires: python3-foo = 1:2.0-3.fc42\nSupplements: python3-foo\nBuildArch: noarch\n"), "{opt0}");
+        let opt0 = &text[text.find("%package -n python3-foo-bytecode-opt-0\n").unwrap()
+            ..text.find("%package -n python3-foo-bytecode-opt-1-2").unwrap()];
+        assert!(
+            opt0.contains("Requires: python3-foo = 1:2.0-3.fc42\nSupplements: python3-foo\nBuildArch: noarch\n"),
+            "{opt0}"
+        );
         assert!(opt0.contains("%files -n python3-foo-bytecode-opt-0 -f /b/l/bytecode-opt-0.files\n"), "{opt0}");
         assert!(opt0.contains("when run without -O"), "{opt0}");
         let opt12 = &text[text.find("%package -n python3-foo-bytecode-opt-1-2").unwrap()..];
-        assert!(!opt12.contains("Supplements") && opt12.contains("levels 1 and 2") && opt12.contains("-O or run with -OO"), "{opt12}");
+        assert!(
+            !opt12.contains("Supplements") && opt12.contains("levels 1 and 2") && opt12.contains("-O or run with -OO"),
+            "{opt12}"
+        );
         assert!(opt12.contains("-f \"/b/100%% l/bytecode-opt-1-2.files\"\n"), "{opt12}");
         assert!(opt0.contains("%postun -n python3-foo-bytecode-opt-0 -p <lua>\nif arg[2] == 0 then\n"), "{opt0}");
         assert!(opt0.contains("    \"/s/__pycache__/m.cpython-313.pyc\",\n"), "{opt0}");
-        assert!(opt12.contains(r#"    "/s/__pycache__/100%%\"\\.cpython-313.opt-1.pyc",
-"#), "{opt12}");
+        assert!(
+            opt12.contains(
+                r#"    "/s/__pycache__/100%%\"\\.cpython-313.opt-1.pyc",
+"#
+            ),
+            "{opt12}"
+        );
     }
 
     #[test]
@@ -233,7 +260,11 @@ mod tests {
         let text = render(&long, &groups).unwrap();
         let description = &text[text.find("%description").unwrap()..text.find("%postun").unwrap()];
         assert!(description.lines().all(|l| l.chars().count() <= DESCRIPTION_WIDTH), "{description}");
-        assert!(description.contains("removing it keeps\npython3-a-rather") || description.contains("removing it keeps python3-a-rather"), "{description}");
+        assert!(
+            description.contains("removing it keeps\npython3-a-rather")
+                || description.contains("removing it keeps python3-a-rather"),
+            "{description}"
+        );
         assert_eq!(wrap("a bb ccc", 4), "a bb\nccc\n");
     }
 

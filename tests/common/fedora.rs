@@ -23,7 +23,8 @@ pub fn fedora() -> Option<&'static Path> {
 
 fn setup() -> Option<PathBuf> {
     // Beside the checkout, or where $FEDORA_RPM_CONFIG says (a checkout elsewhere).
-    let files = std::env::var_os("FEDORA_RPM_CONFIG").map_or_else(|| Path::new(ROOT).join("../shared/fedora-rpm-config"), PathBuf::from);
+    let files = std::env::var_os("FEDORA_RPM_CONFIG")
+        .map_or_else(|| Path::new(ROOT).join("../shared/fedora-rpm-config"), PathBuf::from);
     let in_ci = std::env::var_os("CI").is_some();
     if !files.join("python-rpm-macros/macros.python-srpm").is_file() {
         assert!(!in_ci, "{}: Fedora's rpm configuration is required in CI", files.display());
@@ -35,7 +36,10 @@ fn setup() -> Option<PathBuf> {
     }
     let modules = Command::new(SYSTEM_PYTHON).args(["-c", "import setuptools, wheel, packaging, venv, pip"]).output();
     if !modules.is_ok_and(|o| o.status.success()) {
-        assert!(!in_ci, "{SYSTEM_PYTHON} needs pip, setuptools, wheel, packaging and venv in CI; .ci/run installs them");
+        assert!(
+            !in_ci,
+            "{SYSTEM_PYTHON} needs pip, setuptools, wheel, packaging and venv in CI; .ci/run installs them"
+        );
         eprintln!("skipped: {SYSTEM_PYTHON} lacks pip, setuptools, wheel, packaging or venv");
         return None;
     }
@@ -76,7 +80,9 @@ pub fn write_project(sources: &Path) {
     write("foo/sub/__init__.py", "X = 1\n");
     write("foo_top.py", "TOP = 1\n");
     std::fs::create_dir_all(sources).unwrap();
-    run_ok(Command::new("tar").arg("czf").arg(sources.join("foo-1.0.tar.gz")).arg("-C").arg(tree.root()).arg("foo-1.0"));
+    run_ok(
+        Command::new("tar").arg("czf").arg(sources.join("foo-1.0.tar.gz")).arg("-C").arg(tree.root()).arg("foo-1.0"),
+    );
 }
 
 /// A pyproject spec: `install` is the %install section after %pyproject_install, `files` the
@@ -88,7 +94,9 @@ pub fn pyproject_spec(install: &str, packages: &[&str], files: &str) -> String {
          %package -n python3-foo\nSummary: foo\n%description -n python3-foo\nfoo.\n",
     );
     for sub in packages {
-        spec.push_str(&format!("%package -n python3-foo-{sub}\nSummary: {sub}\n%description -n python3-foo-{sub}\n{sub}.\n"));
+        spec.push_str(&format!(
+            "%package -n python3-foo-{sub}\nSummary: {sub}\n%description -n python3-foo-{sub}\n{sub}.\n"
+        ));
     }
     spec.push_str("%prep\n%autosetup -n foo-1.0\n%build\n%pyproject_wheel\n%install\n%pyproject_install\n");
     spec.push_str(install);
@@ -121,7 +129,10 @@ impl Build {
             }
         }
         for (inode, (packages, shipped, nlink)) in packages_of_inode {
-            assert!(packages.len() == 1 && shipped == nlink, "inode {inode}: {nlink} links, {shipped} shipped by {packages:?}");
+            assert!(
+                packages.len() == 1 && shipped == nlink,
+                "inode {inode}: {nlink} links, {shipped} shipped by {packages:?}"
+            );
         }
     }
 }
@@ -198,4 +209,3 @@ pub fn rpm_warnings(stderr: &str) -> Vec<&str> {
         .filter(|l| !configuration(l))
         .collect()
 }
-

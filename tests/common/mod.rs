@@ -21,7 +21,8 @@ pub fn brp_pyc() -> Command {
 /// Whether `tool` can be run. Outside CI a missing tool skips the test with a message; in CI
 /// (`CI` set) it fails the test, because `.ci/run` is meant to install every tool.
 pub fn have(tool: &str) -> bool {
-    let found = Command::new("sh").arg("-c").arg(format!("command -v {tool}")).output().is_ok_and(|o| o.status.success());
+    let found =
+        Command::new("sh").arg("-c").arg(format!("command -v {tool}")).output().is_ok_and(|o| o.status.success());
     if !found {
         if std::env::var_os("CI").is_some() {
             panic!("{tool} is required in CI; .ci/run should have installed it");
@@ -202,7 +203,11 @@ pub fn assert_linked_iff_identical(paths: &[PathBuf]) {
 /// Sets the modification time of `path` to `secs` since the epoch.
 pub fn set_mtime(path: &Path, secs: u64) {
     let time = std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs);
-    std::fs::File::options().write(true).open(path).and_then(|f| f.set_modified(time)).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    std::fs::File::options()
+        .write(true)
+        .open(path)
+        .and_then(|f| f.set_modified(time))
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
 }
 
 /// The link structure of a tree: for each regular file with more than one name below `root`,
@@ -218,7 +223,10 @@ pub fn link_sets(root: &Path) -> std::collections::BTreeSet<Vec<PathBuf>> {
 /// Every regular file below `root`, by path relative to `root`, with its bytes: for comparing
 /// two trees at different places.
 pub fn relative_contents(root: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
-    files_below(root).into_iter().map(|p| (p.strip_prefix(root).unwrap().to_path_buf(), std::fs::read(&p).unwrap())).collect()
+    files_below(root)
+        .into_iter()
+        .map(|p| (p.strip_prefix(root).unwrap().to_path_buf(), std::fs::read(&p).unwrap()))
+        .collect()
 }
 
 /// Writes one module of each kind CPython's levels tell apart into `dir` (relative to the
@@ -254,7 +262,8 @@ pub fn rpmbuild_spec(topdir: &Path, spec: &str) -> Vec<PathBuf> {
     // test decides exactly which caches the package holds.
     cmd.args(["--define", "debug_package %{nil}", "--define", "__os_install_post %{nil}"]);
     run_ok(cmd.arg(&spec_path).env_remove("RPM_BUILD_ROOT"));
-    let mut packages: Vec<PathBuf> = files_below(&topdir.join("RPMS")).into_iter().filter(|p| p.extension().is_some_and(|e| e == "rpm")).collect();
+    let mut packages: Vec<PathBuf> =
+        files_below(&topdir.join("RPMS")).into_iter().filter(|p| p.extension().is_some_and(|e| e == "rpm")).collect();
     packages.sort();
     packages
 }

@@ -75,7 +75,8 @@ pub fn layout(bytes: &[u8]) -> (usize, usize) {
 pub fn set_numbers(bytes: &mut [u8], intro: usize, tag: u32, mut value: impl FnMut(usize, u64) -> Option<u64>) -> bool {
     let (index, entries, data) = header_at(bytes, intro);
     let Some(entry) = (0..entries).map(|n| index + 16 * n).find(|&at| be32(bytes, at) == tag) else { return false };
-    let (kind, offset, count) = (be32(bytes, entry + 4), be32(bytes, entry + 8) as usize, be32(bytes, entry + 12) as usize);
+    let (kind, offset, count) =
+        (be32(bytes, entry + 4), be32(bytes, entry + 8) as usize, be32(bytes, entry + 12) as usize);
     let width = match kind {
         4 => 4,
         5 => 8,
@@ -83,7 +84,11 @@ pub fn set_numbers(bytes: &mut [u8], intro: usize, tag: u32, mut value: impl FnM
     };
     for n in 0..count {
         let at = data + offset + n * width;
-        let old = if width == 4 { u64::from(be32(bytes, at)) } else { u64::from_be_bytes(bytes[at..at + 8].try_into().unwrap()) };
+        let old = if width == 4 {
+            u64::from(be32(bytes, at))
+        } else {
+            u64::from_be_bytes(bytes[at..at + 8].try_into().unwrap())
+        };
         if let Some(new) = value(n, old) {
             if width == 4 {
                 bytes[at..at + 4].copy_from_slice(&u32::try_from(new).expect("fits a 32-bit size").to_be_bytes());
@@ -128,7 +133,11 @@ pub fn rewrite_payload(package: &[u8], entry: &str, content: Option<NewContent>,
 
 /// The package with its payload compressed with `compression`, each entry (position, name,
 /// size) given the content `change` returns for it, if any; the signature's sizes agree.
-pub fn rewrite(package: &[u8], compression: Compression, change: &mut dyn FnMut(usize, &str, u64) -> Option<NewContent>) -> Vec<u8> {
+pub fn rewrite(
+    package: &[u8],
+    compression: Compression,
+    change: &mut dyn FnMut(usize, &str, u64) -> Option<NewContent>,
+) -> Vec<u8> {
     let (main, payload_start) = layout(package);
     let payload = &package[payload_start..];
     let mut cpio = Compression::of(payload).decoder(payload);
@@ -139,7 +148,9 @@ pub fn rewrite(package: &[u8], compression: Compression, change: &mut dyn FnMut(
             let mut header = [0u8; 110];
             cpio.read_exact(&mut header).expect("a cpio header");
             assert_eq!(&header[..6], b"070701", "a new-format (newc) cpio entry");
-            let field = |n: usize| u64::from_str_radix(std::str::from_utf8(&header[6 + 8 * n..14 + 8 * n]).unwrap(), 16).unwrap();
+            let field = |n: usize| {
+                u64::from_str_radix(std::str::from_utf8(&header[6 + 8 * n..14 + 8 * n]).unwrap(), 16).unwrap()
+            };
             let (size, name_len) = (field(6), field(11) as usize);
             let mut name = vec![0u8; name_len + (4 - (110 + name_len) % 4) % 4];
             cpio.read_exact(&mut name).unwrap();
@@ -191,7 +202,8 @@ pub fn rewrite(package: &[u8], compression: Compression, change: &mut dyn FnMut(
 /// The index of the file whose path ends with `suffix` in the header's order of files
 /// (BASENAMES), for [`set_numbers`] on FILESIZES (1028) or LONGFILESIZES (5008).
 pub fn file_index(package: &std::path::Path, suffix: &str) -> usize {
-    let out = std::process::Command::new("rpm").args(["-qp", "--qf", "[%{FILENAMES}\\n]"]).arg(package).output().unwrap();
+    let out =
+        std::process::Command::new("rpm").args(["-qp", "--qf", "[%{FILENAMES}\\n]"]).arg(package).output().unwrap();
     let names = String::from_utf8(out.stdout).unwrap();
     names.lines().position(|l| l.ends_with(suffix)).unwrap_or_else(|| panic!("no file ends with {suffix}: {names}"))
 }
