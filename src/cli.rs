@@ -1,5 +1,8 @@
 //! The command line: clap definitions (their doc comments are the help text) and logging
 //! setup. [`crate::commands`] runs what was parsed; nothing in the library depends on this.
+// The doc comments below are the help text of a terminal (and of the man pages), written as
+// users read it there: `<levels>` and `[epoch:]` are placeholders, not HTML or links.
+#![allow(rustdoc::invalid_html_tags, rustdoc::broken_intra_doc_links)]
 
 use std::io::Write;
 use std::path::PathBuf;

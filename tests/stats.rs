@@ -727,7 +727,7 @@ fn payload_entries_are_found_by_name_in_v4_and_by_index_in_v6() {
     for (format, config) in [("v4", rpm::BuildConfig::v4()), ("v6", rpm::BuildConfig::v6())] {
         for compression in compressions {
             let mut builder = rpm::PackageBuilder::new("p", "1", "MIT", "noarch", "t");
-            builder.using_config(config.clone().compression(compression));
+            builder.using_config(config.compression(compression));
             let shared = b"\xa7\x0d\x0d\x0a levels 0 and 1".to_vec();
             let cache = |suffix: &str| format!("{site}/__pycache__/m.cpython-311{suffix}.pyc");
             builder.with_file_contents(shared.clone(), rpm::FileOptions::new(cache("")).hardlink("m")).unwrap();
@@ -851,8 +851,10 @@ fn seed_entries() -> &'static [(String, u64)] {
 /// v6 (stripped entries), with a hardlink set, a symlink, a directory and a %ghost: the cpio
 /// stream lies bare in the file, so a mutation of it reaches the payload reader as it is.
 /// (package, where its payload starts, the installed paths.)
-fn bare_cpio_seeds() -> &'static [(Vec<u8>, usize, Vec<Vec<u8>>); 2] {
-    static SEEDS: std::sync::OnceLock<[(Vec<u8>, usize, Vec<Vec<u8>>); 2]> = std::sync::OnceLock::new();
+type BareSeed = (Vec<u8>, usize, Vec<Vec<u8>>);
+
+fn bare_cpio_seeds() -> &'static [BareSeed; 2] {
+    static SEEDS: std::sync::OnceLock<[BareSeed; 2]> = std::sync::OnceLock::new();
     SEEDS.get_or_init(|| {
         let seed = |config: rpm::BuildConfig| {
             let mut builder = rpm::PackageBuilder::new("bare", "1", "MIT", "noarch", "t");

@@ -93,7 +93,7 @@ const HEX_DIGIT: [u8; 256] = {
 impl FileDigest {
     pub fn from_text(text: &[u8]) -> FileDigest {
         let mut bytes = [0u8; 64];
-        if text.len() % 2 == 0 && text.len() <= 2 * bytes.len() {
+        if text.len().is_multiple_of(2) && text.len() <= 2 * bytes.len() {
             let mut all_hex = true;
             for (pair, byte) in text.chunks_exact(2).zip(&mut bytes) {
                 let (hi, lo) = (HEX_DIGIT[usize::from(pair[0])], HEX_DIGIT[usize::from(pair[1])]);
