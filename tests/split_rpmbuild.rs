@@ -221,12 +221,13 @@ fn example_with_levels_1_and_2_together_keeps_their_links() {
 
 /// A spec that installs the given module files (exact bytes of their names) and splits them.
 fn odd_names_spec(dir: &Path, sources: &Path, ghost: &str) -> PathBuf {
-    odd_names_spec_with(dir, sources, &format!("-e legacy -g {ghost}"), "-o 0 -o 1 -o 2")
+    odd_names_spec_with(dir, sources, &format!("-e legacy -g {ghost}"), "-o 0 -o 1 -o 2", GHOST_LIST_FILES)
 }
 
-/// The same spec with the given `%py_bytecode_split` options and `compileall` levels; without
-/// level 2 there is no opt-2 subpackage (rpm 4.20 refuses an empty `%files -f` list).
-fn odd_names_spec_with(dir: &Path, sources: &Path, split_options: &str, levels: &str) -> PathBuf {
+/// The same spec with the given `%py_bytecode_split` options, `compileall` levels and main
+/// package's `%files`; without level 2 there is no opt-2 subpackage (rpm 4.20 refuses an empty
+/// `%files -f` list).
+fn odd_names_spec_with(dir: &Path, sources: &Path, split_options: &str, levels: &str, main_files: &str) -> PathBuf {
     let with_opt2 = if levels.contains('2') { "%global with_opt2 1" } else { "" };
     let spec = format!(
         r#"{with_opt2}
@@ -256,9 +257,7 @@ mkdir -p %{{buildroot}}%{{python3_sitelib}}/odd
 cp -a {sources}/. %{{buildroot}}%{{python3_sitelib}}/odd/
 %{{__python3}} -m compileall -q {levels} -s %{{buildroot}} -p / %{{buildroot}}%{{python3_sitelib}}/odd
 %py_bytecode_split {split_options}
-%files -f %{{py_bytecode_ghost_files}}
-%dir %{{python3_sitelib}}/odd
-%{{python3_sitelib}}/odd/*.py
+{main_files}
 %files bytecode-opt-0 -f %py_bytecode_files 0
 %files bytecode-opt-1 -f %py_bytecode_files 1
 %{{?with_opt2:%files bytecode-opt-2 -f %py_bytecode_files 2}}
@@ -341,11 +340,17 @@ fn odd_names_of_caches_not_compiled_are_recorded_exactly_as_ghosts() {
     // rpm before 4.19 expands a macro in a -f list however its `%` is written: split refuses
     // such a name there (see the test below).
     let version = run_ok(Command::new("rpm").arg("--version")).stdout;
+    // A % before a letter, where rpm's %files directives start, is refused by every rpm
+    // (names_holding_files_directives_fail_the_build_with_one_line).
     if RpmSyntax::for_version(&String::from_utf8_lossy(&version)) == Some(RpmSyntax::V419) {
-        stems.extend(PERCENT_STEMS);
+        stems.extend(
+            PERCENT_STEMS
+                .iter()
+                .filter(|s| !s.as_bytes().windows(2).any(|w| w[0] == b'%' && w[1].is_ascii_alphabetic())),
+        );
     }
     let sources = write_modules(work.path(), &stems);
-    let spec = odd_names_spec_with(work.path(), &sources, "-g all", "-o 0 -o 1");
+    let spec = odd_names_spec_with(work.path(), &sources, "-g all", "-o 0 -o 1", GHOST_LIST_FILES);
     let packages = rpmbuild(&spec, &work.path().join("top"), &[]);
     let tag = cache_tag("python3");
     let base = "/usr/lib/python3/site-packages/odd/__pycache__";
@@ -564,4 +569,166 @@ fn stats_together_over_the_subpackages_equals_stats_of_the_build_root() {
     }
     assert!(together["linkable_bytes"].as_u64().unwrap() > 0, "split subpackages leave identical levels unlinked");
     assert!(together["layouts"]["all_linked"].as_u64() < together["layouts"]["shipped"].as_u64());
+}
+
+/// The main package's `%files` of [`odd_names_spec_with`]: the split's `%ghost` list, the
+/// directory and its sources.
+const GHOST_LIST_FILES: &str =
+    "%files -f %{py_bytecode_ghost_files}\n%dir %{python3_sitelib}/odd\n%{python3_sitelib}/odd/*.py";
+
+/// A spec that installs `sources` below `%{python3_sitelib}/odd` and lists it with the owner
+/// list of `%py_bytecode_split DIR` (every directory `%dir`, every file, the caches `%ghost`),
+/// the subpackages declared by the spec, so that every rpm from 4.18 on builds it.
+fn owner_list_spec(dir: &Path, sources: &Path) -> PathBuf {
+    let files = "%files -f %{py_bytecode_owner_files}";
+    odd_names_spec_with(dir, sources, "%{python3_sitelib}/odd", "-o 0 -o 1 -o 2", files)
+}
+
+/// Writes a small package into `dir/src`: `__init__.py`, `m.py`, `sub/m.py`, and each of
+/// `extra`: a name ending in `/` an empty directory, one ending in `.py` a module, else a
+/// directory holding `m.py`.
+fn write_package(dir: &Path, extra: &[&str]) -> PathBuf {
+    let sources = dir.join("src");
+    for module in ["__init__.py", "m.py", "sub/m.py"] {
+        let path = sources.join(module);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, "X = 1\n").unwrap();
+    }
+    for name in extra {
+        if let Some(empty) = name.strip_suffix('/') {
+            std::fs::create_dir_all(sources.join(empty)).unwrap();
+        } else if name.ends_with(".py") {
+            std::fs::write(sources.join(name), "X = 2\n").unwrap();
+        } else {
+            std::fs::create_dir_all(sources.join(name)).unwrap();
+            std::fs::write(sources.join(name).join("m.py"), "X = 3\n").unwrap();
+        }
+    }
+    sources
+}
+
+/// Each `%files` directive rpm reads anywhere in a line (`%defattr(...)`, `%attr(...)`,
+/// `%lang(...)`, ...), as the name of an empty directory of an upstream tarball, of a module,
+/// of a directory with a module: rpm 4.19 and later would apply it to the files of the
+/// package (a `%defattr(0666,...)` directory made every file after it writable by anyone).
+/// The build fails in `%install` with one line naming the path and no package is written.
+#[test]
+fn names_holding_files_directives_fail_the_build_with_one_line() {
+    if !have("rpmbuild") || !have("python3") {
+        return skipped("rpmbuild or python3");
+    }
+    let v419 = rpm_version() >= (4, 19);
+    let hostile = [
+        ("sub%defattr(0666,root,root,0777)/", "%defattr"),
+        ("sub%attr(0777,root,root)/", "%attr"),
+        ("b%lang(de)/", "%lang"),
+        ("c%verify(mode)/", "%verify"),
+        ("d%defverify(not mode)/", "%defverify"),
+        ("e%caps(cap_net_raw=ep)/", "%caps"),
+        ("f%config/", "%config"),
+        ("g%config(noreplace)", "%config"),
+        ("h%dev(c,1,3)/", "%dev"),
+        ("m%config(noreplace).py", "%config"),
+        ("x%doc/", "a % before a letter"),
+    ];
+    for (name, directive) in hostile {
+        let work = tempfile::tempdir().unwrap();
+        let sources = write_package(work.path(), &[name]);
+        let top = work.path().join("top");
+        let out = rpmbuild_output(&owner_list_spec(work.path(), &sources), &top, &[]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{name}: built:\n{stderr}");
+        let ours: Vec<&str> = stderr.lines().filter(|l| l.starts_with("brp-pyc:")).collect();
+        assert_eq!(ours.len(), 1, "{name}: one line from brp-pyc:\n{stderr}");
+        // A module is named by its source or by one of its caches.
+        let path = name.trim_end_matches('/').trim_end_matches(".py");
+        let named = [format!("/odd/{path}"), format!("/odd/__pycache__/{path}.")];
+        assert!(named.iter().any(|n| ours[0].contains(n)), "{name}: the line names the path: {}", ours[0]);
+        // rpm before 4.19 expands a list twice, and split refuses a % before a letter there
+        // as macro syntax; 4.19 and later name the directive.
+        let why = if v419 { directive } else { "would read as macro syntax" };
+        assert!(ours[0].contains(why), "{name}: {why:?} in {}", ours[0]);
+        assert!(!stderr.contains("File listed twice"), "{name}: rpm parsed the list:\n{stderr}");
+        assert!(files_below(&top.join("RPMS")).is_empty(), "{name}: no package is written");
+    }
+}
+
+/// What rpm recorded of each file of `package`, with `rename` applied to its name: mode,
+/// owner, group, flags (%config, %doc, %ghost, ...), languages, verify flags, capabilities.
+fn recorded_attributes(package: &Path, rename: &dyn Fn(&str) -> String) -> BTreeSet<String> {
+    let qf = "[%{FILENAMES}\\t%{FILEMODES:octal}\\t%{FILEUSERNAME}\\t%{FILEGROUPNAME}\\t%{FILEFLAGS}\\t\
+              %{FILELANGS}\\t%{FILEVERIFYFLAGS}\\t%{FILECAPS}\\n]";
+    let out = run_ok(Command::new("rpm").args(["-qp", "--qf", qf]).arg(package));
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|line| {
+            let (name, rest) = line.split_once('\t').unwrap();
+            format!("{}\t{rest}", rename(name))
+        })
+        .collect()
+}
+
+/// Names next to the directives, which rpm finds no directive in (the words without `%`, a
+/// `%` before punctuation, parentheses, commas, spaces): split lists them, and rpm 4.18, 4.20
+/// and 6.1 record for each file exactly what they record for the same package with plain
+/// names: modes, owners, flags, languages, verify flags and capabilities.
+#[test]
+fn names_near_files_directives_are_recorded_as_plain_names_are() {
+    if !have("rpmbuild") || !have("python3") {
+        return skipped("rpmbuild or python3");
+    }
+    let near = [
+        "defattr(0666,root,root,0777)/",
+        "attr(0777,root,root)/",
+        "lang(de)",
+        "verify(mode)/",
+        "caps(cap_net_raw=ep).py",
+        "p%.config(noreplace)",
+        "100%+/",
+        "a b%,lang(de) dir ghost",
+    ];
+    let plain: Vec<String> = near
+        .iter()
+        .enumerate()
+        .map(|(n, name)| {
+            let kind = if name.ends_with('/') {
+                "/"
+            } else if name.ends_with(".py") {
+                ".py"
+            } else {
+                ""
+            };
+            format!("plain{n}{kind}")
+        })
+        .collect();
+    let build = |names: &[&str]| {
+        let work = tempfile::tempdir().unwrap();
+        let sources = write_package(work.path(), names);
+        let packages = rpmbuild(&owner_list_spec(work.path(), &sources), &work.path().join("top"), &[]);
+        (work, packages)
+    };
+    let (_near_work, near_packages) = build(&near);
+    let (_plain_work, plain_packages) = build(&plain.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(near_packages.keys().collect::<Vec<_>>(), plain_packages.keys().collect::<Vec<_>>());
+    let to_plain = |name: &str| {
+        let mut name = name.to_string();
+        for (n, odd) in near.iter().enumerate() {
+            let odd = odd.trim_end_matches('/').trim_end_matches(".py");
+            name = name.replace(&format!("/odd/{odd}"), &format!("/odd/plain{n}"));
+            name = name.replace(&format!("/odd/__pycache__/{odd}."), &format!("/odd/__pycache__/plain{n}."));
+        }
+        name
+    };
+    for (package, near_path) in &near_packages {
+        let recorded = recorded_attributes(near_path, &to_plain);
+        let expected = recorded_attributes(&plain_packages[package], &|n: &str| n.to_string());
+        assert_eq!(recorded, expected, "{package}: what rpm recorded, near names mapped to plain ones");
+        assert!(recorded.len() > 3, "{package}: {recorded:?}");
+    }
+    let owner = recorded_attributes(&near_packages["odd-names"], &|n: &str| n.to_string());
+    for name in near {
+        let path = format!("/usr/lib/python3/site-packages/odd/{}", name.trim_end_matches('/'));
+        assert!(owner.iter().any(|row| row.starts_with(&format!("{path}\t"))), "{path} in the owner: {owner:?}");
+    }
 }

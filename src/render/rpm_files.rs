@@ -8,6 +8,14 @@
 //! escape for a glob character at all. No rpm since 4.15 takes a tab or newline in a file name.
 //! What an rpm cannot hold is an error naming the path, never a silently wrong list: a wrong
 //! list ships the wrong files or fails a build late.
+//!
+//! A list line is rpm code: after expanding its macros once (`%%` becomes `%`), rpm looks for
+//! the directives of [`IN_LINE_DIRECTIVES`] anywhere in the line, erases them and applies them
+//! (`build/files.cc`, rpm 4.18 to 6.1), so a name holding `%defattr(0666,root,root,0777)` would
+//! make every file listed after it writable by anyone. Such a name is refused, as is any `%`
+//! before a letter, where every directive starts, those a later rpm may add too. The other
+//! directives (`%dir`, `%ghost`, `%doc`, ...) count only as words of their own, which an
+//! escaped name never is.
 
 use std::fmt;
 use std::str::FromStr;
@@ -61,6 +69,46 @@ impl fmt::Display for Unlistable {
     }
 }
 
+/// The `%files` directives rpm reads anywhere in a line once its macros are expanded, each with
+/// why a name holding it is refused. rpm 4.18 to 6.1 (`build/files.cc`: `parseForVerify`,
+/// `parseForAttr`, `parseForDev`, `parseForConfig`, `parseForLang`, `parseForCaps`) find each
+/// with `strstr` over the whole line, blank it and its parenthesised arguments out, and apply
+/// it to the line's file (`%defattr` and `%defverify`: to every later line of the list);
+/// `%config` and `%caps` need no arguments, so `/a%config` lists `/a` as a configuration file.
+pub const IN_LINE_DIRECTIVES: [(&str, &str); 8] = [
+    (
+        "%defattr",
+        "%defattr, which rpm reads anywhere in a %files line: the modes and owners of every file listed after it",
+    ),
+    ("%attr", "%attr, which rpm reads anywhere in a %files line: the mode and owner of a file"),
+    (
+        "%defverify",
+        "%defverify, which rpm reads anywhere in a %files line: what rpm -V checks of every file listed after it",
+    ),
+    ("%verify", "%verify, which rpm reads anywhere in a %files line: what rpm -V checks of a file"),
+    ("%config", "%config, which rpm reads anywhere in a %files line: a configuration file kept on upgrade"),
+    ("%lang", "%lang, which rpm reads anywhere in a %files line: a file for one language only"),
+    ("%caps", "%caps, which rpm reads anywhere in a %files line: the capabilities of a file"),
+    ("%dev", "%dev, which rpm reads anywhere in a %files line: a device file"),
+];
+
+/// Refuses a name in which rpm 4.19 and later would read a `%files` directive once the
+/// list's `%%` are expanded: any `%` before an ASCII letter, named after the directive it
+/// starts when it is one of [`IN_LINE_DIRECTIVES`].
+fn refuse_directives(text: &str) -> Result<(), Unlistable> {
+    let bytes = text.as_bytes();
+    match bytes.windows(2).position(|w| w[0] == b'%' && w[1].is_ascii_alphabetic()) {
+        None => Ok(()),
+        Some(at) => {
+            let rest = &text[at..];
+            let known = IN_LINE_DIRECTIVES.iter().find(|(directive, _)| rest.starts_with(directive));
+            Err(Unlistable(
+                known.map_or("a % before a letter, which rpm reads as the start of a %files directive", |(_, why)| why),
+            ))
+        }
+    }
+}
+
 /// The characters that make a name a glob for rpm (`{` only with a matching `}`, but a stray
 /// one is treated as a glob too, which errs on the safe side).
 pub fn has_glob_chars(name: &[u8]) -> bool {
@@ -76,6 +124,7 @@ pub fn escape_path(path: &[u8], syntax: RpmSyntax) -> Result<String, Unlistable>
     let text = listable_text(path)?;
     match syntax {
         RpmSyntax::V419 => {
+            refuse_directives(text)?;
             let mut out = String::with_capacity(text.len() + 8);
             for c in text.chars() {
                 match c {
@@ -143,6 +192,7 @@ pub fn escape_absent_path(path: &[u8]) -> Result<String, Unlistable> {
     if text.contains("\\ ") || text.ends_with('\\') {
         return Err(Unlistable("a backslash before a space or at the end, which rpm 4.19 and later cannot list for a file absent from the build root"));
     }
+    refuse_directives(text)?;
     let mut out = String::with_capacity(text.len() + 4);
     for c in text.chars() {
         match c {
@@ -242,11 +292,59 @@ mod tests {
     fn v419_doubles_every_percent() {
         for name in PERCENT_SPECIALS {
             let path = format!("/p/{name}");
+            if path.as_bytes().windows(2).any(|w| w[0] == b'%' && w[1].is_ascii_alphabetic()) {
+                continue; // a % before a letter: refused, see below
+            }
             let doubled = path.replace('%', "%%");
             let glob_escaped: String =
                 doubled.chars().flat_map(|c| if "[]{}*?!".contains(c) { vec!['\\', c] } else { vec![c] }).collect();
             assert_eq!(escape_path(path.as_bytes(), V419).unwrap(), glob_escaped, "{path}");
             assert_eq!(escape_absent_path(path.as_bytes()).unwrap(), doubled, "{path}");
+        }
+    }
+
+    /// Each directive rpm reads anywhere in a line, as a whole name, inside a name, with and
+    /// without its arguments, as the last component or before it: refused for rpm 4.19 and
+    /// later, present in the build root or absent, with the directive named.
+    #[test]
+    fn v419_refuses_every_in_line_directive() {
+        let arguments = [
+            ("%defattr", "(0666,root,root,0777)"),
+            ("%attr", "(0777,root,root)"),
+            ("%defverify", "(not mode)"),
+            ("%verify", "(mode)"),
+            ("%config", "(noreplace)"),
+            ("%lang", "(de)"),
+            ("%caps", "(cap_net_raw=ep)"),
+            ("%dev", "(c,1,3)"),
+        ];
+        assert_eq!(arguments.map(|(d, _)| d), IN_LINE_DIRECTIVES.map(|(d, _)| d));
+        for (directive, args) in arguments {
+            for name in [
+                format!("/p/sub{directive}{args}"),
+                format!("/p/sub{directive}"),
+                format!("/p/{directive}{args}/m.py"),
+                format!("/p/a b{directive}{args}c/__pycache__/m.cpython-313.pyc"),
+            ] {
+                for why in [escape_path(name.as_bytes(), V419), escape_absent_path(name.as_bytes())] {
+                    let why = why.unwrap_err().0;
+                    assert!(why.starts_with(&format!("{directive}, which rpm reads anywhere")), "{name}: {why}");
+                }
+            }
+        }
+        // Any other % before a letter: rpm 4.18 to 6.1 read nothing there, a later rpm may.
+        for name in ["/p/per%cent", "/p/a%Z", "/p/x%doc", "/p/y%ghost", "/p/%dir"] {
+            let why = escape_path(name.as_bytes(), V419).unwrap_err().0;
+            assert_eq!(why, "a % before a letter, which rpm reads as the start of a %files directive", "{name}");
+            assert_eq!(escape_absent_path(name.as_bytes()).unwrap_err().0, why, "{name}");
+        }
+        // `%%attr` is written `%%%%attr`, which rpm expands to `%%attr`: `%attr` again.
+        assert!(escape_path(b"/p/%%attr(0777,root,root)", V419).unwrap_err().0.starts_with("%attr,"));
+        // Near misses are written, % doubled: rpm finds no directive in what it expands.
+        for fine in ["/p/defattr(0666,root,root)", "/p/100%", "/p/%.config", "/p/%_lang", "/p/a%-caps", "/p/%(attr)"] {
+            let doubled = fine.replace('%', "%%");
+            assert_eq!(escape_path(fine.as_bytes(), V419).unwrap(), doubled, "{fine}");
+            assert_eq!(escape_absent_path(fine.as_bytes()).unwrap(), doubled, "{fine}");
         }
     }
 }
