@@ -5,7 +5,7 @@
 mod common;
 
 use std::os::unix::ffi::OsStrExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use serde_json::Value;
@@ -316,4 +316,47 @@ fn a_file_named_like_a_copy_temporary_is_removed_only_when_it_is_a_copy_of_a_cac
     assert_eq!(std::fs::read(&stranger).unwrap(), b"a user's own file");
     assert_eq!(std::fs::read(&in_flight).unwrap(), b"cache by");
     assert!(!leftover.exists());
+}
+
+/// `split` on a full disk: writing a list (or the spec part) fails with one line and exit 2,
+/// and no temporary file is left to keep the disk full. Both places: the lists' directory on
+/// a tmpfs of one page, then the spec parts' directory there.
+#[test]
+fn split_on_a_full_filesystem_leaves_no_temporary() {
+    let tree = Tree::new();
+    // Enough caches that the main package's list (about 30 KiB) cannot fit in one page.
+    for n in 0..150 {
+        tree.write(format!("p/module_with_a_long_name_{n}.py"), "x = 1\n");
+        tree.write(format!("p/__pycache__/module_with_a_long_name_{n}.cpython-311.pyc"), "cache");
+    }
+    for full in ["lists", "spec parts"] {
+        let Some(tmpfs) = Tmpfs::mount("size=4k") else { return };
+        let elsewhere = tempfile::tempdir().unwrap();
+        let (lists, parts) = match full {
+            "lists" => (tmpfs.path.join("lists"), elsewhere.path().join("parts")),
+            _ => (elsewhere.path().join("lists"), tmpfs.path.join("parts")),
+        };
+        if full == "spec parts" {
+            // A spec part larger than the page: one subpackage's %postun names every cache.
+            std::fs::create_dir(&parts).unwrap();
+            std::fs::write(parts.join("filler"), vec![b'x'; 2048]).unwrap();
+        }
+        let out = brp_pyc()
+            .args(["split", "--output-dir"])
+            .arg(&lists)
+            .args(["--declare", "python3-p", "--owner-evr", "1-1", "--spec-parts-dir"])
+            .arg(&parts)
+            .arg(tree.path("p").parent().unwrap())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(out.status.code(), Some(2), "{full}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{full}: one line: {stderr}");
+        assert!(stderr.contains("No space left on device"), "{full}: {stderr}");
+        let left: Vec<PathBuf> = files_below(&tmpfs.path)
+            .into_iter()
+            .filter(|p| p.file_name().unwrap().to_string_lossy().ends_with(".tmp"))
+            .collect();
+        assert_eq!(left, Vec::<PathBuf>::new(), "{full}: temporary files left on the full disk");
+    }
 }

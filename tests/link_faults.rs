@@ -445,28 +445,9 @@ fn caches_of(pkg: &Path, stem: &str, tag: &str) -> Vec<PathBuf> {
 /// inode slot for every extra link), a real full filesystem.
 #[test]
 fn full_filesystem_enospc_is_a_warning_and_loses_nothing() {
-    if !is_root() {
-        skipped("mounting a tmpfs needs root");
-        return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let mountpoint = dir.path().join("full");
-    std::fs::create_dir(&mountpoint).unwrap();
     // The root directory, p, p/__pycache__ and three caches: six inodes, none left.
-    let mounted =
-        Command::new("mount").args(["-t", "tmpfs", "-o", "size=1m,nr_inodes=6", "tmpfs"]).arg(&mountpoint).status();
-    if !mounted.is_ok_and(|s| s.success()) {
-        assert!(std::env::var_os("CI").is_none(), "cannot mount a tmpfs in CI");
-        skipped("cannot mount a tmpfs here");
-        return;
-    }
-    struct Unmount(PathBuf);
-    impl Drop for Unmount {
-        fn drop(&mut self) {
-            let _ = Command::new("umount").arg(&self.0).status();
-        }
-    }
-    let _unmount = Unmount(mountpoint.clone());
+    let Some(tmpfs) = Tmpfs::mount("size=1m,nr_inodes=6") else { return };
+    let mountpoint = tmpfs.path.clone();
     let cache = mountpoint.join("p/__pycache__");
     std::fs::create_dir_all(&cache).unwrap();
     for suffix in ["pyc", "opt-1.pyc", "opt-2.pyc"] {

@@ -27,6 +27,7 @@ use crate::link::layout::{Layout, RECORD_NAME};
 use crate::link::plan::cross_group_links;
 use crate::link::walk::visit_dirs;
 use crate::link::{link, Event, LinkOptions};
+use crate::render::replace::replace_file;
 use crate::render::rpm_files::{escape_absent_path, escape_path, has_glob_chars, RpmSyntax};
 use crate::split::missing_levels::{compile_missing, find_missing};
 use crate::split::pyproject::{PyprojectBytecode, TakeOver};
@@ -188,43 +189,54 @@ pub fn split_build(
         let text = owner_list::render(&options.own, &real_root, &lists, &mut renderer)?;
         rendered.push(RenderedList { file_name: owner_list::OWNER_LIST_NAME.into(), text });
     }
-    write_lists(output_dir, &rendered)?;
-    // For `check` on the build root, which must not report the levels the layout keeps apart.
-    let record = RenderedList { file_name: RECORD_NAME.into(), text: format!("{}\n", options.layout) };
-    write_lists(output_dir, std::slice::from_ref(&record))?;
-    if let Some(declaration) = declaration {
-        let groups: Vec<DeclaredGroup<'_>> = options
-            .layout
-            .groups()
-            .into_iter()
-            .zip(&lists.groups)
-            .filter(|(_, (label, caches))| {
-                let empty = caches.is_empty();
-                if empty {
-                    log::info!("{}: no caches, not declared", declaration.subpackage(label));
-                }
-                !empty
-            })
-            .map(|(levels, (label, caches))| DeclaredGroup {
-                levels,
-                label: label.clone(),
-                list: output_dir.join(group_list_name(label)),
-                caches,
-            })
-            .collect();
-        let part = spec_part::write(declaration, &spec_part::render(declaration, &groups)?)?;
-        log::info!("{}: declares {} subpackages of {}", part.display(), groups.len(), declaration.owner);
-    }
-    for (list, saved, takeover) in &takeovers {
-        let owned = match declaration {
+    // Every line is rendered before anything is written: a name that cannot be listed leaves
+    // no list, spec part or rewritten pyproject list behind.
+    let mut owned_texts = Vec::with_capacity(takeovers.len());
+    for (_, _, takeover) in &takeovers {
+        owned_texts.push(match declaration {
             // The owner's list is the pyproject list itself: it owns what its entries named.
             Some(_) => renderer.owned_entries(
                 takeover.bytecode.dirs.iter().filter(|d| accepts(d)),
                 lists.ghosts.iter().chain(&lists.unassigned).filter(|p| takeover.bytecode.covers(p)),
             )?,
             None => String::new(),
-        };
-        takeover.commit(list, saved, &owned)?;
+        });
+    }
+    let part = match declaration {
+        Some(declaration) => {
+            let groups: Vec<DeclaredGroup<'_>> = options
+                .layout
+                .groups()
+                .into_iter()
+                .zip(&lists.groups)
+                .filter(|(_, (label, caches))| {
+                    let empty = caches.is_empty();
+                    if empty {
+                        log::info!("{}: no caches, not declared", declaration.subpackage(label));
+                    }
+                    !empty
+                })
+                .map(|(levels, (label, caches))| DeclaredGroup {
+                    levels,
+                    label: label.clone(),
+                    list: output_dir.join(group_list_name(label)),
+                    caches,
+                })
+                .collect();
+            Some((declaration, spec_part::render(declaration, &groups)?, groups.len()))
+        }
+        None => None,
+    };
+    write_lists(output_dir, &rendered)?;
+    // For `check` on the build root, which must not report the levels the layout keeps apart.
+    let record = RenderedList { file_name: RECORD_NAME.into(), text: format!("{}\n", options.layout) };
+    write_lists(output_dir, std::slice::from_ref(&record))?;
+    if let Some((declaration, text, count)) = part {
+        let path = spec_part::write(declaration, &text)?;
+        log::info!("{}: declares {count} subpackages of {}", path.display(), declaration.owner);
+    }
+    for ((list, saved, takeover), owned) in takeovers.iter().zip(&owned_texts) {
+        takeover.commit(list, saved, owned)?;
     }
     Ok(SplitOutcome { lists, rendered })
 }
@@ -395,6 +407,11 @@ pub fn render_lists(lists: &FileLists, syntax: RpmSyntax, real_root: &Path) -> R
     Ok(rendered)
 }
 
+/// The longest line rpm reads whole from a `%files -f` list: it reads lists with
+/// `fgets(buf, BUFSIZ)` (8,192 on glibc, `build/files.cc` from rpm 4.18 to 6.1), so the rest of
+/// a longer line would be parsed as a line of its own, which a name could fill with directives.
+pub const MAX_LIST_LINE: usize = 8191;
+
 /// Writes `%files` lines for one rpm syntax, checking each name against the build root.
 pub struct ListRenderer<'a> {
     syntax: RpmSyntax,
@@ -422,7 +439,14 @@ impl<'a> ListRenderer<'a> {
         if (self.syntax == RpmSyntax::Legacy || absent) && has_glob_chars(path) {
             self.checker.check(path).map_err(unlistable)?;
         }
-        Ok(format!("{directive}{escaped}\n"))
+        let line = format!("{directive}{escaped}");
+        if line.len() > MAX_LIST_LINE {
+            return Err(unlistable(format!(
+                "its line of {} bytes is longer than the {MAX_LIST_LINE} rpm reads as one line of a %files list",
+                line.len()
+            )));
+        }
+        Ok(line + "\n")
     }
 
     /// What the owner of the caches lists: `%dir` for `dirs`, `%ghost` for `ghosts`, sorted by
@@ -499,10 +523,7 @@ fn list_names(dir: &Path) -> Vec<Vec<u8>> {
 pub fn write_lists(output_dir: &Path, lists: &[RenderedList]) -> Result<(), Error> {
     std::fs::create_dir_all(output_dir).map_err(|e| Error::io(output_dir, e))?;
     for list in lists {
-        let path = output_dir.join(&list.file_name);
-        let temp = output_dir.join(format!(".{}.tmp", list.file_name));
-        std::fs::write(&temp, &list.text).map_err(|e| Error::io(&temp, e))?;
-        std::fs::rename(&temp, &path).map_err(|e| Error::io(&path, e))?;
+        replace_file(&output_dir.join(&list.file_name), list.text.as_bytes())?;
     }
     Ok(())
 }

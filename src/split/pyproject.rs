@@ -15,6 +15,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use crate::error::Error;
+use crate::render::replace::replace_file;
 
 /// The glob suffix `pyproject_save_files.py` appends to `mod.<tag>` (its `PYCACHED_SUFFIX`).
 const PYCACHED_SUFFIX: &str = "{,.opt-?}.pyc";
@@ -179,21 +180,14 @@ impl TakeOver {
     /// lines the list owns instead, or nothing) at the end.
     pub fn commit(&self, path: &Path, saved: &Path, owned: &str) -> Result<(), Error> {
         if self.fresh {
-            write_atomically(saved, &self.text)?;
+            replace_file(saved, self.text.as_bytes())?;
         }
         let new_text = format!("{}{owned}", self.rest);
         if new_text != self.text {
-            write_atomically(path, &new_text)?;
+            replace_file(path, new_text.as_bytes())?;
         }
         Ok(())
     }
-}
-
-fn write_atomically(path: &Path, text: &str) -> Result<(), Error> {
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let temp: PathBuf = path.with_file_name(format!(".{name}.brp-pyc-tmp"));
-    std::fs::write(&temp, text).map_err(|e| Error::io(&temp, e))?;
-    std::fs::rename(&temp, path).map_err(|e| Error::io(path, e))
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use crate::error::Error;
+use crate::render::replace::replace_file;
 
 /// The file name of the part brp-pyc writes (one per build: a second run replaces it).
 pub const SPEC_PART_NAME: &str = "brp-pyc-bytecode.specpart";
@@ -187,9 +188,7 @@ pub fn write(declaration: &Declaration, text: &str) -> Result<PathBuf, Error> {
     let dir = &declaration.spec_parts_dir;
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     let path = dir.join(SPEC_PART_NAME);
-    let temp = dir.join(format!(".{SPEC_PART_NAME}.tmp"));
-    std::fs::write(&temp, text).map_err(|e| Error::io(&temp, e))?;
-    std::fs::rename(&temp, &path).map_err(|e| Error::io(&path, e))?;
+    replace_file(&path, text.as_bytes())?;
     Ok(path)
 }
 

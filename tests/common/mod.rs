@@ -384,3 +384,35 @@ pub fn rpm_version() -> (u32, u32) {
     let mut parts = version.split('.').map(|p| p.parse::<u32>().unwrap_or(0));
     (parts.next().unwrap_or(0), parts.next().unwrap_or(0))
 }
+
+/// A tmpfs mounted for one test (`mount -o OPTIONS`), unmounted when dropped. `None`, after
+/// saying why, where the test cannot mount one (not root, or no mount allowed outside CI).
+pub struct Tmpfs {
+    pub path: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Tmpfs {
+    pub fn mount(options: &str) -> Option<Tmpfs> {
+        if !is_root() {
+            skipped("mounting a tmpfs needs root");
+            return None;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("mounted");
+        std::fs::create_dir(&path).unwrap();
+        let mounted = Command::new("mount").args(["-t", "tmpfs", "-o", options, "tmpfs"]).arg(&path).status();
+        if !mounted.is_ok_and(|s| s.success()) {
+            assert!(std::env::var_os("CI").is_none(), "cannot mount a tmpfs in CI");
+            skipped("cannot mount a tmpfs here");
+            return None;
+        }
+        Some(Tmpfs { path, _dir: dir })
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.path).status();
+    }
+}
