@@ -11,7 +11,10 @@ use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
 
-use common::rpm_payload::{file_index, layout, rewrite_payload, set_numbers, Compression, NewContent};
+use common::rpm_payload::{
+    cpio_archive, file_index, layout, newc_entries, rewrite_payload, set_numbers, with_archive, with_gzip_members,
+    Compression, NewContent,
+};
 use common::*;
 
 const SITE: &str = "/usr/lib/python3/dist-packages/m";
@@ -47,19 +50,31 @@ fn run_measured(cmd: &mut Command) -> (Output, u64) {
 /// write stripped cpio entries, which carry no size of their own (the reader takes the
 /// header's), so only a v4 payload can disagree with its header the way this test needs.
 fn package(top: &Path, compression: Compression) -> PathBuf {
+    let source = "\"\"\"Docs.\"\"\"\ndef f(x):\n    assert x\n    return x\n";
+    package_named(top, &format!("{compression:?}").to_lowercase(), compression, source, &[])
+}
+
+/// The package `name` of [`package`] with `m.py` holding `source`, and each of `data` (an
+/// installed path) a file of two bytes.
+fn package_named(top: &Path, name: &str, compression: Compression, source: &str, data: &[&str]) -> PathBuf {
     let src = Tree::in_memory();
-    src.write("m.py", "\"\"\"Docs.\"\"\"\ndef f(x):\n    assert x\n    return x\n");
-    let name = format!("{compression:?}").to_lowercase();
+    src.write("m.py", source);
+    let mut install = String::new();
+    let mut files = String::new();
+    for path in data {
+        install.push_str(&format!("mkdir -p $(dirname %{{buildroot}}{path})\necho 0 > %{{buildroot}}{path}\n"));
+        files.push_str(&format!("{path}\n"));
+    }
     let spec = format!(
         "%define _binary_payload {payload}\n%define _rpmformat 4\nName: {name}\nVersion: 1\nRelease: 1\nSummary: t\nLicense: MIT\nBuildArch: noarch\n\
          %description\nt\n%install\n\
-         mkdir -p %{{buildroot}}{SITE}\ncp -a {src}/. %{{buildroot}}{SITE}/\n\
+         mkdir -p %{{buildroot}}{SITE}\ncp -a {src}/. %{{buildroot}}{SITE}/\n{install}\
          python3 -m compileall -q -o 0 -o 1 -s %{{buildroot}} -p / %{{buildroot}}{SITE}\n\
-         %files\n{SITE}\n",
+         %files\n{SITE}\n{files}",
         payload = compression.rpm_payload_macro(),
         src = src.root().display()
     );
-    rpmbuild_spec(&top.join(&name), &spec).remove(0)
+    rpmbuild_spec(&top.join(name), &spec).remove(0)
 }
 
 /// The header's size of the file whose path ends with `suffix`, set to `size` (in FILESIZES,
@@ -261,4 +276,125 @@ fn tree_check_reads_caches_in_bounded_memory() {
     let kinds: Vec<&str> = report["findings"].as_array().unwrap().iter().map(|f| f["kind"].as_str().unwrap()).collect();
     assert_eq!(kinds, ["bad-header", "build-root"], "{report}");
     assert!(peak_kib < PEAK_LIMIT_KIB, "check of a 256 MiB cache in a build root peaked at {peak_kib} KiB");
+}
+
+/// The exit status and the (kind, path) findings of `check --json` on one package.
+fn check_findings(package: &Path) -> (i32, Vec<(String, String)>) {
+    let (code, report) = audit_json("check", &[package]);
+    let findings = report["findings"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{}: {report}", package.display()))
+        .iter()
+        .map(|f| (f["kind"].as_str().unwrap().to_string(), f["path"].as_str().unwrap().to_string()))
+        .collect();
+    (code, findings)
+}
+
+/// Issue: a payload that ended early (its trailer after 5 of 37 entries, or alone), which rpm
+/// refuses ("cpio: Missing file(s)"), made `check` report the intact package's findings, and
+/// hid the finding of a removed cache. Now the archive that ends before an entry the header
+/// lists is corrupt: exit 2, one line naming the package and the entry.
+#[test]
+fn a_payload_that_lacks_entries_is_corrupt() {
+    if !have("rpmbuild") || !have("python3") || !have("rpm") {
+        return;
+    }
+    let tag = cache_tag("python3");
+    let top = Tree::in_memory();
+    for compression in Compression::ALL {
+        let real = package(top.root(), compression);
+        let bytes = std::fs::read(&real).unwrap();
+        let archive = cpio_archive(&bytes);
+        let entries = newc_entries(&archive);
+        let trailer = &archive[entries.last().unwrap().0..];
+        let (first_cache, _) = entries.iter().find(|(_, name)| name.ends_with(&format!("m.{tag}.pyc"))).unwrap();
+        let next = entries.iter().find(|(at, _)| at > first_cache).unwrap().0;
+        let variants: [(&str, Vec<u8>); 3] = [
+            ("first entry only", [&archive[..entries[1].0], trailer].concat()),
+            ("trailer only", trailer.to_vec()),
+            ("level 0 cache removed", [&archive[..*first_cache], &archive[next..]].concat()),
+        ];
+        for (what, archive) in variants {
+            let crafted = top.write(format!("{what}-{compression:?}.rpm"), with_archive(&bytes, &archive, compression));
+            let out = brp_pyc().arg("check").arg(&crafted).output().unwrap();
+            let stderr = one_line(&out.stderr);
+            assert_eq!(out.status.code(), Some(2), "{what}, {compression:?}: {stderr}");
+            assert!(
+                stderr.contains(&crafted.display().to_string())
+                    && stderr.contains("corrupt payload: the archive ends before the entry of /"),
+                "{what}, {compression:?}: {stderr}"
+            );
+        }
+    }
+}
+
+/// Issue: a gzip payload of several members, which rpm reads whole (rpm2cpio lists every
+/// entry), was refused ("the archive ends before its trailer": one member read). Now `check`
+/// reports on it what it reports on the package of one member, whatever the members' bounds.
+#[test]
+fn a_gzip_payload_of_several_members_is_read_whole() {
+    if !have("rpmbuild") || !have("python3") || !have("rpm") || !have("rpm2cpio") || !have("cpio") {
+        return;
+    }
+    let top = Tree::in_memory();
+    let real = package(top.root(), Compression::Gzip);
+    let bytes = std::fs::read(&real).unwrap();
+    let archive = cpio_archive(&bytes);
+    let expected = check_findings(&real);
+    let listing = |package: &Path| {
+        let script = format!("rpm2cpio '{}' | cpio -t --quiet", package.display());
+        String::from_utf8(run_ok(Command::new("sh").arg("-c").arg(script)).stdout).unwrap()
+    };
+    let names = listing(&real);
+    let len = archive.len();
+    for splits in [vec![len / 2], vec![1, len / 3, 2 * len / 3, len - 1], vec![110, 111, 112]] {
+        let crafted = top.write(format!("members-{}.rpm", splits.len()), with_gzip_members(&bytes, &archive, &splits));
+        assert_eq!(listing(&crafted), names, "rpm reads the {} members whole", splits.len() + 1);
+        assert_eq!(check_findings(&crafted), expected, "members split at {splits:?}");
+    }
+}
+
+/// A real package whose payload holds `/usr/lib/a/zeros` before the module's caches and
+/// `/usr/share/z/zeros` after them (entries are in path order).
+fn package_with_data(top: &Path, compression: Compression) -> PathBuf {
+    let name = format!("data-{compression:?}").to_lowercase();
+    package_named(top, &name, compression, "def f(x):\n    return x\n", &["/usr/lib/a/zeros", "/usr/share/z/zeros"])
+}
+
+/// Issue: `check`'s time followed the sizes a header declares (a 3.4 MB package whose payload
+/// holds 100 GiB of zeros for one file: 56 s), and it read every payload to its end. Now it
+/// reads no further than the last cache it needs: 2 GiB of zeros after the caches change
+/// nothing; before them they are refused once they expand past 1,024 times the compressed
+/// bytes (64 MiB allowed): exit 2, one line, memory bounded.
+#[test]
+fn check_reads_what_it_needs_and_no_payload_expands_past_the_limit() {
+    if !have("rpmbuild") || !have("python3") || !have("rpm") {
+        return;
+    }
+    let top = Tree::in_memory();
+    for compression in [Compression::Zstd, Compression::Xz] {
+        let real = package_with_data(top.root(), compression);
+        let bytes = std::fs::read(&real).unwrap();
+        let expected = check_findings(&real);
+        for (data, refused) in [("/usr/share/z/zeros", false), ("/usr/lib/a/zeros", true)] {
+            let zeros = NewContent { len: 2 << 30, fill: 0 };
+            let mut crafted = rewrite_payload(&bytes, data, Some(zeros), compression);
+            set_header_size(&mut crafted, &real, data, zeros.len);
+            let crafted = top.write(format!("{}-{compression:?}.rpm", refused), crafted);
+            let size = std::fs::metadata(&crafted).unwrap().len();
+            assert!(size < 4 * MIB, "{compression:?}: {size} bytes on disk for 2 GiB of zeros");
+            let (out, peak_kib) = run_measured(brp_pyc().args(["check", "--json"]).arg(&crafted));
+            assert!(peak_kib < PEAK_LIMIT_KIB, "{compression:?}: check peaked at {peak_kib} KiB");
+            if refused {
+                let stderr = one_line(&out.stderr);
+                assert_eq!(out.status.code(), Some(2), "{compression:?}: {stderr}");
+                assert!(
+                    stderr.contains(&crafted.display().to_string()) && stderr.contains("expands more than 1024 times"),
+                    "{compression:?}: {stderr}"
+                );
+            } else {
+                assert_eq!(check_findings(&crafted), expected, "{compression:?}: zeros after the caches are not read");
+            }
+        }
+    }
 }

@@ -880,6 +880,32 @@ fn bare_cpio_seeds() -> &'static [BareSeed; 2] {
     })
 }
 
+/// What the payload reader handed on: (path, content), in payload order.
+type ReadFiles = Vec<(Vec<u8>, Vec<u8>)>;
+
+/// Reads `bytes` as a package with the payload reader, handing on `paths`: the panics seen
+/// before, the result (its one-line message, which must name the package, named PACKAGE) and
+/// what was read.
+fn read_bare(bytes: &[u8], paths: &[Vec<u8>]) -> (usize, Result<(), String>, ReadFiles) {
+    let file = tempfile::NamedTempFile::new_in("/dev/shm").or_else(|_| tempfile::NamedTempFile::new()).unwrap();
+    std::fs::write(file.path(), bytes).unwrap();
+    let before = PANICS.load(Ordering::SeqCst);
+    let wanted = paths.iter().cloned().collect();
+    let mut read = Vec::new();
+    let result = brp_pyc::audit::payload::read_payload_files(file.path(), &wanted, |path, content| {
+        let mut bytes = Vec::new();
+        content.read_to_end(&mut bytes)?;
+        read.push((path.to_vec(), bytes));
+        Ok(())
+    });
+    let result = result.map_err(|e| {
+        let message = e.to_string();
+        assert!(message.contains(file.path().to_str().unwrap()), "the package is named: {message}");
+        message.replace(file.path().to_str().unwrap(), "PACKAGE")
+    });
+    (before, result, read)
+}
+
 /// Where the cpio entries of a bare payload start (their magic numbers), the trailer's included.
 fn cpio_entries(payload: &[u8]) -> Vec<usize> {
     (0..payload.len().saturating_sub(5))
@@ -1046,23 +1072,10 @@ proptest! {
         if let Some(cut) = &cut {
             bytes.truncate(payload_start + cut.index(bytes.len() - payload_start));
         }
-        let file = tempfile::NamedTempFile::new_in("/dev/shm").or_else(|_| tempfile::NamedTempFile::new()).unwrap();
-        std::fs::write(file.path(), &bytes).unwrap();
-        let before = PANICS.load(Ordering::SeqCst);
-        let wanted = paths.iter().cloned().collect();
-        let mut read = Vec::new();
-        let result = brp_pyc::audit::payload::read_payload_files(file.path(), &wanted, |path, content| {
-            let mut bytes = Vec::new();
-            content.read_to_end(&mut bytes)?;
-            read.push((path.to_vec(), bytes));
-            Ok(())
-        });
+        let (before, result, read) = read_bare(&bytes, paths);
         prop_assert_eq!(PANICS.load(Ordering::SeqCst), before, "a panic while reading");
         match result {
-            Err(e) => {
-                let message = e.to_string();
-                prop_assert!(message.contains(file.path().to_str().unwrap()) && message.lines().count() == 1, "{}", message);
-            }
+            Err(message) => prop_assert_eq!(message.lines().count(), 1, "{}", message),
             Ok(()) if changes.is_empty() && cut.is_none() => {
                 // The caches' one stored copy (with its last member, the .pyc) and the source.
                 prop_assert_eq!(read.len(), 2, "{:?}", read);
@@ -1071,6 +1084,66 @@ proptest! {
         }
         // A crafted size never hands on more bytes than the package holds.
         prop_assert!(read.iter().all(|(_, content)| content.len() <= bytes.len()));
+    }
+
+    /// Payloads that end early, v4 and v6: the trailer moved before an entry, the entries from
+    /// there dropped (what rpm refuses as "cpio: Missing file(s)"), alone or with crafted
+    /// entry headers. Never a panic, never more than one line; unchanged otherwise, the
+    /// archive is read as it was exactly when it still holds every entry the reader needs (it
+    /// stops after the last one), else refused naming the first entry it lacks.
+    #[test]
+    fn payloads_that_end_early_are_refused_up_to_the_last_entry_needed(
+        v6 in any::<bool>(),
+        from in any::<prop::sample::Index>(),
+        changes in proptest::collection::vec(cpio_change(), 0..2),
+    ) {
+        count_panics();
+        let (seed, payload_start, paths) = &bare_cpio_seeds()[usize::from(v6)];
+        let payload = &seed[*payload_start..];
+        let entries = cpio_entries(payload);
+        let (trailer, kept) = (*entries.last().unwrap(), entries[from.index(entries.len())]);
+        let mut cpio = [&payload[..kept], &payload[trailer..]].concat();
+        for change in &changes {
+            apply_cpio_change(&mut cpio, change);
+        }
+        // With the signature's sizes made to agree: only the archive is crafted.
+        let bytes = rpm_payload::with_compressed_payload(seed, &cpio);
+        let (before, result, read) = read_bare(&bytes, paths);
+        prop_assert_eq!(PANICS.load(Ordering::SeqCst), before, "a panic while reading");
+        if let Err(message) = &result {
+            prop_assert_eq!(message.lines().count(), 1, "{}", message);
+        }
+        if changes.is_empty() {
+            // The two entries with content the reader wants (the rpm crate writes entries in
+            // the order files were added): the source's, and the caches' stored copy's.
+            let at = |content: &[u8]| payload.windows(content.len()).position(|w| w == content).unwrap();
+            let holds_all = kept > at(b"x = 1\n").max(at(b"code"));
+            match &result {
+                Ok(()) => prop_assert!(holds_all && read.len() == 2, "read {:?} from {}", read, kept),
+                Err(message) => prop_assert!(!holds_all && message.contains("the archive ends before the entry of /p/"), "{}", message),
+            }
+        }
+    }
+
+    /// A gzip payload in several members (rpm reads them all, as zlib's gzread does), split
+    /// anywhere, even inside an entry header: read exactly as the payload of one member.
+    #[test]
+    fn gzip_payloads_of_several_members_read_as_one(
+        splits in proptest::collection::vec(any::<prop::sample::Index>(), 1..5),
+    ) {
+        count_panics();
+        let (seed, paths) = seed_package();
+        let archive = rpm_payload::cpio_archive(seed);
+        let mut at: Vec<usize> = splits.iter().map(|i| i.index(archive.len() + 1)).collect();
+        at.sort_unstable();
+        let whole = rpm_payload::with_gzip_members(seed, &archive, &[]);
+        let members = rpm_payload::with_gzip_members(seed, &archive, &at);
+        let (_, expected, expected_read) = read_bare(&whole, paths);
+        let (before, result, read) = read_bare(&members, paths);
+        prop_assert_eq!(PANICS.load(Ordering::SeqCst), before, "a panic while reading");
+        prop_assert!(expected.is_ok(), "{:?}", expected);
+        prop_assert_eq!(result, expected);
+        prop_assert_eq!(read, expected_read);
     }
 
     #[test]

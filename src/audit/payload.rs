@@ -11,14 +11,23 @@
 //! or in packages with files past 4 GiB and in v6 packages "stripped" entries (`07070X` and
 //! the file's index in the header, padded to 16 bytes; the size is the header's), ended by
 //! a `TRAILER!!!` entry. A file's content is in the entry of one member of its hardlink set
-//! (the last in the header), a symlink's entry holds its target, others hold nothing.
+//! (the last in the header), a symlink's entry holds its target, others hold nothing. Every
+//! file but a `%ghost` has an entry: an archive that ends before one of them is corrupt (rpm
+//! refuses it: "cpio: Missing file(s)").
+//!
+//! What a reader costs is bounded by the package, not by the sizes its header declares: the
+//! payload is read only up to the last entry the caller wants, and a compressed payload that
+//! expands more than [`MAX_EXPANSION`] times is refused (rpm's compressors reach about 10
+//! times on code; gzip cannot pass 1,032; only a crafted stream of one repeated byte does).
 
+use std::cell::Cell;
 use std::collections::HashSet;
 use std::ffi::OsStr;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
+use std::rc::Rc;
 
 use rustc_hash::FxHashMap as HashMap;
 
@@ -50,13 +59,22 @@ const XZ_MAGIC: [u8; 6] = [0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00];
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 const ZSTD_MAGIC: [u8; 4] = [0x28, 0xb5, 0x2f, 0xfd];
 
+/// How many times its compressed size a payload may expand to, past [`EXPANSION_ALLOWANCE`]:
+/// more is a stream made to cost time (a 3.4 MB package whose payload holds 100 GiB of zeros
+/// took 56 s to read through), refused once it gets there.
+pub const MAX_EXPANSION: u64 = 1024;
+/// What any payload may expand to whatever its compressed size: a small package may hold a
+/// larger run of zeros.
+pub const EXPANSION_ALLOWANCE: u64 = 64 << 20;
+
 /// Streams the payload of the package at `location` and hands the content of every file
 /// whose installed path is in `wanted` (those that carry content: one member per hardlink
 /// set) to `on_file`, as a reader that ends where the header says the file ends. Reads the
-/// payload once, decompressing as it goes, and holds no file whole: what `on_file` leaves is
-/// skipped. Every payload entry is held to the header's size for its file: an entry that
-/// records another size is refused before its content is read, one that ends early once it
-/// ends.
+/// payload once, decompressing as it goes, up to the last entry it needs, and holds no file
+/// whole: what `on_file` leaves is skipped. Every payload entry read is held to the header's
+/// size for its file: an entry that records another size is refused before its content is
+/// read, one that ends early once it ends; an archive that ends before an entry the header
+/// lists is refused, naming that entry.
 pub fn read_payload_files(
     location: &Path,
     wanted: &HashSet<Vec<u8>>,
@@ -80,12 +98,31 @@ pub fn read_payload_files(
     }
     let files = file_records(&header).map_err(|e| package_error(location, format!("corrupt header ({e})")))?;
     let layout = Layout::of(&files);
+    let is_needed = |index: usize| layout.carries_content[index] && wanted.contains(&files[index].path);
+    let mut needed = (0..files.len()).filter(|&index| is_needed(index)).count();
+    if needed == 0 {
+        return Ok(());
+    }
     let mut archive = decompressed(location, file, headers.payload_start())?;
     let mut seen = vec![false; files.len()];
     loop {
         match next_entry(&mut archive, &files, &layout, &mut seen, wanted, &mut on_file) {
-            Ok(true) => {}
-            Ok(false) => return Ok(()),
+            Ok(Some(index)) => {
+                if is_needed(index) {
+                    needed -= 1;
+                    if needed == 0 {
+                        // Everything asked for is read: the rest of the payload is not.
+                        return Ok(());
+                    }
+                }
+            }
+            Ok(None) => {
+                // The trailer, with an entry still to come: the archive lacks it.
+                let missing = (0..files.len()).find(|&i| !seen[i] && !files[i].ghost).unwrap_or(0);
+                let entry = quote(Path::new(OsStr::from_bytes(&files[missing].path)));
+                let reason = format!("corrupt payload: the archive ends before the entry of {entry}");
+                return Err(package_error(location, reason));
+            }
             Err(EntryError::Size(index, held)) => {
                 let entry = quote(Path::new(OsStr::from_bytes(&files[index].path)));
                 return Err(package_error(location, format!("corrupt payload: the entry of {entry} holds {held}")));
@@ -156,7 +193,7 @@ impl From<io::Error> for EntryError {
     }
 }
 
-/// Reads one entry: `false` at the trailer.
+/// Reads one entry: the index in the header of its file, `None` at the trailer.
 fn next_entry(
     archive: &mut dyn BufRead,
     files: &[FileRecord],
@@ -164,7 +201,7 @@ fn next_entry(
     seen: &mut [bool],
     wanted: &HashSet<Vec<u8>>,
     on_file: &mut impl FnMut(&[u8], &mut dyn Read) -> io::Result<()>,
-) -> Result<bool, EntryError> {
+) -> Result<Option<usize>, EntryError> {
     let mut magic = [0u8; 6];
     archive.read_exact(&mut magic).map_err(|e| match e.kind() {
         io::ErrorKind::UnexpectedEof => EntryError::Corrupt("the archive ends before its trailer".into()),
@@ -190,7 +227,7 @@ fn next_entry(
                 name.pop();
             }
             if name == TRAILER {
-                return Ok(false);
+                return Ok(None);
             }
             let installed = name.strip_prefix(b"./").unwrap_or(&name);
             let Some(&index) = layout.by_name.get(installed) else {
@@ -205,7 +242,7 @@ fn next_entry(
             skip(archive, padding(STRIPPED_HEADER_LEN as u64))?;
             let index = hex_field(&field)?;
             if index == u32::MAX {
-                return Ok(false);
+                return Ok(None);
             }
             let index = index as usize;
             if index >= files.len() {
@@ -239,7 +276,7 @@ fn next_entry(
         return Err(EntryError::Size(index, format!("{} bytes, the header records {expected}", entry.count)));
     }
     skip(archive, padding(expected))?;
-    Ok(true)
+    Ok(Some(index))
 }
 
 /// The bytes that pad `len` bytes to a multiple of 4.
@@ -264,13 +301,16 @@ fn hex_field(digits: &[u8]) -> Result<u32, EntryError> {
         .ok_or_else(|| EntryError::Corrupt(format!("an entry header field is not hex ({})", digits.escape_ascii())))
 }
 
-/// The payload of the package open as `file`, decompressed by what its first bytes say.
+/// The payload of the package open as `file`, decompressed by what its first bytes say, and
+/// held to [`MAX_EXPANSION`].
 fn decompressed(location: &Path, mut file: File, payload_start: u64) -> Result<Box<dyn BufRead>, Error> {
     file.seek(SeekFrom::Start(payload_start)).map_err(|e| Error::io(location, e))?;
-    let mut input = BufReader::with_capacity(64 << 10, file);
+    let compressed = Rc::new(Cell::new(0));
+    let mut input = BufReader::with_capacity(64 << 10, Tally { inner: file, count: Rc::clone(&compressed) });
     let start = input.fill_buf().map_err(|e| Error::io(location, e))?;
     let decoder: Box<dyn Read> = if start.starts_with(&GZIP_MAGIC) {
-        Box::new(flate2::bufread::GzDecoder::new(input))
+        // Every member: rpm reads a gzip payload of several members (zlib's gzread) whole.
+        Box::new(flate2::bufread::MultiGzDecoder::new(input))
     } else if start.starts_with(&ZSTD_MAGIC) {
         Box::new(
             zstd::stream::read::Decoder::with_buffer(input)
@@ -285,7 +325,45 @@ fn decompressed(location: &Path, mut file: File, payload_start: u64) -> Result<B
         // Not compressed ("identity"), or not a payload: its first entry says which.
         return Ok(Box::new(input));
     };
-    Ok(Box::new(BufReader::with_capacity(64 << 10, decoder)))
+    let limited = ExpansionLimit { inner: decoder, compressed, expanded: 0 };
+    Ok(Box::new(BufReader::with_capacity(64 << 10, limited)))
+}
+
+/// Counts the bytes read from a reader into a counter shared with [`ExpansionLimit`].
+struct Tally<R> {
+    inner: R,
+    count: Rc<Cell<u64>>,
+}
+
+impl<R: Read> Read for Tally<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count.set(self.count.get().saturating_add(n as u64));
+        Ok(n)
+    }
+}
+
+/// A decompressed stream that fails once it has given more than [`MAX_EXPANSION`] times the
+/// compressed bytes read so far, past [`EXPANSION_ALLOWANCE`].
+struct ExpansionLimit<R> {
+    inner: R,
+    compressed: Rc<Cell<u64>>,
+    expanded: u64,
+}
+
+impl<R: Read> Read for ExpansionLimit<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.expanded = self.expanded.saturating_add(n as u64);
+        let compressed = self.compressed.get();
+        if self.expanded > compressed.saturating_mul(MAX_EXPANSION).saturating_add(EXPANSION_ALLOWANCE) {
+            return Err(io::Error::other(format!(
+                "expands more than {MAX_EXPANSION} times ({} bytes from {compressed}), which brp-pyc does not read on",
+                self.expanded
+            )));
+        }
+        Ok(n)
+    }
 }
 
 /// Counts what passes through a reader.

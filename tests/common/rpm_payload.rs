@@ -138,8 +138,7 @@ pub fn rewrite(
     compression: Compression,
     change: &mut dyn FnMut(usize, &str, u64) -> Option<NewContent>,
 ) -> Vec<u8> {
-    let (main, payload_start) = layout(package);
-    let payload = &package[payload_start..];
+    let payload = &package[layout(package).1..];
     let mut cpio = Compression::of(payload).decoder(payload);
     let mut compressed = Vec::new();
     {
@@ -190,13 +189,74 @@ pub fn rewrite(
         out.write_all(&rest).unwrap();
         out.flush().unwrap();
     }
+    with_compressed_payload(package, &compressed)
+}
+
+/// The package with `compressed` in place of its payload, and the signature's sizes made to
+/// agree with the new length.
+pub fn with_compressed_payload(package: &[u8], compressed: &[u8]) -> Vec<u8> {
+    let (main, payload_start) = layout(package);
     let mut bytes = package[..payload_start].to_vec();
-    bytes.extend_from_slice(&compressed);
+    bytes.extend_from_slice(compressed);
     // rpm's signature header records the length of header and payload (SIZE, LONGSIZE).
     let size = (bytes.len() - main) as u64;
     set_numbers(&mut bytes, 96, 1000, |_, _| u32::try_from(size).ok().map(u64::from));
     set_numbers(&mut bytes, 96, 270, |_, _| Some(size));
     bytes
+}
+
+/// The package's payload decompressed, whole: its cpio archive (for small packages).
+pub fn cpio_archive(package: &[u8]) -> Vec<u8> {
+    let payload = &package[layout(package).1..];
+    let mut archive = Vec::new();
+    Compression::of(payload).decoder(payload).read_to_end(&mut archive).unwrap();
+    archive
+}
+
+/// Where each "new ASCII" entry of a cpio archive starts, and its name (the trailer's too).
+pub fn newc_entries(archive: &[u8]) -> Vec<(usize, String)> {
+    let mut entries = Vec::new();
+    let mut at = 0;
+    while at + 110 <= archive.len() {
+        assert_eq!(&archive[at..at + 6], b"070701", "a new-format (newc) cpio entry at {at}");
+        let field = |n: usize| {
+            usize::from_str_radix(std::str::from_utf8(&archive[at + 6 + 8 * n..at + 14 + 8 * n]).unwrap(), 16).unwrap()
+        };
+        let (size, name_len) = (field(6), field(11));
+        let name = String::from_utf8_lossy(&archive[at + 110..at + 110 + name_len - 1]).into_owned();
+        entries.push((at, name.clone()));
+        if name == "TRAILER!!!" {
+            break;
+        }
+        let pad = |n: usize| n + (4 - n % 4) % 4;
+        at += pad(110 + name_len) + pad(size);
+    }
+    entries
+}
+
+/// The package whose payload is `archive` compressed with gzip in several members, split
+/// at the given offsets of the archive (as `cat a.gz b.gz` makes).
+pub fn with_gzip_members(package: &[u8], archive: &[u8], splits: &[usize]) -> Vec<u8> {
+    let mut compressed = Vec::new();
+    let mut start = 0;
+    for end in splits.iter().copied().chain([archive.len()]) {
+        let mut member = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        member.write_all(&archive[start..end]).unwrap();
+        compressed.extend_from_slice(&member.finish().unwrap());
+        start = end;
+    }
+    with_compressed_payload(package, &compressed)
+}
+
+/// The package whose payload is `archive` compressed as one stream with `compression`.
+pub fn with_archive(package: &[u8], archive: &[u8], compression: Compression) -> Vec<u8> {
+    let mut compressed = Vec::new();
+    {
+        let mut out = compression.encoder(&mut compressed);
+        out.write_all(archive).unwrap();
+        out.flush().unwrap();
+    }
+    with_compressed_payload(package, &compressed)
 }
 
 /// The index of the file whose path ends with `suffix` in the header's order of files
