@@ -411,17 +411,42 @@ fn a_directory_spec_keeps_one_owner_line() {
     assert_eq!(owner, expected, "what the owner ships besides its %ghost caches");
 }
 
-/// The distribution's switch, `%_brp_pyc_split_pyproject 1`: with rpm 4.19 and later an
-/// unmodified pyproject spec is split as the one line splits it; a spec without
-/// `%pyproject_save_files` and, with rpm 4.18, every spec stay unsplit, their caches linked.
+/// The line brp-pyc writes into the build log under the distribution's switch.
+fn switch_line(stderr: &str) -> &str {
+    let lines: Vec<&str> = stderr.lines().filter(|l| l.contains("(the distribution's switch)")).collect();
+    assert_eq!(lines.len(), 1, "one line says what the switch did:\n{stderr}");
+    lines[0]
+}
+
+/// The distribution's switch, `%_brp_pyc_split_pyproject 1`, set in a file of the rpm
+/// configuration that sorts before brp-pyc's own (`macros.python-brp-pyc-switch`, where
+/// python-srpm-macros would put it): with rpm 4.19 and later an unmodified pyproject spec is
+/// split as the one line splits it; a spec without `%pyproject_save_files` and, with rpm
+/// 4.18, every spec stay unsplit, their caches linked. The build log says which, in one line.
 #[test]
 fn the_distribution_switch_splits_an_unmodified_pyproject_spec() {
-    let Some(config) = fedora() else { return };
-    let switch = ["_brp_pyc_split_pyproject 1"];
+    let switch_file = [("macros.python-brp-pyc-switch", "%_brp_pyc_split_pyproject 1\n")];
+    let Some(config) = fedora_with_macro_files("switch", &switch_file) else { return };
+    let config = config.as_path();
+    assert!(
+        "macros.python-brp-pyc-switch" < "macros.zz-brp-pyc",
+        "the switch's file is read before brp-pyc's, which must not override it"
+    );
     let dir = tempfile::tempdir().unwrap();
     let unmodified = pyproject_spec(&format!("%pyproject_save_files {README_SAVE_FILES}"), &[], README_FILES);
-    let build = try_rpmbuild_with(config, dir.path(), &unmodified, &switch).unwrap_or_else(|stderr| panic!("{stderr}"));
+    let build = try_rpmbuild(config, dir.path(), &unmodified).unwrap_or_else(|stderr| panic!("{stderr}"));
     assert_eq!(rpm_warnings(&build.stderr), Vec::<&str>::new(), "{}", build.stderr);
+    let said = switch_line(&build.stderr);
+    if rpm_reads_spec_parts() {
+        assert!(said.contains("split (the distribution's switch): the caches of python3-foo go to python3-foo-bytecode-opt-0, python3-foo-bytecode-opt-1, python3-foo-bytecode-opt-2"), "{said}");
+    } else {
+        let (major, minor) = rpm_version();
+        assert!(
+            said.contains(&format!("not split (the distribution's switch): rpm {major}.{minor}"))
+                && said.contains("reads no spec parts"),
+            "{said}"
+        );
+    }
     let tag = cache_tag(SYSTEM_PYTHON);
     let assert_unsplit_and_linked = |build: &Build| {
         assert_eq!(build.packages.keys().collect::<Vec<_>>(), ["python3-foo"]);
@@ -446,8 +471,14 @@ fn the_distribution_switch_splits_an_unmodified_pyproject_spec() {
     let directory = directory_spec(Declared::ByBrpPyc)
         .replace("%py_bytecode_split %{python3_sitelib}/foo\n", "")
         .replace(README_DIRECTORY_FILES, "%files -n python3-foo\n%{python3_sitelib}/foo/\n");
-    let build =
-        try_rpmbuild_with(config, other.path(), &directory, &switch).unwrap_or_else(|stderr| panic!("{stderr}"));
+    let build = try_rpmbuild(config, other.path(), &directory).unwrap_or_else(|stderr| panic!("{stderr}"));
     assert_eq!(rpm_warnings(&build.stderr), Vec::<&str>::new(), "{}", build.stderr);
+    assert_unsplit_and_linked(&build);
+    let said = switch_line(&build.stderr);
+    assert!(said.contains("not split (the distribution's switch): no %pyproject_save_files list"), "{said}");
+    // Without the switch, the same spec builds as it did: no line from the switch.
+    let off = tempfile::tempdir().unwrap();
+    let build = try_rpmbuild(fedora().unwrap(), off.path(), &directory).unwrap_or_else(|stderr| panic!("{stderr}"));
+    assert!(!build.stderr.contains("the distribution's switch"), "{}", build.stderr);
     assert_unsplit_and_linked(&build);
 }

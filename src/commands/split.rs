@@ -17,10 +17,13 @@ pub fn run(args: &SplitArgs) -> Result<ExitCode, Error> {
         log::info!("RPM_BUILD_ROOT is unset or /: nothing to do");
         return Ok(ExitCode::Success);
     };
-    if args.if_pyproject && !pyproject_split_applies(args)? {
-        log::info!("no %pyproject_save_files list without -D, or no spec parts: linking only");
-        let link = LinkArgs { dry_run: false, json: false, layout: None, strict: false, paths: args.paths.clone() };
-        return crate::commands::link::run(&link);
+    if args.if_pyproject {
+        if let Some(why) = why_pyproject_split_does_not_apply(args)? {
+            // The distribution's switch: the build log says what it did with every package.
+            eprintln!("brp-pyc: not split (the distribution's switch): {why}; the caches are linked");
+            let link = LinkArgs { dry_run: false, json: false, layout: None, strict: false, paths: args.paths.clone() };
+            return crate::commands::link::run(&link);
+        }
     }
     // Checked before anything changes: a build that cannot declare its subpackages fails
     // with the tree as it was.
@@ -64,19 +67,46 @@ pub fn run(args: &SplitArgs) -> Result<ExitCode, Error> {
     for list in &rendered {
         log::info!("{}: {} lines", list.file_name, list.text.lines().count());
     }
+    if let (true, Some(declaration)) = (args.if_pyproject, &declaration) {
+        let declared: Vec<String> = lists
+            .groups
+            .iter()
+            .filter(|(_, caches)| !caches.is_empty())
+            .map(|(label, _)| declaration.subpackage(label))
+            .collect();
+        eprintln!(
+            "brp-pyc: split (the distribution's switch): the caches of {} go to {}",
+            declaration.owner,
+            if declared.is_empty() { "no subpackage: there are none".to_string() } else { declared.join(", ") }
+        );
+    }
     Ok(ExitCode::Success)
 }
 
-/// Whether `--if-pyproject` splits: the base pyproject list exists, and the rpm reads spec
-/// parts. `%pyproject_save_files` without `-D` writes the base list and a named copy per
-/// distribution of its package; with `-D NAME` only that copy, which may be one of several
-/// packages of the spec, whose owners are not known.
-fn pyproject_split_applies(args: &SplitArgs) -> Result<bool, Error> {
-    let Some(file) = &args.pyproject_files else { return Ok(false) };
-    let lists = crate::split::pyproject::lists_at(file)?;
-    let base = lists.iter().any(|(list, _)| list == file);
+/// Why `--if-pyproject` does not split, if it does not: it splits when the base pyproject
+/// list exists and the rpm reads spec parts. `%pyproject_save_files` without `-D` writes the
+/// base list and a named copy per distribution of its package; with `-D NAME` only that copy,
+/// which may be one of several packages of the spec, whose owners are not known.
+fn why_pyproject_split_does_not_apply(args: &SplitArgs) -> Result<Option<String>, Error> {
+    let file = args.pyproject_files.as_deref().filter(|f| !f.as_os_str().is_empty());
+    let lists = match file {
+        Some(file) => crate::split::pyproject::lists_at(file)?,
+        None => Vec::new(),
+    };
+    if !lists.iter().any(|(list, _)| Some(list.as_path()) == file) {
+        return Ok(Some(if lists.is_empty() {
+            "no %pyproject_save_files list".to_string()
+        } else {
+            "%pyproject_save_files -D wrote only named copies of its list, whose owners brp-pyc does not know"
+                .to_string()
+        }));
+    }
     let owner = args.declare.as_deref().unwrap_or_default();
-    Ok(base && declaration(args, owner).is_ok())
+    Ok(match declaration(args, owner) {
+        Ok(_) => None,
+        Err(Error::NoSpecParts { rpm, .. }) => Some(format!("{rpm} reads no spec parts")),
+        Err(e) => Some(e.to_string()),
+    })
 }
 
 /// What `--declare` declares, or the error of an rpm that reads no spec parts.

@@ -18,10 +18,20 @@ pub const SYSTEM_PYTHON: &str = "/usr/bin/python3";
 /// when Fedora's files or the tools are missing outside CI.
 pub fn fedora() -> Option<&'static Path> {
     static SETUP: OnceLock<Option<PathBuf>> = OnceLock::new();
-    SETUP.get_or_init(setup).as_deref()
+    SETUP.get_or_init(|| setup("")).as_deref()
 }
 
-fn setup() -> Option<PathBuf> {
+/// A scratch configuration of its own (named `name`) with the macro files `files` (file
+/// name, text) added to its `macros.d`, as a distribution's packages add theirs.
+pub fn fedora_with_macro_files(name: &str, files: &[(&str, &str)]) -> Option<PathBuf> {
+    let dir = setup(&format!("-{name}"))?;
+    for (file, text) in files {
+        std::fs::write(dir.join("config/macros.d").join(file), text).unwrap();
+    }
+    Some(dir)
+}
+
+fn setup(suffix: &str) -> Option<PathBuf> {
     // Beside the checkout, or where $FEDORA_RPM_CONFIG says (a checkout elsewhere).
     let files = std::env::var_os("FEDORA_RPM_CONFIG")
         .map_or_else(|| Path::new(ROOT).join("../shared/fedora-rpm-config"), PathBuf::from);
@@ -43,7 +53,8 @@ fn setup() -> Option<PathBuf> {
         eprintln!("skipped: {SYSTEM_PYTHON} lacks pip, setuptools, wheel, packaging or venv");
         return None;
     }
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("fedora-config-{}", env!("CARGO_CRATE_NAME")));
+    let dir =
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("fedora-config-{}{suffix}", env!("CARGO_CRATE_NAME")));
     run_ok(
         Command::new("bash")
             .arg(Path::new(ROOT).join("tests/fedora/setup-config.sh"))
