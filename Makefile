@@ -54,6 +54,8 @@ install: build
 	install -d $(DESTDIR)$(RPMCONFIGDIR)/brp-pyc
 	sed 's|@BINDIR@|$(BINDIR)|' rpm-config/brp-python-hardlink > $(DESTDIR)$(RPMCONFIGDIR)/brp-pyc/brp-python-hardlink
 	chmod 0755 $(DESTDIR)$(RPMCONFIGDIR)/brp-pyc/brp-python-hardlink
+	# Run by %_brp_pyc_record_owner while rpm parses a spec (which package lists each list).
+	install -m 0644 macros/list-owners.lua $(DESTDIR)$(RPMCONFIGDIR)/brp-pyc/list-owners.lua
 	install -D -m 0644 rpm-config/brp-pyc.toml $(DESTDIR)$(RPMLINTDIR)/brp-pyc.toml
 	install -d $(DESTDIR)$(MANDIR)/man1
 	$(BINARY) manpages $(DESTDIR)$(MANDIR)/man1

@@ -190,6 +190,13 @@ pub struct SplitArgs {
     #[arg(long, value_name = "OWNER", requires = "owner_evr")]
     pub declare: Option<String>,
 
+    /// OWNER is a guess: the package whose %files line names the owner's list (the
+    /// --pyproject-files list, else bytecode-owner.files with --own, else
+    /// bytecode-ghost.files), as brp-pyc's rpm macros recorded it in $BRP_PYC_LIST_OWNERS
+    /// while rpm parsed the spec, takes its place where there is one.
+    #[arg(long, requires = "declare")]
+    pub owner_from_lists: bool,
+
     /// OWNER's [epoch:]version-release, which the declared subpackages require exactly.
     #[arg(long, value_name = "EVR")]
     pub owner_evr: Option<String>,

@@ -147,6 +147,8 @@ fn make_install_lays_out_binary_macros_wrapper_and_man_pages() {
     );
     let wrapper = std::fs::read_to_string(at("usr/lib/rpm/brp-pyc/brp-python-hardlink")).unwrap();
     assert!(wrapper.contains("/usr/bin/brp-pyc") && !wrapper.contains("@BINDIR@"));
+    // Run while rpm parses a spec: %_brp_pyc_record_owner finds it in %{_rpmconfigdir}.
+    assert!(at("usr/lib/rpm/brp-pyc/list-owners.lua").is_file());
     for page in ["brp-pyc", "brp-pyc-link", "brp-pyc-split", "brp-pyc-compile", "brp-pyc-stats", "brp-pyc-check"] {
         let roff = std::fs::read_to_string(at(&format!("usr/share/man/man1/{page}.1"))).unwrap();
         assert!(roff.starts_with(".ie") || roff.contains(".TH"), "{page}.1 is a man page");

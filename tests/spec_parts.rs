@@ -173,6 +173,46 @@ fn a_named_copy_of_the_list_is_taken_over_too() {
     assert_one_line_split_builds("-D foo -l foo foo_top", "%files -n python3-foo -f %{pyproject_files -D foo}\n");
 }
 
+/// A spec whose package with the sources is not the guessed owner: `Name: foo-tools` (the
+/// guess: `foo-tools`, never built) ships `python3-%{srcname}`, as `PyYAML` ships
+/// `python3-pyyaml`. The owner is the package whose `%files` line lists `%{pyproject_files}`,
+/// as rpm parsed it, for the one line and for the distribution's switch: the subpackages are
+/// `python3-foo-bytecode-opt-N`, require and supplement `python3-foo`, which owns the
+/// `%ghost` entries; nothing names `foo-tools`.
+#[test]
+fn the_owner_is_the_package_whose_files_line_lists_the_pyproject_list() {
+    let switch_file = [("macros.python-brp-pyc-switch", "%_brp_pyc_split_pyproject 1\n")];
+    let Some(switched) = fedora_with_macro_files("switch-owner", &switch_file) else { return };
+    let Some(config) = fedora() else { return };
+    let files = "%files -n python3-%{srcname} -f %{pyproject_files}\n";
+    let other_name =
+        |spec: String| format!("%global srcname foo\n{}", spec.replacen("Name: python-foo\n", "Name: foo-tools\n", 1));
+    let one_line = other_name(split_spec(README_SAVE_FILES, files));
+    let unmodified = other_name(pyproject_spec(&format!("%pyproject_save_files {README_SAVE_FILES}"), &[], files));
+    for (what, config, spec) in [("one line", config, one_line), ("switch", switched.as_path(), unmodified)] {
+        let dir = tempfile::tempdir().unwrap();
+        if !rpm_reads_spec_parts() {
+            // rpm 4.18: the one line fails, naming what to declare; the switch leaves it.
+            let stderr = match try_rpmbuild(config, dir.path(), &spec) {
+                Err(stderr) => stderr,
+                Ok(build) => build.stderr,
+            };
+            let said = if what == "switch" {
+                "not split (the distribution's switch)"
+            } else {
+                "%package -n python3-foo-bytecode-opt-0"
+            };
+            assert!(stderr.contains(said), "{what}: {said:?} in:\n{stderr}");
+            assert!(!stderr.contains("foo-tools-bytecode"), "{what}: the guess is not named:\n{stderr}");
+            continue;
+        }
+        let build = try_rpmbuild(config, dir.path(), &spec).unwrap_or_else(|stderr| panic!("{what}: {stderr}"));
+        assert_eq!(rpm_warnings(&build.stderr), Vec::<&str>::new(), "{what}: {}", build.stderr);
+        assert_split(&build, 7, Declared::ByBrpPyc);
+        assert!(!build.stderr.contains("foo-tools-bytecode"), "{what}: {}", build.stderr);
+    }
+}
+
 /// Two builds of the one-line split give the same bytes in every package.
 #[test]
 fn two_builds_of_the_one_line_split_are_byte_identical() {

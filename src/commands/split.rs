@@ -1,6 +1,7 @@
 //! `brp-pyc split`: write the `%files` fragments of split bytecode subpackages.
 
-use std::path::PathBuf;
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
 
 use crate::cli::{GhostEntries, LinkArgs, SplitArgs};
 use crate::error::Error;
@@ -8,8 +9,9 @@ use crate::exit_codes::ExitCode;
 use crate::link::walk::check_roots;
 use crate::render::quote;
 use crate::render::rpm_files::{EscapeChoice, RpmSyntax};
+use crate::split::owner_list::OWNER_LIST_NAME;
 use crate::split::spec_part::Declaration;
-use crate::split::{split_build, BrpStep, PathFilter, SplitOptions, SplitOutcome};
+use crate::split::{split_build, BrpStep, PathFilter, SplitOptions, SplitOutcome, GHOST_LIST_NAME};
 
 /// The `split` subcommand: options from the command line, warnings and a summary to the log.
 pub fn run(args: &SplitArgs) -> Result<ExitCode, Error> {
@@ -27,7 +29,8 @@ pub fn run(args: &SplitArgs) -> Result<ExitCode, Error> {
     }
     // Checked before anything changes: a build that cannot declare its subpackages fails
     // with the tree as it was.
-    let declaration = args.declare.as_ref().map(|owner| declaration(args, owner)).transpose()?;
+    let owner = args.declare.as_ref().map(|guess| owner_of_lists(args, guess));
+    let declaration = owner.as_ref().map(|owner| declaration(args, owner)).transpose()?;
     let roots = check_roots(&paths)?;
     let build_root = args.build_root.clone().or_else(|| {
         let env = std::env::var_os("RPM_BUILD_ROOT").map(PathBuf::from)?;
@@ -107,6 +110,50 @@ fn why_pyproject_split_does_not_apply(args: &SplitArgs) -> Result<Option<String>
         Err(Error::NoSpecParts { rpm, .. }) => Some(format!("{rpm} reads no spec parts")),
         Err(e) => Some(e.to_string()),
     })
+}
+
+/// The environment variable in which brp-pyc's rpm macros hand on the owner of each list
+/// (`macros/list-owners.lua`): one `LIST<TAB>OWNER` line per list.
+pub const LIST_OWNERS_VARIABLE: &str = "BRP_PYC_LIST_OWNERS";
+
+/// The owner the subpackages require: `guess` (`--declare`), unless `--owner-from-lists`
+/// and rpm recorded which package's `%files` line names the owner's list: the pyproject list
+/// and its named copies, else `bytecode-owner.files` (`--own`), else `bytecode-ghost.files`.
+/// Lists named by the lines of several packages keep the base pyproject list's owner (or the
+/// guess), with a warning: one set of subpackages has one owner.
+fn owner_of_lists(args: &SplitArgs, guess: &str) -> String {
+    let recorded = std::env::var_os(LIST_OWNERS_VARIABLE).filter(|_| args.owner_from_lists);
+    let Some(recorded) = recorded else { return guess.to_string() };
+    let owner_of = |list: &Path| {
+        recorded.as_encoded_bytes().split(|&b| b == b'\n').find_map(|line| {
+            let tab = line.iter().position(|&b| b == b'\t')?;
+            (line[..tab] == *list.as_os_str().as_encoded_bytes())
+                .then(|| String::from_utf8_lossy(&line[tab + 1..]).into_owned())
+        })
+    };
+    let mut lists: Vec<PathBuf> = match &args.pyproject_files {
+        Some(file) => crate::split::pyproject::lists_at(file).unwrap_or_default().into_iter().map(|(l, _)| l).collect(),
+        None => Vec::new(),
+    };
+    if lists.is_empty() {
+        let name = if args.own.is_empty() { GHOST_LIST_NAME } else { OWNER_LIST_NAME };
+        lists.push(args.output_dir.join(name));
+    }
+    let owners: BTreeSet<String> = lists.iter().filter_map(|l| owner_of(l)).collect();
+    let owner = match owners.len() {
+        0 => return guess.to_string(),
+        1 => owners.into_iter().next().unwrap_or_default(),
+        _ => {
+            let base = args.pyproject_files.as_deref().and_then(owner_of).unwrap_or_else(|| guess.to_string());
+            let all: Vec<String> = owners.into_iter().collect();
+            log::warn!("the lists are named by the %files lines of {}: the subpackages require {base}", all.join(", "));
+            base
+        }
+    };
+    if owner != guess {
+        log::info!("the owner's list is named by the %files line of {owner}, not {guess}");
+    }
+    owner
 }
 
 /// What `--declare` declares, or the error of an rpm that reads no spec parts.

@@ -396,7 +396,7 @@ pub struct RenderedList {
 pub fn render_lists(lists: &FileLists, syntax: RpmSyntax, real_root: &Path) -> Result<Vec<RenderedList>, Error> {
     let mut renderer = ListRenderer::new(syntax, real_root);
     let ghost = renderer.owned_entries(lists.dirs.iter(), lists.ghosts.iter().chain(&lists.unassigned))?;
-    let mut rendered = vec![RenderedList { file_name: "bytecode-ghost.files".into(), text: ghost }];
+    let mut rendered = vec![RenderedList { file_name: GHOST_LIST_NAME.into(), text: ghost }];
     for (label, paths) in &lists.groups {
         let mut text = String::new();
         for path in paths {
@@ -406,6 +406,9 @@ pub fn render_lists(lists: &FileLists, syntax: RpmSyntax, real_root: &Path) -> R
     }
     Ok(rendered)
 }
+
+/// The file name of the main package's list (`%py_bytecode_ghost_files`).
+pub const GHOST_LIST_NAME: &str = "bytecode-ghost.files";
 
 /// The longest line rpm reads whole from a `%files -f` list: it reads lists with
 /// `fgets(buf, BUFSIZ)` (8,192 on glibc, `build/files.cc` from rpm 4.18 to 6.1), so the rest of
