@@ -199,7 +199,11 @@ fn example_split_by_one_line() {
         return;
     }
     assert!(out.status.success(), "rpmbuild failed:\n{stderr}");
-    let warnings: Vec<&str> = stderr.lines().filter(|l| l.starts_with("warning:")).collect();
+    // rpm 4.20 warns about a build host without a resolvable name: the machine's, not the spec's.
+    let warnings: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("warning:") && !l.contains("Could not canonicalize hostname"))
+        .collect();
     assert_eq!(warnings, Vec::<&str>::new(), "{stderr}");
     let packages = packages_below(top.path());
     assert_eq!(packages.len(), 4, "{packages:?}");
