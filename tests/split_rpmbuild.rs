@@ -161,6 +161,9 @@ fn example_with_one_subpackage_per_level() {
     if !have("rpmbuild") || !have("python3") {
         return;
     }
+    // The packagers' guide shows the spec's end, from its split line.
+    let text = std::fs::read_to_string(example("python-example-split.spec")).unwrap();
+    assert_doc_shows("docs/packagers.md", &text[text.find("\n%py_bytecode_split").unwrap() + 1..]);
     let top = tempfile::tempdir().unwrap();
     let packages = rpmbuild(&example("python-example-split.spec"), top.path(), &[]);
     assert_eq!(packages.len(), 4, "{packages:?}");
@@ -229,6 +232,8 @@ fn check_on_a_split_build_root_follows_the_recorded_layout() {
     if !have("rpmbuild") || !have("python3") {
         return;
     }
+    // The README shows the macro line this test appends to %check.
+    assert_doc_shows("README.md", "%py_bytecode_check");
     let top = tempfile::tempdir().unwrap();
     let in_build = top.path().join("check-in-build.json");
     let spec = top.path().join("python-example-split.spec");
