@@ -187,6 +187,9 @@ fn example_split_by_one_line() {
     }
     let top = tempfile::tempdir().unwrap();
     let spec = example("python-example-one-line.spec");
+    // The packagers' guide shows the spec's end, from its %py_byte_compile line.
+    let text = std::fs::read_to_string(&spec).unwrap();
+    assert_doc_shows("docs/packagers.md", &text[text.find("\n%py_byte_compile").unwrap() + 1..]);
     let out = rpmbuild_output_with(&spec, top.path(), &[MACROS, COMPILE_MACROS, POLICY], &[]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     if rpm_version() < (4, 19) {
