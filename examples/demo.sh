@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # The whole job of brp-pyc, on this machine, in about a minute after the cargo build:
-#   1. `make install` into a scratch prefix; rpmbuild builds examples/python-example-split.spec
-#      with those macros: caches of each optimization level in an optional subpackage;
+#   1. `make install` into a scratch prefix; rpmbuild builds a spec with those macros: caches of
+#      each optimization level in an optional subpackage. With rpm 4.19 and later it is
+#      examples/python-example-one-line.spec (one macro line; the brp step declares the
+#      subpackages in a spec part), with rpm 4.18, which reads no spec parts,
+#      examples/python-example-split.spec (the subpackages declared by hand); it says which;
 #   2. the packages and what each ships;
 #   3. the main package and opt-0 installed into a scratch root with `rpm --root`, and python3
 #      loading the installed caches (python3 -O finds no opt-1 cache: opt-1 is not installed);
@@ -65,16 +68,35 @@ macro_files=$(find "$prefix" -path '*/macros.d/macros.*' | sort | paste -sd: -)
 # --load; a macro path given with --macros (before any --define) survives. So: rpm's own
 # macro path, then the installed files.
 rpm_macro_path=$(rpm --showrc | sed -n 's/^Macro path: //p')
-echo "== rpmbuild -bb examples/python-example-split.spec, with the installed macros"
+# A configuration whose %__os_install_post runs no Python brp step (Debian's) gets the policy
+# file, as `make install-policy` installs it; it comes last, after the platform macros.
+if ! rpm --define '__brp_python_hardlink brp-pyc-demo-mark' --eval '%{__os_install_post}' | grep -q brp-pyc-demo-mark; then
+    quietly make install-policy RPMPOLICYDIR="$prefix/etc/rpm"
+    macro_files=$macro_files:$prefix/etc/rpm/macros.brp-pyc-policy
+fi
+# rpm 4.19 and later read spec parts, where the brp step declares the subpackages.
+rpm_version=$(rpm --version | awk '{ print $NF }')
+rpm_minor=${rpm_version#*.}
+if [ "${rpm_version%%.*}" -gt 4 ] || { [ "${rpm_version%%.*}" = 4 ] && [ "${rpm_minor%%.*}" -ge 19 ]; }; then
+    spec=examples/python-example-one-line.spec
+    echo "== rpm $rpm_version reads spec parts: the one-line split, $spec"
+    echo "   (%py_bytecode_split; the brp step after %install declares the subpackages itself)"
+else
+    spec=examples/python-example-split.spec
+    echo "== rpm $rpm_version reads no spec parts (4.19 and later do): the hand-declared split, $spec"
+    echo "   (%py_bytecode_split, and a %package and %files line per subpackage)"
+fi
+echo "== rpmbuild -bb $spec, with the installed macros"
 quietly rpmbuild -bb --macros "$rpm_macro_path:$macro_files" \
-    --define "_topdir $work/rpmbuild" --define "__python3 $python" examples/python-example-split.spec
+    --define "_topdir $work/rpmbuild" --define "__python3 $python" "$spec"
 packages=("$work"/rpmbuild/RPMS/noarch/*.rpm)
 
 echo
 echo "== the packages: what each installs (%ghost: owned, not shipped)"
 printf '%-40s %6s %7s %10s\n' PACKAGE FILES GHOSTS INSTALLED
+# LONGFILESIZES: rpm 6's v6 packages carry no FILESIZES; rpm 4.18 and 4.20 give it for v4 ones too.
 for package in "${packages[@]}"; do
-    rpm -qp --qf '[%{FILEFLAGS:fflags}\t%{FILEMODES:perms}\t%{FILESIZES}\n]' "$package" |
+    rpm -qp --qf '[%{FILEFLAGS:fflags}\t%{FILEMODES:perms}\t%{LONGFILESIZES}\n]' "$package" |
         awk -F'\t' -v name="$(rpm -qp --qf '%{NAME}' "$package")" '
             $2 ~ /^d/ { next }
             $1 ~ /g/ { ghosts++; next }

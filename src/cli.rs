@@ -142,7 +142,7 @@ pub struct SplitArgs {
     pub exclude: Vec<String>,
 
     /// all: the main package owns every cache of every level as %ghost; none: only the
-    /// __pycache__ directories (then erasing a subpackage removes its caches; see README).
+    /// __pycache__ directories (then erasing a subpackage removes its caches; see docs/packagers.md).
     #[arg(long, value_name = "WHICH", value_enum, default_value_t = GhostEntries::All)]
     pub ghost: GhostEntries,
 

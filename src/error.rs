@@ -71,7 +71,7 @@ pub enum Error {
     Size { path: PathBuf, reason: String },
 
     /// Declaring the subpackages asked of an rpm that reads no spec parts (before 4.19).
-    #[error("{rpm} reads no spec parts (rpm 4.19 and later do), so the bytecode subpackages of {owner} cannot be declared by brp-pyc: declare them in the spec (%package -n {owner}-bytecode-opt-0 ... and %files -n {owner}-bytecode-opt-0 -f %py_bytecode_files 0, one per layout group, as the README shows) or build with rpm 4.19 or later")]
+    #[error("{rpm} reads no spec parts (rpm 4.19 and later do), so the bytecode subpackages of {owner} cannot be declared by brp-pyc: declare them in the spec (%package -n {owner}-bytecode-opt-0 ... and %files -n {owner}-bytecode-opt-0 -f %py_bytecode_files 0, one per layout group, as brp-pyc's docs/packagers.md shows) or build with rpm 4.19 or later")]
     NoSpecParts { rpm: String, owner: String },
 
     #[error("owner {owner:?} at {evr:?}: not a package name and [epoch:]version-release that a spec part can declare (%py_bytecode_split -n NAME)")]

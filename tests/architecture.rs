@@ -1,4 +1,4 @@
-//! The one-way flow of the README, checked on the source: no import cycle between the crate's
+//! The one-way flow of docs/design.md, checked on the source: no import cycle between the crate's
 //! modules nor between its folders (the link engine, the split, the audit), and no library
 //! module that imports the command line (`cli`) or the subcommands.
 
@@ -91,7 +91,7 @@ fn no_library_module_imports_the_command_line() {
 }
 
 /// The graph with each module folded into its top-level module (`link::walk` is `link`): the
-/// folders of the README's Design section, each job one folder.
+/// folders of docs/design.md, each job one folder.
 fn folder_graph() -> BTreeMap<String, BTreeSet<String>> {
     let top = |m: &str| m.split("::").next().unwrap().to_string();
     let mut folders: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();

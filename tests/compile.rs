@@ -395,10 +395,15 @@ fn without_path_each_python_library_of_the_build_root_is_compiled_by_its_python(
 
 #[test]
 fn py_byte_compile_macro_in_a_real_rpmbuild() {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    // The README and the packagers' guide show the spec's %py_byte_compile line.
+    let spec = std::fs::read_to_string(repo.join("examples/py-byte-compile.spec")).unwrap();
+    let line = spec.lines().find(|l| l.starts_with("%py_byte_compile ")).expect("the spec's %py_byte_compile line");
+    assert_doc_shows("README.md", line);
+    assert_doc_shows("docs/packagers.md", line);
     if !have("rpmbuild") || !have("python3") {
         return;
     }
-    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
     let topdir = Tree::in_memory();
     let out = run(Command::new("rpmbuild")
         .arg("-bb")

@@ -26,9 +26,16 @@ fn split_spec(layout: &str, files: &str, subpackages: &[&str]) -> String {
 
 /// The spec of the issue, word for word: no warning, every level in its subpackage, each cache
 /// real in exactly one package and a %ghost of the main package, which owns exactly the
-/// `__pycache__` directories %pyproject_save_files named.
+/// `__pycache__` directories %pyproject_save_files named. The packagers' guide shows its
+/// `%install` and `%files` lines.
 #[test]
 fn pyproject_spec_splits_every_level_without_a_warning() {
+    assert_doc_shows(
+        "docs/packagers.md",
+        &format!(
+            "%install\n%pyproject_install\n%pyproject_save_files -l foo foo_top\n%py_bytecode_split -l 0,1,2\n\n{SPLIT_0_1_2}"
+        ),
+    );
     let Some(config) = fedora() else { return };
     let dir = tempfile::tempdir().unwrap();
     let spec = split_spec("0,1,2", SPLIT_0_1_2, &["bytecode-opt-0", "bytecode-opt-1", "bytecode-opt-2"]);

@@ -137,9 +137,10 @@ fn assert_split(build: &Build, modules: usize, declared: Declared) {
     build.assert_no_set_spans_packages();
 }
 
-/// The `%install` and `%files` of the README's pyproject snippet, after `%pyproject_install`.
-const README_SAVE_FILES: &str = "-l foo foo_top";
-const README_FILES: &str = "%files -n python3-foo -f %{pyproject_files}\n";
+/// The `%install` and `%files` of the one-line pyproject snippet of the README and the
+/// packagers' guide, after `%pyproject_install`.
+const DOC_SAVE_FILES: &str = "-l foo foo_top";
+const DOC_FILES: &str = "%files -n python3-foo -f %{pyproject_files}\n";
 
 /// Builds the one-line split of `%pyproject_save_files ARGS` with `files`: no warning, the
 /// owner and one subpackage per level (with rpm 4.18: the one-line error).
@@ -152,25 +153,25 @@ fn assert_one_line_split_builds(save_files_args: &str, files: &str) {
     assert_split(&build, 7, Declared::ByBrpPyc);
 }
 
-/// The spec of the README (which shows exactly these lines): an unsplit pyproject spec plus
-/// the one line.
+/// The spec of the README and the packagers' guide (which both show exactly these lines): an
+/// unsplit pyproject spec plus the one line.
 #[test]
 fn the_split_line_alone_declares_the_subpackages() {
-    let readme = std::fs::read_to_string(Path::new(ROOT).join("README.md")).unwrap();
-    let snippet = format!(
-        "%install\n%pyproject_install\n%pyproject_save_files {README_SAVE_FILES}\n{SPLIT_LINE}\n\n{README_FILES}"
-    );
-    let indented: String =
-        snippet.lines().map(|l| if l.is_empty() { "\n".to_string() } else { format!("    {l}\n") }).collect();
-    assert!(readme.contains(&indented), "the README shows the spec this test builds:\n{indented}");
-    assert_one_line_split_builds(README_SAVE_FILES, README_FILES);
+    let snippet =
+        format!("%install\n%pyproject_install\n%pyproject_save_files {DOC_SAVE_FILES}\n{SPLIT_LINE}\n\n{DOC_FILES}");
+    assert_doc_shows("README.md", &snippet);
+    assert_doc_shows("docs/packagers.md", &snippet);
+    assert_one_line_split_builds(DOC_SAVE_FILES, DOC_FILES);
 }
 
 /// `%pyproject_save_files -D NAME` writes a named copy of the list (and no base list): it is
-/// taken over the same way, so its `%files` line stays the owner's only one.
+/// taken over the same way, so its `%files` line stays the owner's only one. The packagers'
+/// guide shows these lines.
 #[test]
 fn a_named_copy_of_the_list_is_taken_over_too() {
-    assert_one_line_split_builds("-D foo -l foo foo_top", "%files -n python3-foo -f %{pyproject_files -D foo}\n");
+    let (save_files_args, files) = ("-D foo -l foo foo_top", "%files -n python3-foo -f %{pyproject_files -D foo}\n");
+    assert_doc_shows("docs/packagers.md", &format!("%pyproject_save_files {save_files_args}\n{SPLIT_LINE}\n\n{files}"));
+    assert_one_line_split_builds(save_files_args, files);
 }
 
 /// A spec whose package with the sources is not the guessed owner: `Name: foo-tools` (the
@@ -187,8 +188,8 @@ fn the_owner_is_the_package_whose_files_line_lists_the_pyproject_list() {
     let files = "%files -n python3-%{srcname} -f %{pyproject_files}\n";
     let other_name =
         |spec: String| format!("%global srcname foo\n{}", spec.replacen("Name: python-foo\n", "Name: foo-tools\n", 1));
-    let one_line = other_name(split_spec(README_SAVE_FILES, files));
-    let unmodified = other_name(pyproject_spec(&format!("%pyproject_save_files {README_SAVE_FILES}"), &[], files));
+    let one_line = other_name(split_spec(DOC_SAVE_FILES, files));
+    let unmodified = other_name(pyproject_spec(&format!("%pyproject_save_files {DOC_SAVE_FILES}"), &[], files));
     for (what, config, spec) in [("one line", config, one_line), ("switch", switched.as_path(), unmodified)] {
         let dir = tempfile::tempdir().unwrap();
         if !rpm_reads_spec_parts() {
@@ -217,7 +218,7 @@ fn the_owner_is_the_package_whose_files_line_lists_the_pyproject_list() {
 #[test]
 fn two_builds_of_the_one_line_split_are_byte_identical() {
     let Some(config) = fedora() else { return };
-    let spec = split_spec(README_SAVE_FILES, README_FILES);
+    let spec = split_spec(DOC_SAVE_FILES, DOC_FILES);
     let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let Some(first) = build_or_4_18_error(config, a.path(), &spec) else { return };
     // A second apart, so that a time that leaked into a package would show.
@@ -330,7 +331,7 @@ fn dnf_installs_level_0_with_the_owner_by_default() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let spec = split_spec(README_SAVE_FILES, README_FILES);
+    let spec = split_spec(DOC_SAVE_FILES, DOC_FILES);
     let Some(build) = build_or_4_18_error(config, dir.path(), &spec) else { return };
     let repository = Repository::new(&build);
     let sitelib = sitelib_of(&build.packages["python3-foo"]);
@@ -374,13 +375,13 @@ fn dnf_installs_level_0_with_the_owner_by_default() {
     assert_eq!(loaded_caches(bare.path(), &sitelib, true), level_1, "python3 -O loads every level 1 cache");
 }
 
-/// The `%install` end and `%files` of the README's snippet for a spec without
+/// The `%install` end and `%files` of the packagers' guide's snippet for a spec without
 /// `%pyproject_save_files`, which used to list `%{python3_sitelib}/foo/`.
-const README_DIRECTORY_INSTALL: &str = "\
+const DOC_DIRECTORY_INSTALL: &str = "\
 cp -a foo %{buildroot}%{python3_sitelib}/
 %py_bytecode_split %{python3_sitelib}/foo
 ";
-const README_DIRECTORY_FILES: &str = "%files -n python3-foo -f %{py_bytecode_owner_files}\n";
+const DOC_DIRECTORY_FILES: &str = "%files -n python3-foo -f %{py_bytecode_owner_files}\n";
 
 /// A spec that installs its package directory by hand and lists it whole; with rpm 4.18 it
 /// declares the subpackages itself.
@@ -398,9 +399,9 @@ fn directory_spec(declared: Declared) -> String {
         ));
     }
     spec.push_str("%prep\n%autosetup -n foo-1.0\n%install\nmkdir -p %{buildroot}%{python3_sitelib}\n");
-    spec.push_str(README_DIRECTORY_INSTALL);
+    spec.push_str(DOC_DIRECTORY_INSTALL);
     spec.push_str("echo data > %{buildroot}%{python3_sitelib}/foo/data.txt\n\n");
-    spec.push_str(README_DIRECTORY_FILES);
+    spec.push_str(DOC_DIRECTORY_FILES);
     for level in levels {
         spec.push_str(&format!("%files -n python3-foo-bytecode-opt-{level} -f %py_bytecode_files {level}\n"));
     }
@@ -415,12 +416,7 @@ fn directory_spec(declared: Declared) -> String {
 #[test]
 fn a_directory_spec_keeps_one_owner_line() {
     let Some(config) = fedora() else { return };
-    let readme = std::fs::read_to_string(Path::new(ROOT).join("README.md")).unwrap();
-    let snippet: String = format!("{README_DIRECTORY_INSTALL}\n{README_DIRECTORY_FILES}")
-        .lines()
-        .map(|l| if l.is_empty() { "\n".to_string() } else { format!("    {l}\n") })
-        .collect();
-    assert!(readme.contains(&snippet), "the README shows the lines this test builds:\n{snippet}");
+    assert_doc_shows("docs/packagers.md", &format!("{DOC_DIRECTORY_INSTALL}\n{DOC_DIRECTORY_FILES}"));
     let declared = if rpm_reads_spec_parts() { Declared::ByBrpPyc } else { Declared::BySpec };
     let dir = tempfile::tempdir().unwrap();
     let build = rpmbuild(config, dir.path(), &directory_spec(declared));
@@ -473,7 +469,7 @@ fn the_distribution_switch_splits_an_unmodified_pyproject_spec() {
         "the switch's file is read before brp-pyc's, which must not override it"
     );
     let dir = tempfile::tempdir().unwrap();
-    let unmodified = pyproject_spec(&format!("%pyproject_save_files {README_SAVE_FILES}"), &[], README_FILES);
+    let unmodified = pyproject_spec(&format!("%pyproject_save_files {DOC_SAVE_FILES}"), &[], DOC_FILES);
     let build = try_rpmbuild(config, dir.path(), &unmodified).unwrap_or_else(|stderr| panic!("{stderr}"));
     assert_eq!(rpm_warnings(&build.stderr), Vec::<&str>::new(), "{}", build.stderr);
     let said = switch_line(&build.stderr);
@@ -510,7 +506,7 @@ fn the_distribution_switch_splits_an_unmodified_pyproject_spec() {
     let other = tempfile::tempdir().unwrap();
     let directory = directory_spec(Declared::ByBrpPyc)
         .replace("%py_bytecode_split %{python3_sitelib}/foo\n", "")
-        .replace(README_DIRECTORY_FILES, "%files -n python3-foo\n%{python3_sitelib}/foo/\n");
+        .replace(DOC_DIRECTORY_FILES, "%files -n python3-foo\n%{python3_sitelib}/foo/\n");
     let build = try_rpmbuild(config, other.path(), &directory).unwrap_or_else(|stderr| panic!("{stderr}"));
     assert_eq!(rpm_warnings(&build.stderr), Vec::<&str>::new(), "{}", build.stderr);
     assert_unsplit_and_linked(&build);

@@ -11,6 +11,9 @@ use brp_pyc::render::rpm_files::RpmSyntax;
 use common::*;
 
 const MACROS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/macros/macros.brp-pyc");
+const COMPILE_MACROS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/macros/macros.brp-pyc-compile");
+/// Runs the brp step after %install on Debian's configuration, which has none of its own.
+const POLICY: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/rpm-config/macros.brp-pyc-policy");
 
 fn example(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("examples").join(name)
@@ -27,6 +30,11 @@ fn python() -> String {
 fn rpmbuild(spec: &Path, topdir: &Path, defines: &[(&str, &str)]) -> BTreeMap<String, PathBuf> {
     let out = rpmbuild_output(spec, topdir, defines);
     assert!(out.status.success(), "rpmbuild failed:\n{}", String::from_utf8_lossy(&out.stderr));
+    packages_below(topdir)
+}
+
+/// The packages rpmbuild wrote below `topdir`, by name.
+fn packages_below(topdir: &Path) -> BTreeMap<String, PathBuf> {
     let mut packages = BTreeMap::new();
     for entry in std::fs::read_dir(topdir.join("RPMS/noarch")).unwrap() {
         let path = entry.unwrap().path();
@@ -38,9 +46,21 @@ fn rpmbuild(spec: &Path, topdir: &Path, defines: &[(&str, &str)]) -> BTreeMap<St
 
 /// Runs rpmbuild on `spec` as [`rpmbuild`] does, whatever its exit status.
 fn rpmbuild_output(spec: &Path, topdir: &Path, defines: &[(&str, &str)]) -> std::process::Output {
+    rpmbuild_output_with(spec, topdir, &[MACROS], defines)
+}
+
+/// Runs rpmbuild on `spec` as [`rpmbuild_output`] does, loading `macro_files` (in this order,
+/// after rpm's own macro path).
+fn rpmbuild_output_with(
+    spec: &Path,
+    topdir: &Path,
+    macro_files: &[&str],
+    defines: &[(&str, &str)],
+) -> std::process::Output {
     let mut cmd = Command::new("rpmbuild");
     // --noclean keeps the build root, where the tests check which files share an inode.
-    cmd.arg("-bb").arg("--noclean").args(rpm_macros_args(&[Path::new(MACROS)]));
+    let macro_files: Vec<&Path> = macro_files.iter().map(Path::new).collect();
+    cmd.arg("-bb").arg("--noclean").args(rpm_macros_args(&macro_files));
     let mut all = vec![
         ("_topdir", topdir.to_str().unwrap().to_string()),
         ("__brp_pyc", env!("CARGO_BIN_EXE_brp-pyc").to_string()),
@@ -141,6 +161,9 @@ fn example_with_one_subpackage_per_level() {
     if !have("rpmbuild") || !have("python3") {
         return;
     }
+    // The packagers' guide shows the spec's end, from its split line.
+    let text = std::fs::read_to_string(example("python-example-split.spec")).unwrap();
+    assert_doc_shows("docs/packagers.md", &text[text.find("\n%py_bytecode_split").unwrap() + 1..]);
     let top = tempfile::tempdir().unwrap();
     let packages = rpmbuild(&example("python-example-split.spec"), top.path(), &[]);
     assert_eq!(packages.len(), 4, "{packages:?}");
@@ -148,6 +171,52 @@ fn example_with_one_subpackage_per_level() {
         &packages,
         top.path(),
         "python-example-split",
+        &[("bytecode-opt-0", &[0]), ("bytecode-opt-1", &[1]), ("bytecode-opt-2", &[2])],
+    );
+}
+
+/// `examples/python-example-one-line.spec` on Debian's configuration with the macros and the
+/// policy file (as `examples/demo.sh` builds it): with rpm 4.19 and later its one macro line
+/// makes the owner and one subpackage per level, laid out as the hand-declared example's, the
+/// brp step compiling level 2; rpm 4.18 reads no spec parts, and the build fails with
+/// brp-pyc's one line saying what to write instead.
+#[test]
+fn example_split_by_one_line() {
+    if !have("rpmbuild") || !have("python3") {
+        return;
+    }
+    let top = tempfile::tempdir().unwrap();
+    let spec = example("python-example-one-line.spec");
+    // The packagers' guide shows the spec's end, from its %py_byte_compile line.
+    let text = std::fs::read_to_string(&spec).unwrap();
+    assert_doc_shows("docs/packagers.md", &text[text.find("\n%py_byte_compile").unwrap() + 1..]);
+    let out = rpmbuild_output_with(&spec, top.path(), &[MACROS, COMPILE_MACROS, POLICY], &[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if rpm_version() < (4, 19) {
+        assert!(!out.status.success(), "rpm 4.18 reads no spec parts: the build must fail");
+        let ours: Vec<&str> = stderr.lines().filter(|l| l.starts_with("brp-pyc:")).collect();
+        assert_eq!(ours.len(), 1, "one line from brp-pyc:\n{stderr}");
+        assert!(
+            ours[0].contains("reads no spec parts")
+                && ours[0].contains("%package -n python3-example-one-line-bytecode-opt-0"),
+            "{}",
+            ours[0]
+        );
+        return;
+    }
+    assert!(out.status.success(), "rpmbuild failed:\n{stderr}");
+    // rpm 4.20 warns about a build host without a resolvable name: the machine's, not the spec's.
+    let warnings: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("warning:") && !l.contains("Could not canonicalize hostname"))
+        .collect();
+    assert_eq!(warnings, Vec::<&str>::new(), "{stderr}");
+    let packages = packages_below(top.path());
+    assert_eq!(packages.len(), 4, "{packages:?}");
+    check_layout(
+        &packages,
+        top.path(),
+        "python3-example-one-line",
         &[("bytecode-opt-0", &[0]), ("bytecode-opt-1", &[1]), ("bytecode-opt-2", &[2])],
     );
 }
@@ -166,6 +235,8 @@ fn check_on_a_split_build_root_follows_the_recorded_layout() {
     if !have("rpmbuild") || !have("python3") {
         return;
     }
+    // The README shows the macro line this test appends to %check.
+    assert_doc_shows("README.md", "%py_bytecode_check");
     let top = tempfile::tempdir().unwrap();
     let in_build = top.path().join("check-in-build.json");
     let spec = top.path().join("python-example-split.spec");

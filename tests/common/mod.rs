@@ -416,3 +416,14 @@ impl Drop for Tmpfs {
         let _ = Command::new("umount").arg(&self.path).status();
     }
 }
+
+/// Checks that the documentation page `page` (relative to the checkout: `README.md`,
+/// `docs/packagers.md`) shows `lines` as a code block, each line indented by four spaces (an
+/// empty line stays empty), so that a test that builds those lines keeps the page true.
+pub fn assert_doc_shows(page: &str, lines: &str) {
+    let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(page))
+        .unwrap_or_else(|e| panic!("{page}: {e}"));
+    let block: String =
+        lines.lines().map(|l| if l.is_empty() { "\n".to_string() } else { format!("    {l}\n") }).collect();
+    assert!(text.contains(&block), "{page} shows the lines this test builds:\n{block}");
+}
