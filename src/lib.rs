@@ -6,7 +6,7 @@
 //! [`render`] writes what people and programs read. [`compile`] drives interpreters and then
 //! the engine; [`split`] (the `%files` lists of split bytecode) builds on both; [`audit`] turns
 //! trees and packages into one inventory for `stats` and `check`, judged by the engine's rule.
-//! Shared below them all: [`error`], [`render`], [`interrupt`], [`build_root`],
+//! Shared below them all: [`error`], [`render`], [`replace`], [`interrupt`], [`build_root`],
 //! [`exit_codes`]. [`cli`] parses the command line and [`commands`] turns it into library
 //! calls: no library module imports either of them.
 
@@ -20,6 +20,7 @@ pub mod exit_codes;
 pub mod interrupt;
 pub mod link;
 pub mod render;
+pub mod replace;
 pub mod split;
 
 pub use error::{Error, Result};

@@ -1,7 +1,6 @@
 //! Render: what people and programs read, from paths in messages to reports and file lists.
 
 pub mod quote;
-pub mod replace;
 pub mod rpm_files;
 pub mod spill;
 pub mod units;

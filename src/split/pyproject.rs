@@ -15,7 +15,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use crate::error::Error;
-use crate::render::replace::replace_file;
+use crate::replace::replace_file;
 
 /// The glob suffix `pyproject_save_files.py` appends to `mod.<tag>` (its `PYCACHED_SUFFIX`).
 const PYCACHED_SUFFIX: &str = "{,.opt-?}.pyc";

@@ -12,7 +12,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use crate::error::Error;
-use crate::render::replace::replace_file;
+use crate::replace::replace_file;
 
 /// The file name of the part brp-pyc writes (one per build: a second run replaces it).
 pub const SPEC_PART_NAME: &str = "brp-pyc-bytecode.specpart";
