@@ -9,7 +9,14 @@
 -- expanded in a %files line can read that line (%{__file_name}, %{__file_lineno}). Each
 -- list's owner is kept here and handed to the build's scripts, brp-pyc among them, in the
 -- environment: BRP_PYC_LIST_OWNERS, one "LIST<TAB>OWNER" line per list.
-brp_pyc_list_owners = brp_pyc_list_owners or { owners = {}, order = {}, busy = false }
+--
+-- So that caches follow their sources, it also reads the spec's other %files sections: what
+-- the owner's section %excludes and what another package's section lists (a file, or a
+-- directory and all below it; not a %dir alone) is handed on as BRP_PYC_LIST_LEFT_ALONE, one
+-- "LIST<TAB>GLOB" line each: brp-pyc leaves the caches there to whoever lists them, as an
+-- unsplit build does. A line of the owner's section that lists caches by hand (__pycache__,
+-- .pyc) is handed on as BRP_PYC_LIST_BY_HAND, "LIST<TAB>LINE".
+brp_pyc_list_owners = brp_pyc_list_owners or { owners = {}, order = {}, busy = false, left = {}, by_hand = {} }
 local M = brp_pyc_list_owners
 
 -- The words of a %files line, a %{...} (nested too) and a "..." kept whole.
@@ -44,8 +51,8 @@ local function words(line)
     return out
 end
 
--- The text of the line rpm is parsing, if it can be read.
-local function current_line()
+-- The lines of the file rpm is parsing and the number of the line it is at, if they can be read.
+local function current_file()
     local file, lineno = rpm.expand("%{?__file_name}"), tonumber(rpm.expand("%{?__file_lineno}"))
     if file == "" or not lineno then
         return nil
@@ -54,23 +61,108 @@ local function current_line()
     if not f then
         return nil
     end
-    local n, found = 0, nil
+    local lines = {}
     for text in f:lines() do
-        n = n + 1
-        if n == lineno then
-            found = text
-            break
-        end
+        lines[#lines + 1] = text
     end
     f:close()
-    return found
+    return lines, lineno
 end
 
--- Records the owner of every -f list of the %files line being parsed that names one of
--- brp-pyc's lists or %{pyproject_files}: -n NAME, a short NAME (%{name}-NAME), else %{name}.
--- Expanding those lists expands this again: `busy` stops it there.
+-- The sections rpm starts at a line of their name (rpm's build/parseSpec.cc partList).
+local SECTIONS = {}
+for name in ([[package prep build install check clean preun postun pretrans posttrans
+    preuntrans postuntrans pre post files changelog description triggerpostun triggerprein
+    triggerun triggerin trigger verifyscript sepolicy filetriggerin filetrigger filetriggerun
+    filetriggerpostun transfiletriggerin transfiletrigger transfiletriggerun
+    transfiletriggerpostun end patchlist sourcelist generate_buildrequires conf]]):gmatch("%S+") do
+    SECTIONS[name] = true
+end
+
+local function starts_section(text)
+    local name = text:match("^%%(%a[%w_]*)")
+    return name ~= nil and SECTIONS[name:lower()] == true
+end
+
+-- The %files sections of a spec: the number of each one's first line and the lines of its
+-- body (conditionals and comments left out: both branches of an %if count, which can only
+-- leave more caches alone).
+local function files_sections(lines)
+    local sections, current = {}, nil
+    for n, text in ipairs(lines) do
+        if starts_section(text) then
+            current = nil
+            if text == "%files" or text:match("^%%files%s") then
+                current = { first = n, body = {} }
+                sections[#sections + 1] = current
+            end
+        elseif current and not text:match("^%s*#") and not text:match("^%s*%%if") and
+            not text:match("^%s*%%else") and not text:match("^%s*%%elif") and not text:match("^%s*%%endif") then
+            current.body[#current.body + 1] = text
+        end
+    end
+    return sections
+end
+
+-- The paths a line of a %files section lists, expanded: none for a %dir (it owns the
+-- directory alone) or an -f list; each absolute word after the directives otherwise.
+local function listed_paths(text)
+    local expanded = rpm.expand(text)
+    local stripped = expanded:gsub("%%%a+%b()", " ")
+    local paths, is_dir = {}, false
+    for _, word in ipairs(words(stripped)) do
+        if word == "%dir" then
+            is_dir = true
+        end
+        local path = word:gsub('^"(.*)"$', "%1")
+        if path:sub(1, 1) == "/" then
+            paths[#paths + 1] = path
+        end
+    end
+    if is_dir then
+        return {}, expanded
+    end
+    return paths, expanded
+end
+
+-- Records, for `lists` owned by the section starting at line `first`, what the other
+-- sections list and what this one excludes, and this one's lines that list caches by hand.
+local function record_neighbours(lines, first, lists)
+    local function each_list(into, value)
+        for _, list in ipairs(lists) do
+            into[#into + 1] = list .. "\t" .. value
+        end
+    end
+    for _, section in ipairs(files_sections(lines)) do
+        local own = section.first == first
+        for _, text in ipairs(section.body) do
+            local excluded = text:match("^%s*%%exclude%s") ~= nil
+            if excluded and own then
+                -- The owner leaves these out: so do its bytecode subpackages.
+                local paths = listed_paths((text:gsub("%%exclude", "", 1)))
+                for _, path in ipairs(paths) do
+                    each_list(M.left, path)
+                end
+            elseif own then
+                local _, expanded = listed_paths(text)
+                if expanded:find("__pycache__", 1, true) or expanded:find("%.pyc") then
+                    each_list(M.by_hand, (expanded:gsub("^%s+", "")))
+                end
+            elseif not excluded then
+                -- Another package lists these: their caches are its own.
+                for _, path in ipairs(listed_paths(text)) do
+                    each_list(M.left, path)
+                end
+            end
+        end
+    end
+    posix.setenv("BRP_PYC_LIST_LEFT_ALONE", table.concat(M.left, "\n"))
+    posix.setenv("BRP_PYC_LIST_BY_HAND", table.concat(M.by_hand, "\n"))
+end
+
 local function record_line()
-    local text = current_line()
+    local lines, lineno = current_file()
+    local text = lines and lines[lineno]
     if not text then
         return
     end
@@ -95,14 +187,19 @@ local function record_line()
         end
     end
     owner = owner or rpm.expand("%{name}")
+    local recorded = {}
     for _, list in ipairs(lists) do
         if list:find("pyproject_files", 1, true) or list:find("py_bytecode_", 1, true) then
             local path = rpm.expand(list):gsub('^"(.*)"$', "%1")
             if M.owners[path] == nil then
                 M.order[#M.order + 1] = path
+                recorded[#recorded + 1] = path
             end
             M.owners[path] = owner
         end
+    end
+    if #recorded > 0 then
+        record_neighbours(lines, lineno, recorded)
     end
     local lines = {}
     for _, path in ipairs(M.order) do

@@ -518,3 +518,102 @@ fn the_distribution_switch_splits_an_unmodified_pyproject_spec() {
     assert!(!build.stderr.contains("the distribution's switch"), "{}", build.stderr);
     assert_unsplit_and_linked(&build);
 }
+
+/// Every real cache of a build: (package, path) for each file that is a cache and not a
+/// `%ghost`.
+fn real_caches(build: &Build) -> Vec<(String, String)> {
+    let mut real = Vec::new();
+    for (name, package) in &build.packages {
+        for file in files_of(package) {
+            if file.name.ends_with(".pyc") && !file.ghost {
+                real.push((name.clone(), file.name));
+            }
+        }
+    }
+    real
+}
+
+/// Caches follow their sources. The owner `%exclude`s `foo/sub` and, in a second spec,
+/// `python3-foo-sub` ships it: the one-line split (rpm 4.19 and later) leaves those caches
+/// to whoever lists the sources, as the unsplit build does: none of them in a bytecode
+/// subpackage, every real cache in exactly one package, no warning; without a package that
+/// lists `foo/sub`, none of its caches ships at all.
+#[test]
+fn caches_of_sources_the_owner_excludes_are_left_to_whoever_lists_them() {
+    let Some(config) = fedora() else { return };
+    if !rpm_reads_spec_parts() {
+        return; // rpm 4.18: the one line fails (tests above); nothing is split.
+    }
+    let excluded = "%files -n python3-foo -f %{pyproject_files}\n%exclude %{python3_sitelib}/foo/sub\n";
+    let shipped_by_sub = format!("{excluded}\n%files -n python3-foo-sub\n%{{python3_sitelib}}/foo/sub/\n");
+    for (what, packages, files) in [("excluded", &[][..], excluded.to_string()), ("sub", &["sub"][..], shipped_by_sub)]
+    {
+        let spec = pyproject_spec(&format!("%pyproject_save_files {DOC_SAVE_FILES}\n{SPLIT_LINE}"), packages, &files);
+        let dir = tempfile::tempdir().unwrap();
+        let build = try_rpmbuild(config, dir.path(), &spec).unwrap_or_else(|stderr| panic!("{what}: {stderr}"));
+        assert_eq!(rpm_warnings(&build.stderr), Vec::<&str>::new(), "{what}: {}", build.stderr);
+        let real = real_caches(&build);
+        let mut once = BTreeSet::new();
+        for (package, path) in &real {
+            assert!(once.insert(path.clone()), "{what}: {path} is real in two packages: {real:?}");
+            let in_sub = path.contains("/foo/sub/");
+            assert_eq!(
+                package == "python3-foo-sub",
+                in_sub,
+                "{what}: {path} ships in {package}: a cache of foo/sub only in the package that ships foo/sub"
+            );
+        }
+        let subpackages = ["python3-foo-bytecode-opt-0", "python3-foo-bytecode-opt-1", "python3-foo-bytecode-opt-2"];
+        for name in subpackages {
+            assert!(build.packages.contains_key(name), "{what}: {name}: {:?}", build.packages.keys());
+        }
+        let in_subpackages = real.iter().filter(|(p, _)| subpackages.contains(&p.as_str())).count();
+        // foo: __init__, plain, docs, asserts, both; and foo_top: three levels each.
+        assert_eq!(in_subpackages, 6 * 3, "{what}: {real:?}");
+        if what == "sub" {
+            // What the build compiled of foo/sub (the levels the unsplit build has: the split
+            // compiles missing levels only of the caches it splits), all in python3-foo-sub.
+            let sub_caches: BTreeSet<String> = files_below(&build.build_root)
+                .into_iter()
+                .map(|p| format!("/{}", p.strip_prefix(&build.build_root).unwrap().display()))
+                .filter(|p| p.contains("/foo/sub/__pycache__/"))
+                .collect();
+            let shipped: BTreeSet<String> =
+                real.iter().filter(|(p, _)| p == "python3-foo-sub").map(|(_, c)| c.clone()).collect();
+            assert!(!shipped.is_empty() && shipped == sub_caches, "{what}: {shipped:?} against {sub_caches:?}");
+        } else {
+            assert_eq!(real.len(), in_subpackages, "{what}: no package lists foo/sub: none of its caches ships");
+        }
+        build.assert_no_set_spans_packages();
+    }
+}
+
+/// A spec that lists a module and its caches by hand next to `%{pyproject_files}` (as 13 of
+/// Fedora's specs do): under the switch it is left as the unsplit build is (one package, no
+/// new warning), and the build log says why in one line.
+#[test]
+fn under_the_switch_a_spec_that_lists_caches_by_hand_is_left_unsplit() {
+    let switch_file = [("macros.python-brp-pyc-switch", "%_brp_pyc_split_pyproject 1\n")];
+    let Some(switched) = fedora_with_macro_files("switch-by-hand", &switch_file) else { return };
+    let Some(plain) = fedora() else { return };
+    let files = "%files -n python3-foo -f %{pyproject_files}\n%{python3_sitelib}/foo_top.py\n%{python3_sitelib}/__pycache__/foo_top.*\n";
+    let spec = pyproject_spec("%pyproject_save_files -l foo", &[], files);
+    let mut built = Vec::new();
+    for config in [plain, switched.as_path()] {
+        let dir = tempfile::tempdir().unwrap();
+        let build = try_rpmbuild(config, dir.path(), &spec).unwrap_or_else(|stderr| panic!("{stderr}"));
+        assert_eq!(rpm_warnings(&build.stderr), Vec::<&str>::new(), "{}", build.stderr);
+        assert_eq!(build.packages.keys().collect::<Vec<_>>(), ["python3-foo"], "{}", build.stderr);
+        built.push((
+            files_of(&build.packages["python3-foo"]).into_iter().map(|f| (f.name, f.ghost)).collect::<BTreeSet<_>>(),
+            build.stderr,
+            dir,
+        ));
+    }
+    assert_eq!(built[0].0, built[1].0, "the same files as without the switch");
+    let said = switch_line(&built[1].1);
+    assert!(said.contains("not split (the distribution's switch)"), "{said}");
+    if rpm_reads_spec_parts() {
+        assert!(said.contains("lists caches by hand") && said.contains("__pycache__/foo_top."), "{said}");
+    }
+}

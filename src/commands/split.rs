@@ -1,7 +1,6 @@
 //! `brp-pyc split`: write the `%files` fragments of split bytecode subpackages.
 
-use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use crate::cli::{GhostEntries, LinkArgs, SplitArgs};
 use crate::error::Error;
@@ -9,9 +8,9 @@ use crate::exit_codes::ExitCode;
 use crate::link::walk::check_roots;
 use crate::render::quote;
 use crate::render::rpm_files::{EscapeChoice, RpmSyntax};
-use crate::split::owner_list::OWNER_LIST_NAME;
+use crate::split::recorded::{owner_lists, Recorded};
 use crate::split::spec_part::Declaration;
-use crate::split::{split_build, BrpStep, PathFilter, SplitOptions, SplitOutcome, GHOST_LIST_NAME};
+use crate::split::{split_build, BrpStep, PathFilter, SplitOptions, SplitOutcome};
 
 /// The `split` subcommand: options from the command line, warnings and a summary to the log.
 pub fn run(args: &SplitArgs) -> Result<ExitCode, Error> {
@@ -19,8 +18,16 @@ pub fn run(args: &SplitArgs) -> Result<ExitCode, Error> {
         log::info!("RPM_BUILD_ROOT is unset or /: nothing to do");
         return Ok(ExitCode::Success);
     };
+    let recorded = Recorded::from_env();
+    let lists = owner_lists(args.pyproject_files.as_deref(), !args.own.is_empty(), &args.output_dir);
+    let by_hand = if args.declare.is_some() { recorded.by_hand(&lists) } else { Vec::new() };
     if args.if_pyproject {
-        if let Some(why) = why_pyproject_split_does_not_apply(args)? {
+        let why = match by_hand.first() {
+            // The unsplit build ships those caches in the owner: split, rpm would list them twice.
+            Some(line) => Some(format!("the owner's %files section lists caches by hand ({line})")),
+            None => why_pyproject_split_does_not_apply(args)?,
+        };
+        if let Some(why) = why {
             // The distribution's switch: the build log says what it did with every package.
             eprintln!("brp-pyc: not split (the distribution's switch): {why}; the caches are linked");
             let link = LinkArgs { dry_run: false, json: false, layout: None, strict: false, paths: args.paths.clone() };
@@ -29,14 +36,17 @@ pub fn run(args: &SplitArgs) -> Result<ExitCode, Error> {
     }
     // Checked before anything changes: a build that cannot declare its subpackages fails
     // with the tree as it was.
-    let owner = args.declare.as_ref().map(|guess| owner_of_lists(args, guess));
+    if let Some(line) = by_hand.first() {
+        log::warn!("the owner's %files section lists caches by hand ({line}): rpm will say they are listed twice");
+    }
+    let owner = args.declare.as_ref().map(|guess| owner_of_lists(args, guess, &recorded, &lists));
     let declaration = owner.as_ref().map(|owner| declaration(args, owner)).transpose()?;
     let roots = check_roots(&paths)?;
     let build_root = args.build_root.clone().or_else(|| {
         let env = std::env::var_os("RPM_BUILD_ROOT").map(PathBuf::from)?;
         roots.iter().all(|r| r.starts_with(&env)).then_some(env)
     });
-    let filter = PathFilter::new(&args.include, &args.exclude)?;
+    let filter = PathFilter::new(&args.include, &excludes(args, &recorded, &lists))?;
     let syntax = match args.rpm_escape {
         EscapeChoice::Fixed(syntax) => syntax,
         EscapeChoice::Auto => installed_rpm_syntax()?,
@@ -112,39 +122,20 @@ fn why_pyproject_split_does_not_apply(args: &SplitArgs) -> Result<Option<String>
     })
 }
 
-/// The environment variable in which brp-pyc's rpm macros hand on the owner of each list
-/// (`macros/list-owners.lua`): one `LIST<TAB>OWNER` line per list.
-pub const LIST_OWNERS_VARIABLE: &str = "BRP_PYC_LIST_OWNERS";
-
 /// The owner the subpackages require: `guess` (`--declare`), unless `--owner-from-lists`
-/// and rpm recorded which package's `%files` line names the owner's list: the pyproject list
-/// and its named copies, else `bytecode-owner.files` (`--own`), else `bytecode-ghost.files`.
-/// Lists named by the lines of several packages keep the base pyproject list's owner (or the
-/// guess), with a warning: one set of subpackages has one owner.
-fn owner_of_lists(args: &SplitArgs, guess: &str) -> String {
-    let recorded = std::env::var_os(LIST_OWNERS_VARIABLE).filter(|_| args.owner_from_lists);
-    let Some(recorded) = recorded else { return guess.to_string() };
-    let owner_of = |list: &Path| {
-        recorded.as_encoded_bytes().split(|&b| b == b'\n').find_map(|line| {
-            let tab = line.iter().position(|&b| b == b'\t')?;
-            (line[..tab] == *list.as_os_str().as_encoded_bytes())
-                .then(|| String::from_utf8_lossy(&line[tab + 1..]).into_owned())
-        })
-    };
-    let mut lists: Vec<PathBuf> = match &args.pyproject_files {
-        Some(file) => crate::split::pyproject::lists_at(file).unwrap_or_default().into_iter().map(|(l, _)| l).collect(),
-        None => Vec::new(),
-    };
-    if lists.is_empty() {
-        let name = if args.own.is_empty() { GHOST_LIST_NAME } else { OWNER_LIST_NAME };
-        lists.push(args.output_dir.join(name));
+/// and rpm recorded which package's `%files` line names one of `lists`. Lists named by the
+/// lines of several packages keep the base pyproject list's owner (or the guess), with a
+/// warning: one set of subpackages has one owner.
+fn owner_of_lists(args: &SplitArgs, guess: &str, recorded: &Recorded, lists: &[PathBuf]) -> String {
+    if !args.owner_from_lists {
+        return guess.to_string();
     }
-    let owners: BTreeSet<String> = lists.iter().filter_map(|l| owner_of(l)).collect();
+    let owners = recorded.owners_of(lists);
     let owner = match owners.len() {
         0 => return guess.to_string(),
         1 => owners.into_iter().next().unwrap_or_default(),
         _ => {
-            let base = args.pyproject_files.as_deref().and_then(owner_of).unwrap_or_else(|| guess.to_string());
+            let base = args.pyproject_files.as_deref().and_then(|l| recorded.owner_of(l)).unwrap_or(guess).to_string();
             let all: Vec<String> = owners.into_iter().collect();
             log::warn!("the lists are named by the %files lines of {}: the subpackages require {base}", all.join(", "));
             base
@@ -154,6 +145,25 @@ fn owner_of_lists(args: &SplitArgs, guess: &str) -> String {
         log::info!("the owner's list is named by the %files line of {owner}, not {guess}");
     }
     owner
+}
+
+/// `--exclude` and the paths whose caches the spec leaves to another package or `%exclude`s
+/// (with `--declare`: a split that declares its subpackages follows the spec's `%files`), each
+/// a glob the split can use (one it cannot is named in a warning and left out).
+fn excludes(args: &SplitArgs, recorded: &Recorded, lists: &[PathBuf]) -> Vec<String> {
+    let mut excludes = args.exclude.clone();
+    if args.declare.is_none() {
+        return excludes;
+    }
+    for path in recorded.left_alone(lists) {
+        if PathFilter::new(&[], std::slice::from_ref(&path)).is_ok() {
+            log::info!("{path}: listed by another package or excluded by the owner: its caches are left to it");
+            excludes.push(path);
+        } else {
+            log::warn!("{path}: listed by another package, but not a glob brp-pyc reads: its caches may ship twice");
+        }
+    }
+    excludes
 }
 
 /// What `--declare` declares, or the error of an rpm that reads no spec parts.

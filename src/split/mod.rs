@@ -11,6 +11,7 @@
 pub mod missing_levels;
 pub mod owner_list;
 pub mod pyproject;
+pub mod recorded;
 pub mod spec_part;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
