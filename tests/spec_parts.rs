@@ -617,3 +617,95 @@ fn under_the_switch_a_spec_that_lists_caches_by_hand_is_left_unsplit() {
         assert!(said.contains("lists caches by hand") && said.contains("__pycache__/foo_top."), "{said}");
     }
 }
+
+/// An arch-specific owner (no `BuildArch: noarch`; Fedora's 265 arch-specific pyproject
+/// specs) gets arch-specific bytecode subpackages: their caches live where the owner puts
+/// them (`%{python3_sitearch}`, `/usr/lib64` on x86_64), which a noarch package could not
+/// hold for every architecture.
+#[test]
+fn an_arch_specific_owner_gets_arch_specific_bytecode_subpackages() {
+    let Some(config) = fedora() else { return };
+    let spec = split_spec(DOC_SAVE_FILES, DOC_FILES).replacen("BuildArch: noarch\n", "", 1);
+    let dir = tempfile::tempdir().unwrap();
+    let Some(build) = build_or_4_18_error(config, dir.path(), &spec) else { return };
+    let arch = |name: &str| {
+        let out = run_ok(Command::new("rpm").args(["-qp", "--qf", "%{ARCH}"]).arg(&build.packages[name]));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let owner = arch("python3-foo");
+    assert_ne!(owner, "noarch");
+    for level in 0..3 {
+        assert_eq!(arch(&format!("python3-foo-bytecode-opt-{level}")), owner, "opt-{level}");
+    }
+}
+
+/// The `%install` end of the packagers' guide's snippets for several directories and for a
+/// directory's glob (a spec that listed `%{python3_sitelib}/*`); `%files` is the same line.
+const DOC_TWO_DIRECTORIES_INSTALL: &str = "\
+cp -a foo %{buildroot}%{python3_sitelib}/
+cp -a foo %{buildroot}%{python3_sitelib}/bar
+%py_bytecode_split %{python3_sitelib}/foo %{python3_sitelib}/bar
+";
+const DOC_GLOB_INSTALL: &str = "\
+cp -a foo foo_top.py %{buildroot}%{python3_sitelib}/
+%py_bytecode_split %{python3_sitelib}/*
+";
+
+/// Non-pyproject specs beyond one directory: two directories, and `%{python3_sitelib}/*`
+/// (whose top-level module's caches are in site-packages' own `__pycache__`). The owner's one
+/// list ships every directory and file below what was given and owns every cache as
+/// `%ghost`; each real cache is in exactly one bytecode subpackage; no warning. Declared by
+/// brp-pyc with rpm 4.19 and later, by the spec with rpm 4.18.
+#[test]
+fn several_directories_and_a_glob_keep_one_owner_line() {
+    let Some(config) = fedora() else { return };
+    let declared = if rpm_reads_spec_parts() { Declared::ByBrpPyc } else { Declared::BySpec };
+    for install in [DOC_TWO_DIRECTORIES_INSTALL, DOC_GLOB_INSTALL] {
+        assert_doc_shows("docs/packagers.md", &format!("{install}\n{DOC_DIRECTORY_FILES}"));
+        let spec = directory_spec(declared).replace(DOC_DIRECTORY_INSTALL, install);
+        let dir = tempfile::tempdir().unwrap();
+        let build = rpmbuild(config, dir.path(), &spec);
+        assert_eq!(rpm_warnings(&build.stderr), Vec::<&str>::new(), "{install}: {}", build.stderr);
+        let owner = files_of(&build.packages["python3-foo"]);
+        let sitelib = sitelib_of(&build.packages["python3-foo"]);
+        // What the build root holds below site-packages, caches aside: all the owner's.
+        let root_sitelib = build.build_root.join(sitelib.trim_start_matches('/'));
+        let mut expected = BTreeSet::new();
+        for entry in walk_all(&root_sitelib) {
+            let installed = format!("{sitelib}/{}", entry.strip_prefix(&root_sitelib).unwrap().display());
+            if !installed.ends_with(".pyc") {
+                expected.insert(installed);
+            }
+        }
+        let shipped: BTreeSet<String> = owner.iter().filter(|e| !e.ghost).map(|e| e.name.clone()).collect();
+        assert_eq!(shipped, expected, "{install}: the owner ships everything but the caches");
+        let ghosts: BTreeSet<String> = owner.iter().filter(|e| e.ghost).map(|e| e.name.clone()).collect();
+        let mut real = BTreeSet::new();
+        for (name, package) in &build.packages {
+            for file in files_of(package).into_iter().filter(|f| f.name.ends_with(".pyc") && !f.ghost) {
+                assert!(name.contains("-bytecode-opt-"), "{install}: {} real in {name}", file.name);
+                assert!(real.insert(file.name.clone()), "{install}: {} twice", file.name);
+                assert!(ghosts.contains(&file.name), "{install}: {} is a %ghost of the owner", file.name);
+            }
+        }
+        assert!(real.iter().any(|c| c.contains("/__pycache__/foo_top.")) == (install == DOC_GLOB_INSTALL), "{real:?}");
+        assert!(real.iter().any(|c| c.contains("/bar/__pycache__/")) == (install == DOC_TWO_DIRECTORIES_INSTALL));
+        build.assert_no_set_spans_packages();
+    }
+}
+
+/// Every directory and file below `dir` (not `dir` itself), symlinks not followed.
+fn walk_all(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let entry = entry.unwrap();
+            if entry.file_type().unwrap().is_dir() {
+                stack.push(entry.path());
+            }
+            out.push(entry.path());
+        }
+    }
+    out
+}
