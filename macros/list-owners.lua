@@ -201,6 +201,12 @@ local function record_line()
     if #recorded > 0 then
         record_neighbours(lines, lineno, recorded)
     end
+    -- rpmbuild --define '_brp_pyc_show_owners 1' (or rpmspec -P) says what was recorded.
+    if rpm.expand("%{?_brp_pyc_show_owners}") ~= "" then
+        for _, path in ipairs(recorded) do
+            io.stderr:write("brp-pyc: the owner of " .. path .. " is " .. owner .. "\n")
+        end
+    end
     local lines = {}
     for _, path in ipairs(M.order) do
         lines[#lines + 1] = path .. "\t" .. M.owners[path]

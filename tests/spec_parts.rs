@@ -709,3 +709,68 @@ fn walk_all(dir: &Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+/// The corpus of real Fedora specs (`../shared/corpus/specs`, or `$BRP_PYC_CORPUS/specs`).
+fn corpus_specs() -> Option<Vec<std::path::PathBuf>> {
+    let corpus = std::env::var_os("BRP_PYC_CORPUS")
+        .map_or_else(|| Path::new(ROOT).join("../shared/corpus"), std::path::PathBuf::from);
+    let Ok(entries) = std::fs::read_dir(corpus.join("specs")) else {
+        assert!(std::env::var_os("CI").is_none(), "{}: the corpus of specs is required in CI", corpus.display());
+        skipped(&format!("{}: no corpus of specs", corpus.display()));
+        return None;
+    };
+    let mut specs: Vec<_> =
+        entries.map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|e| e == "spec")).collect();
+    specs.sort();
+    Some(specs)
+}
+
+/// Every real Fedora spec of the corpus, parsed by rpm with Fedora's configuration and
+/// brp-pyc installed: the owner recorded for `%{pyproject_files}` is the package its `%files`
+/// line names as rpm expands it (`rpmspec -P`), also where that is not the guessed name (in
+/// this corpus `babel` ships `python3-babel`, `python-blurb` ships `blurb`, ...).
+#[test]
+fn the_owner_is_recorded_for_every_spec_of_the_corpus() {
+    let Some(config) = fedora() else { return };
+    let Some(specs) = corpus_specs() else { return };
+    let macro_path = std::fs::read_to_string(config.join("macro-path")).unwrap();
+    let mut not_guessed = Vec::new();
+    for spec in &specs {
+        let rpmspec = |args: &[&str]| {
+            let out = Command::new("rpmspec")
+                .args(args)
+                .args(["--macros", macro_path.trim(), "--define", "_brp_pyc_show_owners 1"])
+                .arg(spec)
+                .env("RPM_CONFIGDIR", config.join("config"))
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{}: {}", spec.display(), String::from_utf8_lossy(&out.stderr));
+            (String::from_utf8(out.stdout).unwrap(), String::from_utf8(out.stderr).unwrap())
+        };
+        let (parsed, stderr) = rpmspec(&["-P"]);
+        let files_line = parsed
+            .lines()
+            .find(|l| l.starts_with("%files") && l.contains("-pyproject-files"))
+            .unwrap_or_else(|| panic!("{}: no %files line lists %{{pyproject_files}}", spec.display()));
+        let (name, _) = rpmspec(&["-q", "--srpm", "--qf", "%{name}"]);
+        let words: Vec<&str> = files_line.split_whitespace().collect();
+        let expected = match words.iter().position(|w| *w == "-n") {
+            Some(at) => words[at + 1].to_string(),
+            None if !words[1].starts_with('-') => format!("{name}-{}", words[1]),
+            None => name.clone(),
+        };
+        let recorded: Vec<&str> = stderr
+            .lines()
+            .filter(|l| l.starts_with("brp-pyc: the owner of ") && l.contains("-pyproject-files "))
+            .filter_map(|l| l.rsplit_once(" is ").map(|(_, owner)| owner))
+            .collect();
+        assert!(!recorded.is_empty(), "{}: no owner recorded:\n{stderr}", spec.display());
+        assert!(recorded.iter().all(|r| *r == expected), "{}: {recorded:?}, {files_line}", spec.display());
+        let guess = name.strip_prefix("python-").map_or(name.clone(), |rest| format!("python3-{rest}"));
+        if expected != guess {
+            not_guessed.push(expected);
+        }
+    }
+    assert_eq!(specs.len(), 40, "the corpus of 40 specs");
+    assert!(not_guessed.len() >= 8, "owners that are not the guess, recorded right: {not_guessed:?}");
+}
