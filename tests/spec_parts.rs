@@ -174,6 +174,44 @@ fn a_named_copy_of_the_list_is_taken_over_too() {
     assert_one_line_split_builds(save_files_args, files);
 }
 
+/// Under the switch, a spec whose `%pyproject_save_files -D foo` wrote only a named copy, which
+/// one package's `%files` line names, splits as the one line does (rpm 4.19 and later); a
+/// copy that no `%files` line names as written (a macro writes the whole line) is left
+/// unsplit, saying so.
+#[test]
+fn under_the_switch_a_named_copy_one_package_lists_is_split() {
+    let switch_file = [("macros.python-brp-pyc-switch", "%_brp_pyc_split_pyproject 1\n")];
+    let Some(config) = fedora_with_macro_files("switch-copy", &switch_file) else { return };
+    let named = "%files -n python3-foo -f %{pyproject_files -D foo}\n";
+    let spec = pyproject_spec("%pyproject_save_files -D foo -l foo foo_top", &[], named);
+    let dir = tempfile::tempdir().unwrap();
+    let build = try_rpmbuild(&config, dir.path(), &spec).unwrap_or_else(|stderr| panic!("{stderr}"));
+    assert_eq!(rpm_warnings(&build.stderr), Vec::<&str>::new(), "{}", build.stderr);
+    let said = switch_line(&build.stderr);
+    if rpm_reads_spec_parts() {
+        assert_split(&build, 7, Declared::ByBrpPyc);
+        assert!(said.contains("split (the distribution's switch): the caches of python3-foo go to"), "{said}");
+    } else {
+        assert!(said.contains("not split") && said.contains("reads no spec parts"), "{said}");
+    }
+    // The same copy listed by a %files line a macro writes whole: rpm records no owner for it.
+    let hidden = "%global files_of_foo %files -n python3-foo -f %{pyproject_files -D foo}\n%{files_of_foo}\n";
+    let spec = pyproject_spec("%pyproject_save_files -D foo -l foo foo_top", &[], hidden);
+    let dir = tempfile::tempdir().unwrap();
+    match try_rpmbuild(&config, dir.path(), &spec) {
+        Ok(build) => {
+            assert_eq!(build.packages.keys().collect::<Vec<_>>(), ["python3-foo"], "{}", build.stderr);
+            let said = switch_line(&build.stderr);
+            assert!(said.contains("not split (the distribution's switch)"), "{said}");
+            if rpm_reads_spec_parts() {
+                assert!(said.contains("only named copies of its list, whose owners no %files line names"), "{said}");
+            }
+        }
+        // An rpm that does not take a %files line from a macro: nothing of brp-pyc's to check.
+        Err(stderr) => assert!(!stderr.contains("brp-pyc:"), "{stderr}"),
+    }
+}
+
 /// A spec whose package with the sources is not the guessed owner: `Name: foo-tools` (the
 /// guess: `foo-tools`, never built) ships `python3-%{srcname}`, as `PyYAML` ships
 /// `python3-pyyaml`. The owner is the package whose `%files` line lists `%{pyproject_files}`,

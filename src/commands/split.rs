@@ -25,7 +25,7 @@ pub fn run(args: &SplitArgs) -> Result<ExitCode, Error> {
         let why = match by_hand.first() {
             // The unsplit build ships those caches in the owner: split, rpm would list them twice.
             Some(line) => Some(format!("the owner's %files section lists caches by hand ({line})")),
-            None => why_pyproject_split_does_not_apply(args)?,
+            None => why_pyproject_split_does_not_apply(args, &recorded)?,
         };
         if let Some(why) = why {
             // The distribution's switch: the build log says what it did with every package.
@@ -100,19 +100,28 @@ pub fn run(args: &SplitArgs) -> Result<ExitCode, Error> {
 /// list exists and the rpm reads spec parts. `%pyproject_save_files` without `-D` writes the
 /// base list and a named copy per distribution of its package; with `-D NAME` only that copy,
 /// which may be one of several packages of the spec, whose owners are not known.
-fn why_pyproject_split_does_not_apply(args: &SplitArgs) -> Result<Option<String>, Error> {
+fn why_pyproject_split_does_not_apply(args: &SplitArgs, recorded: &Recorded) -> Result<Option<String>, Error> {
     let file = args.pyproject_files.as_deref().filter(|f| !f.as_os_str().is_empty());
-    let lists = match file {
-        Some(file) => crate::split::pyproject::lists_at(file)?,
+    let lists: Vec<PathBuf> = match file {
+        Some(file) => crate::split::pyproject::lists_at(file)?.into_iter().map(|(list, _)| list).collect(),
         None => Vec::new(),
     };
-    if !lists.iter().any(|(list, _)| Some(list.as_path()) == file) {
-        return Ok(Some(if lists.is_empty() {
-            "no %pyproject_save_files list".to_string()
-        } else {
-            "%pyproject_save_files -D wrote only named copies of its list, whose owners brp-pyc does not know"
-                .to_string()
-        }));
+    if lists.is_empty() {
+        return Ok(Some("no %pyproject_save_files list".to_string()));
+    }
+    if !lists.iter().any(|list| Some(list.as_path()) == file) {
+        // Only named copies (-D): one set of subpackages has one owner, so they split when
+        // rpm recorded the %files lines of one package naming every one of them.
+        let owners = recorded.owners_of(&lists);
+        let all_named = lists.iter().all(|l| recorded.owner_of(l).is_some());
+        if owners.len() != 1 || !all_named {
+            let whose = if owners.is_empty() {
+                "whose owners no %files line names".to_string()
+            } else {
+                format!("named by the %files lines of {}", owners.into_iter().collect::<Vec<_>>().join(", "))
+            };
+            return Ok(Some(format!("%pyproject_save_files -D wrote only named copies of its list, {whose}")));
+        }
     }
     let owner = args.declare.as_deref().unwrap_or_default();
     Ok(match declaration(args, owner) {
