@@ -206,6 +206,12 @@ local function record_line()
         for _, path in ipairs(recorded) do
             io.stderr:write("brp-pyc: the owner of " .. path .. " is " .. owner .. "\n")
         end
+        for _, line in ipairs(M.left) do
+            io.stderr:write("brp-pyc: left to another package or excluded: " .. line .. "\n")
+        end
+        for _, line in ipairs(M.by_hand) do
+            io.stderr:write("brp-pyc: caches listed by hand: " .. line .. "\n")
+        end
     end
     local lines = {}
     for _, path in ipairs(M.order) do
