@@ -192,6 +192,15 @@ fn installed_macros_win_over_fedoras() {
     };
     let binary = config.join("prefix/bin/brp-pyc");
     assert_eq!(eval("%__brp_python_hardlink").trim(), format!("{} link", binary.display()));
+    // brp-pyc's %_pyproject_files_base records the owner, then gives pyproject-rpm-macros'
+    // path: the same text as Fedora's own definition, and the same expansion.
+    let fedora_definition = "%_pyproject_files_base %{_builddir}/%{_pyproject_files_prefix}-pyproject-files\n";
+    let fedora_file = std::fs::read_to_string(config.join("config/macros.d/macros.pyproject")).unwrap();
+    assert!(fedora_file.contains(fedora_definition), "pyproject-rpm-macros changed %_pyproject_files_base");
+    let in_a_spec = "%define name foo\n%define version 1\n%define release 1\n";
+    let ours = eval(&format!("{in_a_spec}%{{_pyproject_files_base}}"));
+    assert!(ours.contains("foo-1-1") && ours.trim().ends_with("-pyproject-files"), "{ours}");
+    assert_eq!(ours, eval(&format!("{in_a_spec}%{{_builddir}}/%{{_pyproject_files_prefix}}-pyproject-files")));
     assert!(eval("%{macrobody:py_byte_compile}").contains("brp-pyc} compile"), "%py_byte_compile is brp-pyc's");
 
     let dir = tempfile::tempdir().unwrap();
