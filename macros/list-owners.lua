@@ -10,51 +10,64 @@
 -- list's owner is kept here and handed to the build's scripts, brp-pyc among them, in the
 -- environment: BRP_PYC_LIST_OWNERS, one "LIST<TAB>OWNER" line per list.
 --
--- So that caches follow their sources, it also reads the spec's other %files sections: what
--- the owner's section %excludes and what another package's section lists (a file, or a
--- directory and all below it; not a %dir alone) is handed on as BRP_PYC_LIST_LEFT_ALONE, one
--- "LIST<TAB>GLOB" line each: brp-pyc leaves the caches there to whoever lists them, as an
--- unsplit build does. A line of the owner's section that lists caches by hand (__pycache__,
--- .pyc) is handed on as BRP_PYC_LIST_BY_HAND, "LIST<TAB>LINE".
+-- So that caches follow their sources, it also reads the spec's %files sections: what the
+-- owner's section lists besides the list (a file, or a directory and all below it; not a %dir
+-- alone) or %excludes, and what another package's section lists, is handed on as
+-- BRP_PYC_LIST_LEFT_ALONE, one "LIST<TAB>PATH<TAB>PATH..." line per list: brp-pyc leaves the
+-- caches there to whoever lists them, as an unsplit build does. A line of the owner's section
+-- that lists caches by hand (__pycache__, .pyc) is handed on as BRP_PYC_LIST_BY_HAND,
+-- "LIST<TAB>LINE<TAB>LINE...". A variable that would pass MAX_VARIABLE bytes (the kernel
+-- refuses an environment string past 128 KiB to every program rpm runs) holds
+-- "LIST<TAB>*" instead: brp-pyc then knows it cannot follow that spec.
 brp_pyc_list_owners = brp_pyc_list_owners or { owners = {}, order = {}, busy = false, left = {}, by_hand = {} }
 local M = brp_pyc_list_owners
+local MAX_VARIABLE = 64 * 1024
 
--- The words of a %files line, a %{...} (nested too) and a "..." kept whole.
+-- The words of a line as rpm's option parser (popt) splits them: at white space, a "..." or
+-- '...' kept whole without its quotes, a backslash keeping the next character.
 local function words(line)
-    local out, word, depth, quoted = {}, {}, 0, false
+    local out, word, quote, has_word = {}, {}, nil, false
     local i = 1
     while i <= #line do
         local c = line:sub(i, i)
-        if c == "%" and line:sub(i + 1, i + 1) == "{" then
-            depth = depth + 1
-            word[#word + 1] = "%{"
+        if c == "\\" and i < #line then
+            word[#word + 1] = line:sub(i + 1, i + 1)
+            has_word = true
             i = i + 1
-        elseif c == "}" and depth > 0 then
-            depth = depth - 1
-            word[#word + 1] = c
-        elseif c == '"' then
-            quoted = not quoted
-            word[#word + 1] = c
-        elseif c:match("%s") and depth == 0 and not quoted then
-            if #word > 0 then
+        elseif quote then
+            if c == quote then
+                quote = nil
+            else
+                word[#word + 1] = c
+            end
+        elseif c == '"' or c == "'" then
+            quote, has_word = c, true
+        elseif c:match("%s") then
+            if has_word then
                 out[#out + 1] = table.concat(word)
-                word = {}
+                word, has_word = {}, false
             end
         else
             word[#word + 1] = c
+            has_word = true
         end
         i = i + 1
     end
-    if #word > 0 then
+    if has_word then
         out[#out + 1] = table.concat(word)
     end
     return out
 end
 
--- The lines of the file rpm is parsing and the number of the line it is at, if they can be read.
+-- The lines of the file rpm is parsing and the number of the line it is at, if they can be
+-- read (a regular file: a spec read from a pipe is not read again here).
 local function current_file()
     local file, lineno = rpm.expand("%{?__file_name}"), tonumber(rpm.expand("%{?__file_lineno}"))
     if file == "" or not lineno then
+        return nil
+    end
+    local st = posix.stat(file)
+    if not st or st.type ~= "regular" then
         return nil
     end
     local f = io.open(file, "r")
@@ -92,7 +105,7 @@ local function files_sections(lines)
     for n, text in ipairs(lines) do
         if starts_section(text) then
             current = nil
-            if text == "%files" or text:match("^%%files%s") then
+            if text:match("^%%files$") or text:match("^%%files%s") then
                 current = { first = n, body = {} }
                 sections[#sections + 1] = current
             end
@@ -104,8 +117,8 @@ local function files_sections(lines)
     return sections
 end
 
--- The paths a line of a %files section lists, expanded: none for a %dir (it owns the
--- directory alone) or an -f list; each absolute word after the directives otherwise.
+-- The paths a line of a %files section lists, expanded, without a trailing "/": none for a
+-- %dir (it owns the directory alone); each absolute word after the directives otherwise.
 local function listed_paths(text)
     local expanded = rpm.expand(text)
     local stripped = expanded:gsub("%%%a+%b()", " ")
@@ -114,8 +127,8 @@ local function listed_paths(text)
         if word == "%dir" then
             is_dir = true
         end
-        local path = word:gsub('^"(.*)"$', "%1")
-        if path:sub(1, 1) == "/" then
+        if word:sub(1, 1) == "/" then
+            local path = word:gsub("(.)/+$", "%1")
             paths[#paths + 1] = path
         end
     end
@@ -125,72 +138,121 @@ local function listed_paths(text)
     return paths, expanded
 end
 
--- Records, for `lists` owned by the section starting at line `first`, what the other
--- sections list and what this one excludes, and this one's lines that list caches by hand.
-local function record_neighbours(lines, first, lists)
-    local function each_list(into, value)
-        for _, list in ipairs(lists) do
-            into[#into + 1] = list .. "\t" .. value
+-- Hands a table of "LIST" -> {values} on in the environment variable `name`.
+local function hand_on(name, facts)
+    local lines = {}
+    for _, list in ipairs(M.order) do
+        local values = facts[list]
+        if values and #values > 0 then
+            local line = list .. "\t" .. table.concat(values, "\t")
+            if #line > MAX_VARIABLE then
+                line = list .. "\t*"
+            end
+            lines[#lines + 1] = line
         end
     end
+    local text = table.concat(lines, "\n")
+    if #text > MAX_VARIABLE then
+        text = ""
+        for _, list in ipairs(M.order) do
+            text = text .. list .. "\t*\n"
+        end
+    end
+    posix.setenv(name, text)
+end
+
+-- Adds `value` to the values of `list` in `facts`, once.
+local function add(facts, list, value)
+    facts[list] = facts[list] or { seen = {} }
+    local values = facts[list]
+    if not values.seen[value] then
+        values.seen[value] = true
+        values[#values + 1] = value
+    end
+end
+
+-- Records, for `lists` owned by the section starting at line `first`, what the owner's
+-- section lists besides them or excludes and what the other sections list (left alone), and
+-- the owner's lines that list caches by hand.
+local function record_neighbours(lines, first, lists)
     for _, section in ipairs(files_sections(lines)) do
         local own = section.first == first
         for _, text in ipairs(section.body) do
             local excluded = text:match("^%s*%%exclude%s") ~= nil
-            if excluded and own then
-                -- The owner leaves these out: so do its bytecode subpackages.
-                local paths = listed_paths((text:gsub("%%exclude", "", 1)))
+            local paths, expanded = listed_paths(excluded and (text:gsub("%%exclude", "", 1)) or text)
+            if own and not excluded and (expanded:find("__pycache__", 1, true) or expanded:find("%.pyc")) then
+                local line = expanded:gsub("^%s+", ""):gsub("\t", " ")
+                for _, list in ipairs(lists) do
+                    add(M.by_hand, list, line)
+                end
+            elseif own or not excluded then
+                -- The owner's own files (listed or excluded) and another package's: their
+                -- caches go where the unsplit build sends them.
                 for _, path in ipairs(paths) do
-                    each_list(M.left, path)
-                end
-            elseif own then
-                local _, expanded = listed_paths(text)
-                if expanded:find("__pycache__", 1, true) or expanded:find("%.pyc") then
-                    each_list(M.by_hand, (expanded:gsub("^%s+", "")))
-                end
-            elseif not excluded then
-                -- Another package lists these: their caches are its own.
-                for _, path in ipairs(listed_paths(text)) do
-                    each_list(M.left, path)
+                    for _, list in ipairs(lists) do
+                        add(M.left, list, path)
+                    end
                 end
             end
         end
     end
-    posix.setenv("BRP_PYC_LIST_LEFT_ALONE", table.concat(M.left, "\n"))
-    posix.setenv("BRP_PYC_LIST_BY_HAND", table.concat(M.by_hand, "\n"))
+    hand_on("BRP_PYC_LIST_LEFT_ALONE", M.left)
+    hand_on("BRP_PYC_LIST_BY_HAND", M.by_hand)
 end
 
+-- Whether `path` (expanded) is a list brp-pyc takes over or writes.
+local function is_ours(path)
+    local pyproject = rpm.expand("%{?_pyproject_files_base}")
+    if pyproject ~= "" and (path == pyproject or path:sub(1, #pyproject + 1) == pyproject .. "-") then
+        return true
+    end
+    local dir = rpm.expand("%{?_brp_pyc_lists_dir}")
+    return dir ~= "" and (path == dir .. "/bytecode-owner.files" or path == dir .. "/bytecode-ghost.files")
+end
+
+-- Records the owner of every -f list of the %files line being parsed that is one of
+-- brp-pyc's lists or %{pyproject_files}: -n NAME, a short NAME (%{name}-NAME), else %{name},
+-- read from the line as rpm expands it (an option a macro writes counts). Expanding the line
+-- expands this again: `busy` stops it there.
 local function record_line()
     local lines, lineno = current_file()
     local text = lines and lines[lineno]
-    if not text then
+    if not text or not (text:match("^%%files$") or text:match("^%%files%s")) then
         return
     end
-    local w = words(text)
+    local w = words(rpm.expand(text))
     if w[1] ~= "%files" then
         return
     end
     local owner, lists, i = nil, {}, 2
     while i <= #w do
         local word = w[i]
-        if word == "-n" and w[i + 1] then
-            owner = rpm.expand(w[i + 1])
+        if word == "-n" or word == "-f" then
+            if word == "-n" then
+                owner = w[i + 1]
+            else
+                lists[#lists + 1] = w[i + 1]
+            end
             i = i + 2
-        elseif word == "-f" and w[i + 1] then
-            lists[#lists + 1] = w[i + 1]
-            i = i + 2
+        elseif word:sub(1, 2) == "-n" or word:sub(1, 2) == "-f" then
+            -- popt takes -nNAME and -fFILE too.
+            if word:sub(1, 2) == "-n" then
+                owner = word:sub(3)
+            else
+                lists[#lists + 1] = word:sub(3)
+            end
+            i = i + 1
         elseif word:sub(1, 1) == "-" then
             i = i + 1
         else
-            owner = rpm.expand("%{name}") .. "-" .. rpm.expand(word)
+            owner = rpm.expand("%{name}") .. "-" .. word
             i = i + 1
         end
     end
     owner = owner or rpm.expand("%{name}")
     local recorded = {}
-    for _, list in ipairs(lists) do
-        if list:find("pyproject_files", 1, true) or list:find("py_bytecode_", 1, true) then
-            local path = rpm.expand(list):gsub('^"(.*)"$', "%1")
+    for _, path in ipairs(lists) do
+        if path and is_ours(path) then
             if M.owners[path] == nil then
                 M.order[#M.order + 1] = path
                 recorded[#recorded + 1] = path
@@ -198,26 +260,27 @@ local function record_line()
             M.owners[path] = owner
         end
     end
-    if #recorded > 0 then
-        record_neighbours(lines, lineno, recorded)
+    if #recorded == 0 then
+        return
     end
+    local owners = {}
+    for _, path in ipairs(M.order) do
+        owners[#owners + 1] = path .. "\t" .. M.owners[path]
+    end
+    posix.setenv("BRP_PYC_LIST_OWNERS", table.concat(owners, "\n"))
+    record_neighbours(lines, lineno, recorded)
     -- rpmbuild --define '_brp_pyc_show_owners 1' (or rpmspec -P) says what was recorded.
     if rpm.expand("%{?_brp_pyc_show_owners}") ~= "" then
         for _, path in ipairs(recorded) do
             io.stderr:write("brp-pyc: the owner of " .. path .. " is " .. owner .. "\n")
-        end
-        for _, line in ipairs(M.left) do
-            io.stderr:write("brp-pyc: left to another package or excluded: " .. line .. "\n")
-        end
-        for _, line in ipairs(M.by_hand) do
-            io.stderr:write("brp-pyc: caches listed by hand: " .. line .. "\n")
+            for _, value in ipairs(M.left[path] or {}) do
+                io.stderr:write("brp-pyc: left to another package or to the owner's own line: " .. value .. "\n")
+            end
+            for _, value in ipairs(M.by_hand[path] or {}) do
+                io.stderr:write("brp-pyc: caches listed by hand: " .. value .. "\n")
+            end
         end
     end
-    local lines = {}
-    for _, path in ipairs(M.order) do
-        lines[#lines + 1] = path .. "\t" .. M.owners[path]
-    end
-    posix.setenv("BRP_PYC_LIST_OWNERS", table.concat(lines, "\n"))
 end
 
 function M.record()

@@ -184,6 +184,11 @@ pub struct SplitArgs {
     #[arg(long, requires = "declare")]
     pub if_pyproject: bool,
 
+    /// With --if-pyproject: the layout the caches are linked in when the split does not apply
+    /// (default: all levels together, as `brp-pyc link`).
+    #[arg(long, value_name = "LAYOUT", requires = "if_pyproject")]
+    pub unsplit_layout: Option<Layout>,
+
     /// Declare one subpackage per layout group, OWNER-bytecode-opt-<levels>, in a spec part
     /// (rpm 4.19 and later read *.specpart files written during %install), each requiring
     /// OWNER, the package that ships the sources and owns the caches as %ghost.

@@ -223,7 +223,8 @@ fn the_owner_is_the_package_whose_files_line_lists_the_pyproject_list() {
     let switch_file = [("macros.python-brp-pyc-switch", "%_brp_pyc_split_pyproject 1\n")];
     let Some(switched) = fedora_with_macro_files("switch-owner", &switch_file) else { return };
     let Some(config) = fedora() else { return };
-    let files = "%files -n python3-%{srcname} -f %{pyproject_files}\n";
+    // The -n written by a macro, as rpm expands the line (and brp-pyc reads it).
+    let files = "%files %{!?without_py3:-n python3-%{srcname}} -f %{pyproject_files}\n";
     let other_name =
         |spec: String| format!("%global srcname foo\n{}", spec.replacen("Name: python-foo\n", "Name: foo-tools\n", 1));
     let one_line = other_name(split_spec(DOC_SAVE_FILES, files));
@@ -584,8 +585,15 @@ fn caches_of_sources_the_owner_excludes_are_left_to_whoever_lists_them() {
     }
     let excluded = "%files -n python3-foo -f %{pyproject_files}\n%exclude %{python3_sitelib}/foo/sub\n";
     let shipped_by_sub = format!("{excluded}\n%files -n python3-foo-sub\n%{{python3_sitelib}}/foo/sub/\n");
-    for (what, packages, files) in [("excluded", &[][..], excluded.to_string()), ("sub", &["sub"][..], shipped_by_sub)]
-    {
+    // A directory written with its trailing slash, as rpm takes it, in %exclude too.
+    let excluded_slash = "%files -n python3-foo -f %{pyproject_files}\n%exclude %{python3_sitelib}/foo/sub/\n";
+    let shipped_slash = format!("{excluded_slash}\n%files -n python3-foo-sub\n%{{python3_sitelib}}/foo/sub/\n");
+    for (what, packages, files) in [
+        ("excluded", &[][..], excluded.to_string()),
+        ("sub", &["sub"][..], shipped_by_sub),
+        ("excluded/", &[][..], excluded_slash.to_string()),
+        ("sub/", &["sub"][..], shipped_slash),
+    ] {
         let spec = pyproject_spec(&format!("%pyproject_save_files {DOC_SAVE_FILES}\n{SPLIT_LINE}"), packages, &files);
         let dir = tempfile::tempdir().unwrap();
         let build = try_rpmbuild(config, dir.path(), &spec).unwrap_or_else(|stderr| panic!("{what}: {stderr}"));
@@ -608,7 +616,7 @@ fn caches_of_sources_the_owner_excludes_are_left_to_whoever_lists_them() {
         let in_subpackages = real.iter().filter(|(p, _)| subpackages.contains(&p.as_str())).count();
         // foo: __init__, plain, docs, asserts, both; and foo_top: three levels each.
         assert_eq!(in_subpackages, 6 * 3, "{what}: {real:?}");
-        if what == "sub" {
+        if what.starts_with("sub") {
             // What the build compiled of foo/sub (the levels the unsplit build has: the split
             // compiles missing levels only of the caches it splits), all in python3-foo-sub.
             let sub_caches: BTreeSet<String> = files_below(&build.build_root)
@@ -811,4 +819,66 @@ fn the_owner_is_recorded_for_every_spec_of_the_corpus() {
     }
     assert_eq!(specs.len(), 40, "the corpus of 40 specs");
     assert!(not_guessed.len() >= 8, "owners that are not the guess, recorded right: {not_guessed:?}");
+}
+
+/// Modules outside site-packages that `%py_byte_compile` compiles (`%{_datadir}/foo-plugins`),
+/// listed by a directory line: of the owner itself, or of `python3-foo-sub`. Their caches stay
+/// real in the package that lists the directory, as in the unsplit build, and in no bytecode
+/// subpackage.
+#[test]
+fn caches_of_a_directory_a_package_lists_stay_with_it() {
+    let Some(config) = fedora() else { return };
+    if !rpm_reads_spec_parts() {
+        return; // rpm 4.18: the one line fails (tests above); nothing is split.
+    }
+    let install = format!(
+        "%pyproject_save_files {DOC_SAVE_FILES}\n\
+         mkdir -p %{{buildroot}}%{{_datadir}}/foo-plugins\n\
+         echo 'X = 1' > %{{buildroot}}%{{_datadir}}/foo-plugins/plug.py\n\
+         %py_byte_compile %{{__python3}} %{{buildroot}}%{{_datadir}}/foo-plugins\n{SPLIT_LINE}"
+    );
+    let by_owner = "%files -n python3-foo -f %{pyproject_files}\n%{_datadir}/foo-plugins/\n";
+    let by_sub = "%files -n python3-foo -f %{pyproject_files}\n\n%files -n python3-foo-sub\n%{_datadir}/foo-plugins/\n";
+    for (who, packages, files) in [("python3-foo", &[][..], by_owner), ("python3-foo-sub", &["sub"][..], by_sub)] {
+        let dir = tempfile::tempdir().unwrap();
+        let spec = pyproject_spec(&install, packages, files);
+        let build = try_rpmbuild(config, dir.path(), &spec).unwrap_or_else(|stderr| panic!("{who}: {stderr}"));
+        assert_eq!(rpm_warnings(&build.stderr), Vec::<&str>::new(), "{who}: {}", build.stderr);
+        let real = real_caches(&build);
+        let plugins: Vec<&(String, String)> = real.iter().filter(|(_, c)| c.contains("/foo-plugins/")).collect();
+        assert!(!plugins.is_empty() && plugins.iter().all(|(p, _)| p == who), "{who}: {plugins:?}");
+        let mut once = BTreeSet::new();
+        assert!(real.iter().all(|(_, c)| once.insert(c.clone())), "{who}: a cache real in two packages: {real:?}");
+        assert!(build.packages.contains_key("python3-foo-bytecode-opt-0"), "{who}: the rest is split");
+    }
+}
+
+/// A spec whose other `%files` sections list thousands of paths (here 3,000 files of
+/// `python3-foo-sub`, 130 KiB of names): what brp-pyc's macros hand on in the environment stays
+/// under the kernel's limit for one variable (128 KiB; past it every program rpm runs fails
+/// with "Argument list too long"), so the spec builds as before; under the switch it is left
+/// unsplit, saying brp-pyc cannot follow it.
+#[test]
+fn a_spec_listing_thousands_of_paths_builds_and_is_left_unsplit_under_the_switch() {
+    let switch_file = [("macros.python-brp-pyc-switch", "%_brp_pyc_split_pyproject 1\n")];
+    let Some(config) = fedora_with_macro_files("switch-many", &switch_file) else { return };
+    let install = format!(
+        "%pyproject_save_files {DOC_SAVE_FILES}\n\
+         mkdir -p %{{buildroot}}%{{_datadir}}/foo-data-with-a-rather-long-directory-name\n\
+         for n in $(seq 3000); do touch %{{buildroot}}%{{_datadir}}/foo-data-with-a-rather-long-directory-name/file-$n; done"
+    );
+    let mut files = String::from("%files -n python3-foo -f %{pyproject_files}\n\n%files -n python3-foo-sub\n");
+    for n in 1..=3000 {
+        files.push_str(&format!("%{{_datadir}}/foo-data-with-a-rather-long-directory-name/file-{n}\n"));
+    }
+    let spec = pyproject_spec(&install, &["sub"], &files);
+    let dir = tempfile::tempdir().unwrap();
+    let build = try_rpmbuild(&config, dir.path(), &spec).unwrap_or_else(|stderr| panic!("{stderr}"));
+    assert!(!build.stderr.contains("Argument list too long"), "{}", build.stderr);
+    assert_eq!(build.packages.keys().collect::<Vec<_>>(), ["python3-foo", "python3-foo-sub"]);
+    let said = switch_line(&build.stderr);
+    assert!(said.contains("not split (the distribution's switch)"), "{said}");
+    if rpm_reads_spec_parts() {
+        assert!(said.contains("list more than brp-pyc can follow"), "{said}");
+    }
 }

@@ -20,25 +20,44 @@ pub fn run(args: &SplitArgs) -> Result<ExitCode, Error> {
     };
     let recorded = Recorded::from_env();
     let lists = owner_lists(args.pyproject_files.as_deref(), !args.own.is_empty(), &args.output_dir);
-    let by_hand = if args.declare.is_some() { recorded.by_hand(&lists) } else { Vec::new() };
+    // What the spec's %files sections say, when the split declares the subpackages itself
+    // (a spec that declares them lists what it wants): None where the macros had too much.
+    let (by_hand, left_alone) = match args.declare {
+        Some(_) => (recorded.by_hand(&lists), recorded.left_alone(&lists)),
+        None => (Some(Vec::new()), Some(Vec::new())),
+    };
     if args.if_pyproject {
-        let why = match by_hand.first() {
+        let why = match (&by_hand, &left_alone) {
             // The unsplit build ships those caches in the owner: split, rpm would list them twice.
-            Some(line) => Some(format!("the owner's %files section lists caches by hand ({line})")),
-            None => why_pyproject_split_does_not_apply(args, &recorded)?,
+            (Some(lines), _) if !lines.is_empty() => {
+                Some(format!("the owner's %files section lists caches by hand ({})", lines[0]))
+            }
+            (None, _) | (_, None) => Some("the spec's %files sections list more than brp-pyc can follow".to_string()),
+            _ => why_pyproject_split_does_not_apply(args, &recorded)?,
         };
         if let Some(why) = why {
             // The distribution's switch: the build log says what it did with every package.
             eprintln!("brp-pyc: not split (the distribution's switch): {why}; the caches are linked");
-            let link = LinkArgs { dry_run: false, json: false, layout: None, strict: false, paths: args.paths.clone() };
+            let link = LinkArgs {
+                dry_run: false,
+                json: false,
+                layout: args.unsplit_layout.clone(),
+                strict: false,
+                paths: args.paths.clone(),
+            };
             return crate::commands::link::run(&link);
         }
     }
+    match &by_hand {
+        Some(lines) if !lines.is_empty() => log::warn!(
+            "the owner's %files section lists caches by hand ({}): rpm will say they are listed twice",
+            lines[0]
+        ),
+        None => log::warn!("the spec's %files sections list more than brp-pyc can follow: not checked"),
+        _ => {}
+    }
     // Checked before anything changes: a build that cannot declare its subpackages fails
     // with the tree as it was.
-    if let Some(line) = by_hand.first() {
-        log::warn!("the owner's %files section lists caches by hand ({line}): rpm will say they are listed twice");
-    }
     let owner = args.declare.as_ref().map(|guess| owner_of_lists(args, guess, &recorded, &lists));
     let declaration = owner.as_ref().map(|owner| declaration(args, owner)).transpose()?;
     let roots = check_roots(&paths)?;
@@ -46,7 +65,7 @@ pub fn run(args: &SplitArgs) -> Result<ExitCode, Error> {
         let env = std::env::var_os("RPM_BUILD_ROOT").map(PathBuf::from)?;
         roots.iter().all(|r| r.starts_with(&env)).then_some(env)
     });
-    let filter = PathFilter::new(&args.include, &excludes(args, &recorded, &lists))?;
+    let filter = PathFilter::new(&args.include, &excludes(args, left_alone.as_deref().unwrap_or_default()))?;
     let syntax = match args.rpm_escape {
         EscapeChoice::Fixed(syntax) => syntax,
         EscapeChoice::Auto => installed_rpm_syntax()?,
@@ -150,26 +169,34 @@ fn owner_of_lists(args: &SplitArgs, guess: &str, recorded: &Recorded, lists: &[P
             base
         }
     };
+    let valid = Declaration { owner: owner.clone(), owner_evr: "0-0".into(), ..Declaration::placeholder() };
+    if valid.validate().is_err() {
+        log::warn!(
+            "the %files line of the owner's list names {owner:?}, not a package name: the subpackages require {guess}"
+        );
+        return guess.to_string();
+    }
     if owner != guess {
         log::info!("the owner's list is named by the %files line of {owner}, not {guess}");
     }
     owner
 }
 
-/// `--exclude` and the paths whose caches the spec leaves to another package or `%exclude`s
-/// (with `--declare`: a split that declares its subpackages follows the spec's `%files`), each
-/// a glob the split can use (one it cannot is named in a warning and left out).
-fn excludes(args: &SplitArgs, recorded: &Recorded, lists: &[PathBuf]) -> Vec<String> {
+/// `--exclude` and `left_alone`, the paths whose caches the spec leaves to another package or
+/// to the owner's own lines (a directory given as `DIR/` counts as `DIR`), each a glob the split
+/// can use (one it cannot is named in a warning and left out).
+fn excludes(args: &SplitArgs, left_alone: &[String]) -> Vec<String> {
     let mut excludes = args.exclude.clone();
-    if args.declare.is_none() {
-        return excludes;
-    }
-    for path in recorded.left_alone(lists) {
-        if PathFilter::new(&[], std::slice::from_ref(&path)).is_ok() {
-            log::info!("{path}: listed by another package or excluded by the owner: its caches are left to it");
-            excludes.push(path);
+    for path in left_alone {
+        let path = match path.trim_end_matches('/') {
+            "" => "/",
+            trimmed => trimmed,
+        };
+        if PathFilter::new(&[], &[path.to_string()]).is_ok() {
+            log::info!("{path}: listed by another package or by the owner's own line: its caches are left to it");
+            excludes.push(path.to_string());
         } else {
-            log::warn!("{path}: listed by another package, but not a glob brp-pyc reads: its caches may ship twice");
+            log::warn!("{path}: listed in %files, but not a glob brp-pyc reads: its caches may ship twice");
         }
     }
     excludes

@@ -14,17 +14,23 @@ use crate::split::GHOST_LIST_NAME;
 
 /// `LIST<TAB>OWNER` lines.
 pub const OWNERS_VARIABLE: &str = "BRP_PYC_LIST_OWNERS";
-/// `LIST<TAB>GLOB` lines: installed paths (a directory: all below it) whose caches stay out.
+/// `LIST<TAB>PATH<TAB>PATH...` lines: installed paths (a directory: all below it) whose caches
+/// stay out; `LIST<TAB>*` when there were too many to hand on.
 pub const LEFT_ALONE_VARIABLE: &str = "BRP_PYC_LIST_LEFT_ALONE";
-/// `LIST<TAB>LINE` lines: lines of the owner's `%files` section that list caches by hand.
+/// `LIST<TAB>LINE<TAB>LINE...` lines: lines of the owner's `%files` section that list caches
+/// by hand; `LIST<TAB>*` when there were too many.
 pub const BY_HAND_VARIABLE: &str = "BRP_PYC_LIST_BY_HAND";
 
-/// The recorded facts, as (list, value) pairs in the order recorded.
+/// What was recorded of a list beside its owner: the values, or `None` when the macros had
+/// more than they could hand on (the spec cannot be followed).
+type Facts = Vec<(Vec<u8>, Option<Vec<String>>)>;
+
+/// The recorded facts, by list, in the order recorded.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Recorded {
     owners: Vec<(Vec<u8>, String)>,
-    left_alone: Vec<(Vec<u8>, String)>,
-    by_hand: Vec<(Vec<u8>, String)>,
+    left_alone: Facts,
+    by_hand: Facts,
 }
 
 impl Recorded {
@@ -36,42 +42,63 @@ impl Recorded {
 
     /// The three variables' texts; a line without a tab is skipped.
     pub fn parse(owners: &[u8], left_alone: &[u8], by_hand: &[u8]) -> Recorded {
-        let pairs = |text: &[u8]| -> Vec<(Vec<u8>, String)> {
+        let split = |text: &[u8]| -> Vec<(Vec<u8>, Vec<String>)> {
             text.split(|&b| b == b'\n')
                 .filter_map(|line| {
-                    let tab = line.iter().position(|&b| b == b'\t')?;
-                    Some((line[..tab].to_vec(), String::from_utf8_lossy(&line[tab + 1..]).into_owned()))
+                    let mut fields = line.split(|&b| b == b'\t');
+                    let list = fields.next()?.to_vec();
+                    let values: Vec<String> = fields.map(|v| String::from_utf8_lossy(v).into_owned()).collect();
+                    (!values.is_empty()).then_some((list, values))
                 })
                 .collect()
         };
-        Recorded { owners: pairs(owners), left_alone: pairs(left_alone), by_hand: pairs(by_hand) }
+        let facts = |text: &[u8]| -> Facts {
+            split(text).into_iter().map(|(list, values)| (list, (values != ["*"]).then_some(values))).collect()
+        };
+        let owners = split(owners).into_iter().map(|(list, mut values)| (list, values.swap_remove(0))).collect();
+        Recorded { owners, left_alone: facts(left_alone), by_hand: facts(by_hand) }
     }
 
-    fn values<'a>(pairs: &'a [(Vec<u8>, String)], lists: &[PathBuf]) -> impl Iterator<Item = &'a str> + 'a {
-        let lists: Vec<Vec<u8>> = lists.iter().map(|l| l.as_os_str().as_encoded_bytes().to_vec()).collect();
-        pairs.iter().filter(move |(list, _)| lists.contains(list)).map(|(_, value)| value.as_str())
+    fn bytes(lists: &[PathBuf]) -> Vec<Vec<u8>> {
+        lists.iter().map(|l| l.as_os_str().as_encoded_bytes().to_vec()).collect()
     }
 
     /// The owner recorded for `list`.
     pub fn owner_of(&self, list: &Path) -> Option<&str> {
-        Recorded::values(&self.owners, &[list.to_path_buf()]).last()
+        let list = list.as_os_str().as_encoded_bytes();
+        self.owners.iter().rev().find(|(l, _)| l == list).map(|(_, owner)| owner.as_str())
     }
 
     /// The distinct owners recorded for any of `lists`.
     pub fn owners_of(&self, lists: &[PathBuf]) -> BTreeSet<String> {
-        Recorded::values(&self.owners, lists).map(str::to_string).collect()
+        let lists = Recorded::bytes(lists);
+        self.owners.iter().filter(|(l, _)| lists.contains(l)).map(|(_, owner)| owner.clone()).collect()
     }
 
-    /// The paths whose caches stay out of the split of `lists`, each once.
-    pub fn left_alone(&self, lists: &[PathBuf]) -> Vec<String> {
+    fn values(facts: &Facts, lists: &[PathBuf]) -> Option<Vec<String>> {
+        let lists = Recorded::bytes(lists);
         let mut seen = BTreeSet::new();
-        Recorded::values(&self.left_alone, lists).filter(|p| seen.insert(*p)).map(str::to_string).collect()
+        let mut out = Vec::new();
+        for (_, values) in facts.iter().filter(|(l, _)| lists.contains(l)) {
+            for value in values.as_ref()? {
+                if seen.insert(value.clone()) {
+                    out.push(value.clone());
+                }
+            }
+        }
+        Some(out)
     }
 
-    /// The lines of the owner's section that list caches by hand, each once.
-    pub fn by_hand(&self, lists: &[PathBuf]) -> Vec<String> {
-        let mut seen = BTreeSet::new();
-        Recorded::values(&self.by_hand, lists).filter(|l| seen.insert(*l)).map(str::to_string).collect()
+    /// The paths whose caches stay out of the split of `lists`, each once; `None` when there
+    /// were more than the macros could hand on.
+    pub fn left_alone(&self, lists: &[PathBuf]) -> Option<Vec<String>> {
+        Recorded::values(&self.left_alone, lists)
+    }
+
+    /// The lines of the owner's section that list caches by hand, each once; `None` when
+    /// there were more than the macros could hand on.
+    pub fn by_hand(&self, lists: &[PathBuf]) -> Option<Vec<String>> {
+        Recorded::values(&self.by_hand, lists)
     }
 }
 
@@ -95,15 +122,25 @@ mod tests {
     fn facts_are_taken_for_the_lists_asked_only() {
         let recorded = Recorded::parse(
             b"/b/pyproject-files\tpython3-pyyaml\n/b/other.files\tpython3-other\nno tab here",
-            b"/b/pyproject-files\t/usr/lib/py/foo/tests\n/b/pyproject-files\t/usr/lib/py/foo/tests\n/b/other.files\t/x",
+            b"/b/pyproject-files\t/usr/lib/py/foo/tests\t/usr/lib/py/foo/tests\t/usr/bin/foo\n/b/other.files\t/x",
             b"/b/pyproject-files\t/usr/lib/py/__pycache__/foo.*",
         );
         let lists = [PathBuf::from("/b/pyproject-files")];
         assert_eq!(recorded.owner_of(Path::new("/b/pyproject-files")), Some("python3-pyyaml"));
         assert_eq!(recorded.owners_of(&lists).into_iter().collect::<Vec<_>>(), ["python3-pyyaml"]);
-        assert_eq!(recorded.left_alone(&lists), ["/usr/lib/py/foo/tests"]);
-        assert_eq!(recorded.by_hand(&lists), ["/usr/lib/py/__pycache__/foo.*"]);
+        assert_eq!(recorded.left_alone(&lists).unwrap(), ["/usr/lib/py/foo/tests", "/usr/bin/foo"]);
+        assert_eq!(recorded.by_hand(&lists).unwrap(), ["/usr/lib/py/__pycache__/foo.*"]);
         assert_eq!(recorded.owner_of(Path::new("/b/none")), None);
+        assert_eq!(recorded.left_alone(&[PathBuf::from("/b/none")]).unwrap(), Vec::<String>::new());
         assert_eq!(Recorded::parse(b"", b"", b""), Recorded::default());
+    }
+
+    /// `LIST<TAB>*`: more than the macros could hand on in the environment.
+    #[test]
+    fn too_many_is_not_knowing() {
+        let recorded = Recorded::parse(b"/b/l\tpython3-foo", b"/b/l\t*", b"");
+        let lists = [PathBuf::from("/b/l")];
+        assert_eq!(recorded.left_alone(&lists), None);
+        assert_eq!(recorded.by_hand(&lists).unwrap(), Vec::<String>::new());
     }
 }

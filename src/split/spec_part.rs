@@ -39,6 +39,17 @@ impl Declaration {
         format!("{}-bytecode-opt-{label}", self.owner)
     }
 
+    /// A declaration of nothing yet, for checking a name with [`Declaration::validate`].
+    pub fn placeholder() -> Declaration {
+        Declaration {
+            spec_parts_dir: PathBuf::new(),
+            owner: String::new(),
+            owner_evr: String::new(),
+            noarch: false,
+            default_levels: Vec::new(),
+        }
+    }
+
     /// Checks the names that go into the part: an rpm name has no whitespace and no `%`
     /// (which rpm would expand), and a version-release has exactly one `-`.
     pub fn validate(&self) -> Result<(), Error> {
