@@ -39,7 +39,7 @@ pub enum Command {
     /// bytecode-ghost.files lists every __pycache__ as %dir and the caches of every level of
     /// every module as %ghost, for the main package; bytecode-opt-<levels>.files lists the real
     /// caches of each layout group, for its subpackage.
-    Split(SplitArgs),
+    Split(Box<SplitArgs>),
 
     /// Byte-compile Python sources with the target interpreter, then link identical levels.
     ///
