@@ -5,10 +5,12 @@
 //! disk or the header's file digest), mode, owner, mtime and `%ghost`. Everything after that,
 //! [`analysis`] for `stats` and [`findings`] for `check`, is written once against that model.
 //! Only `check` reads package payloads ([`payload::read_payload_files`]); `stats` reads headers.
-//! `check` and `stats --together` judge all items at once ([`load`]); `stats` handles each item
-//! as it is read and drops it ([`Plan::run`]), so that a mirror's packages fit in memory.
+//! `stats --together` judges all items at once ([`load`]); `stats` and `check` handle each item
+//! as it is read and drop it ([`Plan::run`]), so that a mirror's packages fit in memory:
+//! `check` keeps an index of the packages' sources ([`check_run`]).
 
 pub mod analysis;
+pub mod check_run;
 pub mod findings;
 pub mod layout_sizes;
 pub mod model;
@@ -65,6 +67,8 @@ pub struct Plan {
     steps: Vec<Step>,
     /// How many items [`Plan::run`] hands on: trees, packages and errors.
     pub items: usize,
+    /// How far, per worker, reading may run ahead of the item handed on last.
+    ahead_per_worker: usize,
 }
 
 enum Step {
@@ -78,7 +82,7 @@ enum Step {
 /// package ten times the size of its neighbours keeps no worker waiting, near enough that
 /// the rows waiting for it stay a few hundred (rows are small; inventories are held only
 /// while a worker judges them).
-const ITEMS_AHEAD_PER_WORKER: usize = 64;
+pub const ITEMS_AHEAD_PER_WORKER: usize = 64;
 
 impl Plan {
     /// Lists the named paths: a directory is walked (its tree and its `.rpm` files), any other
@@ -97,7 +101,14 @@ impl Plan {
                 }
             }
         }
-        Plan { items: steps.len(), steps }
+        Plan { items: steps.len(), steps, ahead_per_worker: ITEMS_AHEAD_PER_WORKER }
+    }
+
+    /// How far, per worker, reading may run ahead of the item handed on last, for judgements
+    /// larger than a row (the default is [`ITEMS_AHEAD_PER_WORKER`]); at least 1.
+    pub fn ahead_per_worker(mut self, items: usize) -> Plan {
+        self.ahead_per_worker = items.max(1);
+        self
     }
 
     /// Hands every item, in the order [`load`] gives them, through `judge` to `on_item` (in
@@ -109,10 +120,20 @@ impl Plan {
     pub fn run<T: Send, E>(
         self,
         judge: impl Fn(Inventory) -> T + Sync,
+        on_item: impl FnMut(Result<T, Error>) -> Result<(), E>,
+    ) -> Result<(), E> {
+        self.run_numbered(|_, inventory| judge(inventory), on_item)
+    }
+
+    /// [`Plan::run`], where `judge` is also told the item's number (items are numbered from 0
+    /// in the order they are handed on, errors included).
+    pub fn run_numbered<T: Send, E>(
+        self,
+        judge: impl Fn(usize, Inventory) -> T + Sync,
         mut on_item: impl FnMut(Result<T, Error>) -> Result<(), E>,
     ) -> Result<(), E> {
         let workers = rayon::current_num_threads().max(1);
-        let ahead = ITEMS_AHEAD_PER_WORKER * workers;
+        let ahead = self.ahead_per_worker * workers;
         let queue =
             Mutex::new(Queue { steps: self.steps.into_iter().enumerate(), taken: 0, handed_on: 0, stop: false });
         let room = Condvar::new();
@@ -129,7 +150,7 @@ impl Plan {
                             Step::Ready(item) => *item,
                             Step::Package(path) => package::inventory(&path),
                         };
-                        if sender.send((index, item.map(judge))).is_err() {
+                        if sender.send((index, item.map(|inventory| judge(index, inventory)))).is_err() {
                             return;
                         }
                     }
@@ -254,7 +275,11 @@ mod tests {
             files: Vec::new(),
             package_name: None,
         };
-        Plan { steps: (0..n).map(|i| Step::Ready(Box::new(Ok(tree(i))))).collect(), items: n }
+        Plan {
+            steps: (0..n).map(|i| Step::Ready(Box::new(Ok(tree(i))))).collect(),
+            items: n,
+            ahead_per_worker: ITEMS_AHEAD_PER_WORKER,
+        }
     }
 
     #[test]
