@@ -5,9 +5,10 @@
 //! disk or the header's file digest), mode, owner, mtime and `%ghost`. Everything after that,
 //! [`analysis`] for `stats` and [`findings`] for `check`, is written once against that model.
 //! Only `check` reads package payloads ([`payload::read_payload_files`]); `stats` reads headers.
-//! `stats --together` judges all items at once ([`load`]); `stats` and `check` handle each item
-//! as it is read and drop it ([`Plan::run`]), so that a mirror's packages fit in memory:
-//! `check` keeps an index of the packages' sources ([`check_run`]).
+//! Every command handles each item as it is read and drops it ([`Plan::run`]), so that a
+//! mirror's packages fit in memory: `stats` keeps a row, `check` an index of the packages'
+//! sources ([`check_run`]), `stats --together` the sums of the parts of the installation that
+//! no other item shares a module with.
 
 pub mod analysis;
 pub mod check_run;
@@ -23,43 +24,11 @@ pub mod summary;
 pub mod tree;
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{mpsc, Condvar, Mutex, MutexGuard};
-
-use rayon::prelude::*;
 
 use crate::error::Error;
 use model::Inventory;
-
-/// What loading the named paths gave: the inventories in the order they were named (a
-/// directory's packages after it, by path), and every error met on the way.
-#[derive(Debug, Default)]
-pub struct Loaded {
-    pub inventories: Vec<Inventory>,
-    pub errors: Vec<Error>,
-}
-
-/// Reads every named path: a directory is walked (its `.rpm` packages become items of their
-/// own), any other file is read as a package. Packages are read in parallel.
-pub fn load(paths: &[PathBuf]) -> Loaded {
-    let per_path: Vec<Loaded> = paths.par_iter().map(|path| load_one(path)).collect();
-    let mut loaded = Loaded::default();
-    for one in per_path {
-        loaded.inventories.extend(one.inventories);
-        loaded.errors.extend(one.errors);
-    }
-    loaded
-}
-
-/// [`load`], for a command: without `keep_going` the first error ends the run (exit 2, one
-/// line naming the item); with it, errors are kept for the report.
-pub fn load_for_command(paths: &[PathBuf], keep_going: bool) -> Result<Loaded, Error> {
-    let loaded = load(paths);
-    match loaded.errors.first() {
-        Some(_) if !keep_going => Err(loaded.errors.into_iter().next().expect("checked: not empty")),
-        _ => Ok(loaded),
-    }
-}
 
 /// What a run over the named paths will read, in order: the directories walked (each one's
 /// tree read already, as an item of its own), the packages not yet read.
@@ -111,7 +80,7 @@ impl Plan {
         self
     }
 
-    /// Hands every item, in the order [`load`] gives them, through `judge` to `on_item` (in
+    /// Hands every item, in the order named (a directory's packages after it, by path), through `judge` to `on_item` (in
     /// order, on this thread). One worker per thread of the pool reads and judges the next item
     /// as soon as it is done with one, and drops each inventory once judged: memory is that of
     /// the largest packages being judged, not of all of them, and no worker waits for another
@@ -230,34 +199,6 @@ impl Drop for StopOnPanic<'_> {
             self.room.notify_all();
         }
     }
-}
-
-fn load_one(path: &Path) -> Loaded {
-    let meta = match std::fs::metadata(path) {
-        Ok(meta) => meta,
-        Err(e) => return Loaded { inventories: Vec::new(), errors: vec![Error::io(path, e)] },
-    };
-    if !meta.is_dir() {
-        return match package::inventory(path) {
-            Ok(inventory) => Loaded { inventories: vec![inventory], errors: Vec::new() },
-            Err(e) => Loaded { inventories: Vec::new(), errors: vec![e] },
-        };
-    }
-    let tree::Scanned { tree, packages, errors } = tree::inventory(path);
-    let mut loaded = Loaded { inventories: Vec::new(), errors };
-    match tree::tree_item(tree, !packages.is_empty()) {
-        Some(Ok(tree)) => loaded.inventories.push(tree),
-        Some(Err(e)) => loaded.errors.push(e),
-        None => {}
-    }
-    let packages: Vec<Result<Inventory, Error>> = packages.par_iter().map(|p| package::inventory(p)).collect();
-    for package in packages {
-        match package {
-            Ok(inventory) => loaded.inventories.push(inventory),
-            Err(e) => loaded.errors.push(e),
-        }
-    }
-    loaded
 }
 
 #[cfg(test)]
