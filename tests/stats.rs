@@ -667,7 +667,7 @@ fn read_like_the_commands(path: &Path, paths: &[Vec<u8>]) -> Result<(), TestCase
             "{:?}",
             stats
         );
-        let checked = brp_pyc::audit::findings::check(std::slice::from_ref(&inventory));
+        let checked = brp_pyc::audit::check_run::check(std::slice::from_ref(&inventory));
         for e in &checked.errors {
             prop_assert!(e.to_string().contains(path.to_str().unwrap()), "error names the file: {}", e);
         }

@@ -624,8 +624,15 @@ fn has_late(late: &[(u32, Finding)], item: usize) -> bool {
     late.get(from).is_some_and(|(i, _)| *i as usize == item)
 }
 
-/// [`super::findings::check_in_layout`]: the run over inventories in memory.
-pub fn check_inventories(inventories: &[Inventory], layout: &Layout) -> Checked {
+/// Checks every inventory; sources are looked up across all packages of the run (a split
+/// package ships caches and sources in different subpackages), and inside each tree.
+pub fn check(inventories: &[Inventory]) -> Checked {
+    check_in_layout(inventories, &Layout::all_in_one())
+}
+
+/// [`check`] for a split build: identical caches of levels that `layout` ships in different
+/// subpackages are not a `not-linked` finding.
+pub fn check_in_layout(inventories: &[Inventory], layout: &Layout) -> Checked {
     use rayon::prelude::*;
     let mut run = CheckRun::new(Items::Inventories(inventories));
     let keys = run.keys();

@@ -94,18 +94,6 @@ const HEADER_BYTES: usize = 16;
 /// What rpmbuild's default build root path contains (`%{_topdir}/BUILDROOT/NEVRA`).
 const PACKAGE_BUILD_ROOT_MARKER: &[u8] = b"/BUILDROOT/";
 
-/// Checks every inventory; sources are looked up across all packages of the run (a split
-/// package ships caches and sources in different subpackages), and inside each tree.
-pub fn check(inventories: &[Inventory]) -> Checked {
-    check_in_layout(inventories, &Layout::all_in_one())
-}
-
-/// [`check`] for a split build: identical caches of levels that `layout` ships in different
-/// subpackages are not a `not-linked` finding.
-pub fn check_in_layout(inventories: &[Inventory], layout: &Layout) -> Checked {
-    super::check_run::check_inventories(inventories, layout)
-}
-
 /// The owner a bytecode subpackage's name says: `python3-foo` for
 /// `python3-foo-bytecode-opt-0` or `python3-foo-bytecode-opt-1-2`.
 pub fn bytecode_owner(name: &str) -> Option<&str> {
