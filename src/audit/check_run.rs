@@ -52,11 +52,11 @@ impl PathKeys {
     }
 }
 
-/// The hasher of a `PathKey`: the number it is given.
+/// The hasher of a `PathKey`: the 64 bits it is given.
 #[derive(Default)]
-struct FirstHalf(u64);
+struct KeyBits(u64);
 
-impl Hasher for FirstHalf {
+impl Hasher for KeyBits {
     fn finish(&self) -> u64 {
         self.0
     }
@@ -73,7 +73,7 @@ impl Hasher for FirstHalf {
     }
 }
 
-type KeyMap<V> = HashMap<PathKey, V, BuildHasherDefault<FirstHalf>>;
+type KeyMap<V> = HashMap<PathKey, V, BuildHasherDefault<KeyBits>>;
 
 /// The first package of the run to install a path as a regular file, and the source's mtime
 /// and size modulo 2**32 (all that a timestamp cache is compared with).
