@@ -445,3 +445,74 @@ fn a_bytecode_subpackage_whose_owner_is_missing_is_named() {
     assert_eq!(findings(&report).len(), 1, "only that: {report}");
     assert!(named.len() == 1 && named[0].contains("subpackage of python3-owner, which is not among"), "{report}");
 }
+
+/// Sources looked up across packages, in a run that reads each package once and keeps only
+/// an index of the `.py` paths: a source installed by a later package than its caches, the
+/// first of two packages that install one source path, a source behind a symlink that leads
+/// out of the `.py` paths (to a file a later package installs), and a source that no package
+/// has. The packages are named so that they are read in the order a, b, c, d.
+#[test]
+fn sources_are_found_in_any_package_the_first_to_install_them_counting() {
+    let repo = Tree::in_memory();
+    // A timestamp cache (CPython 3.11) recording a source of `mtime` and `size`.
+    let cache = |mtime: u32, size: u32| {
+        let mut bytes = b"\xa7\x0d\x0d\x0a\0\0\0\0".to_vec();
+        bytes.extend(mtime.to_le_bytes());
+        bytes.extend(size.to_le_bytes());
+        bytes.extend(b"code");
+        bytes
+    };
+    let write = |name: &str, mtime: u32, files: &[(&str, Result<Vec<u8>, &str>)]| {
+        let mut builder = rpm::PackageBuilder::new(name, "1", "MIT", "noarch", "t");
+        builder.using_config(rpm::BuildConfig::v4().compression(rpm::CompressionType::None).source_date(mtime));
+        for (path, content) in files {
+            match content {
+                Ok(bytes) => builder.with_file_contents(bytes.clone(), rpm::FileOptions::new(*path)).unwrap(),
+                Err(target) => builder.with_symlink(rpm::FileOptions::symlink(*path, *target)).unwrap(),
+            };
+        }
+        builder.build().unwrap().write_file(repo.path(format!("{name}-1-1.noarch.rpm"))).unwrap();
+    };
+    let (t, later) = (1_700_000_000u32, 1_700_000_100u32);
+    let pyc = |module: &str| format!("/usr/lib/p/__pycache__/{module}.cpython-311.pyc");
+    write(
+        "a",
+        t,
+        &[
+            // Its source in c (d installs it too, later: c's counts).
+            (&pyc("later"), Ok(cache(t, 6))),
+            // A symlink in b to a data file in c.
+            (&pyc("linked"), Ok(cache(t, 9))),
+            // Recorded against c's data file, which has another mtime.
+            (&pyc("linked_stale"), Ok(cache(later, 9))),
+            (&pyc("nowhere"), Ok(cache(t, 1))),
+        ],
+    );
+    write(
+        "b",
+        t,
+        &[
+            ("/usr/lib/p/linked.py", Err("../../share/p/data")),
+            ("/usr/lib/p/linked_stale.py", Err("/usr/share/p/data")),
+        ],
+    );
+    write(
+        "c",
+        t,
+        &[("/usr/lib/p/later.py", Ok(b"x = 1\n".to_vec())), ("/usr/share/p/data", Ok(b"data = 1\n".to_vec()))],
+    );
+    write("d", later, &[("/usr/lib/p/later.py", Ok(b"x = 22\n".to_vec()))]);
+    let (code, report) = audit_json("check", &[repo.root()]);
+    let expected: BTreeSet<(String, String)> =
+        [("stale", pyc("linked_stale")), ("no-source", pyc("nowhere"))].map(|(k, p)| (k.to_string(), p)).into();
+    assert_eq!((code, findings(&report)), (1, expected), "{report}");
+    let stale = &report["findings"].as_array().unwrap().iter().find(|f| f["kind"] == "stale").unwrap()["detail"];
+    assert_eq!(
+        stale,
+        &format!("records source mtime {later} and size 9, the source has mtime {t} and size 9: Python ignores and rewrites it")
+    );
+    // In the other order of reading (d before c), d's source is the one: the cache is stale.
+    std::fs::rename(repo.path("d-1-1.noarch.rpm"), repo.path("0d-1-1.noarch.rpm")).unwrap();
+    let (_, report) = audit_json("check", &[repo.root()]);
+    assert!(of_kind(&report, "stale").contains(&pyc("later")), "{report}");
+}

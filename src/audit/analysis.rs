@@ -282,6 +282,51 @@ pub fn analyse(inventory: &Inventory) -> Analysis {
 /// together (one group of the layout) are a duplicate of each other, as `link --layout` links
 /// them. The figures of `stats` are the same for every layout.
 pub fn analyse_in_layout(inventory: &Inventory, layout: &Layout) -> Analysis {
+    let (sums, unlinked, errors) = sums_in_layout(inventory, layout);
+    Analysis { stats: sums.finish(), unlinked, errors }
+}
+
+/// The [`Sums`] of one inventory, and the errors met: parts of one installation (`stats
+/// --together`) add theirs up.
+pub fn analyse_sums(inventory: &Inventory) -> (Sums, Vec<Error>) {
+    let (sums, _, errors) = sums_in_layout(inventory, &Layout::all_in_one());
+    (sums, errors)
+}
+
+/// The figures of `stats` that add up across the parts of an installation, and the three that
+/// are differences of them, made once the parts are added up ([`Sums::finish`]): a part whose
+/// hardlink set gives its names different sizes must not move the total by more than its bytes.
+#[derive(Clone, Debug, Default)]
+pub struct Sums {
+    /// The figures, `linked_bytes`, `linkable_bytes` and `layouts.all_linked` still 0.
+    pub stats: Stats,
+    /// Bytes of the installed cache paths, each path counted in full.
+    pub cache_path_bytes: u64,
+    /// Bytes the caches take in one package with the identical caches of each module linked.
+    pub all_one_package: u64,
+}
+
+impl Sums {
+    /// Adds the sums of another part: `None` when one no longer fits in 64 bits.
+    pub fn checked_add(&mut self, other: &Sums) -> Option<()> {
+        self.stats.checked_add(&other.stats)?;
+        self.cache_path_bytes = self.cache_path_bytes.checked_add(other.cache_path_bytes)?;
+        self.all_one_package = self.all_one_package.checked_add(other.all_one_package)?;
+        Some(())
+    }
+
+    /// The figures, with those that are differences of the sums.
+    pub fn finish(self) -> Stats {
+        let mut stats = self.stats;
+        stats.linked_bytes = self.cache_path_bytes.saturating_sub(stats.cache_bytes);
+        stats.linkable_bytes = stats.cache_bytes.saturating_sub(self.all_one_package);
+        stats.layouts.all_linked = stats.layouts.shipped.saturating_sub(stats.linkable_bytes);
+        stats
+    }
+}
+
+/// [`analyse_in_layout`], before the figures that are differences of sums.
+fn sums_in_layout(inventory: &Inventory, layout: &Layout) -> (Sums, Vec<Unlinked>, Vec<Error>) {
     let files = &inventory.files;
     let modules = modules(inventory);
     let compared = compare_modules(inventory, &modules, layout);
@@ -353,14 +398,12 @@ pub fn analyse_in_layout(inventory: &Inventory, layout: &Layout) -> Analysis {
             count_once(&mut stats.layouts.no_caches, OTHER_FILES);
         }
     }
-    stats.linked_bytes = cache_path_bytes.saturating_sub(stats.cache_bytes);
 
     // Sizes from the stored copies (each counted once across the whole inventory, as the
     // disk and rpm count them), so that no layout can come out larger than what it is made of.
     let module_caches: Vec<&[(Level, usize)]> = modules.iter().map(|m| m.caches.as_slice()).collect();
     let mut sizes = LayoutSizes::new(&module_caches, &compared.classes, &copies.of_file, &copies.size);
     let all_one_package = sizes.packaged_bytes(&|_| Some(0));
-    stats.linkable_bytes = stats.cache_bytes.saturating_sub(all_one_package);
     let no_caches = stats.layouts.no_caches;
     let mut packaged =
         |package_of: &dyn Fn(u32) -> Option<u32>| no_caches.saturating_add(sizes.packaged_bytes(package_of));
@@ -371,8 +414,8 @@ pub fn analyse_in_layout(inventory: &Inventory, layout: &Layout) -> Analysis {
     stats.layouts.split_0_1_2 = missing.project(&[0, 1, 2], || packaged(&Some));
     // Levels 0 and 1 in two subpackages, both installed: each level is a package of its own.
     stats.layouts.split_0_1 = missing.project(&[0, 1], || packaged(&|slot| (slot <= 1).then_some(slot)));
-    stats.layouts.all_linked = stats.layouts.shipped.saturating_sub(stats.linkable_bytes);
-    analysis
+    let Analysis { stats, unlinked, errors } = analysis;
+    (Sums { stats, cache_path_bytes, all_one_package }, unlinked, errors)
 }
 
 /// The stored copies of an inventory's installed regular files, numbered from 0 in the order

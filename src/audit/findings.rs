@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use super::analysis::{analyse_in_layout, modules};
 use super::model::{Inventory, ItemKind, PathIndex, Storage};
-use super::pyc::{parse_header, SourceHasher, Validation};
+use super::pyc::{parse_header, Header, SourceHasher, Validation};
 use super::{payload, tree};
 use crate::error::Error;
 use crate::link::classify::Scheme;
@@ -76,6 +76,13 @@ pub struct Checked {
     pub errors: Vec<Error>,
 }
 
+impl Finding {
+    fn at(item: &str, raw_path: Vec<u8>, kind: FindingKind, detail: String) -> Finding {
+        let path = String::from_utf8_lossy(&raw_path).into_owned();
+        Finding { item: item.to_string(), path, kind, detail, raw_path }
+    }
+}
+
 /// What the first bytes and the whole content of a cache say.
 #[derive(Clone, Debug)]
 struct CacheFacts {
@@ -87,28 +94,6 @@ const HEADER_BYTES: usize = 16;
 /// What rpmbuild's default build root path contains (`%{_topdir}/BUILDROOT/NEVRA`).
 const PACKAGE_BUILD_ROOT_MARKER: &[u8] = b"/BUILDROOT/";
 
-/// Checks every inventory; sources are looked up across all packages of the run (a split
-/// package ships caches and sources in different subpackages), and inside each tree.
-pub fn check(inventories: &[Inventory]) -> Checked {
-    check_in_layout(inventories, &Layout::all_in_one())
-}
-
-/// [`check`] for a split build: identical caches of levels that `layout` ships in different
-/// subpackages are not a `not-linked` finding.
-pub fn check_in_layout(inventories: &[Inventory], layout: &Layout) -> Checked {
-    let index = PathIndex::new(inventories);
-    let per_item: Vec<Checked> =
-        (0..inventories.len()).into_par_iter().map(|i| check_one(inventories, &index, i, layout)).collect();
-    let mut checked = Checked::default();
-    for one in per_item {
-        checked.findings.extend(one.findings);
-        checked.errors.extend(one.errors);
-    }
-    checked.findings.extend(missing_owners(inventories));
-    checked.findings.sort_by(|a, b| (&a.item, &a.raw_path, a.kind).cmp(&(&b.item, &b.raw_path, b.kind)));
-    checked
-}
-
 /// The owner a bytecode subpackage's name says: `python3-foo` for
 /// `python3-foo-bytecode-opt-0` or `python3-foo-bytecode-opt-1-2`.
 pub fn bytecode_owner(name: &str) -> Option<&str> {
@@ -117,43 +102,88 @@ pub fn bytecode_owner(name: &str) -> Option<&str> {
     (!owner.is_empty() && levels_ok).then_some(owner)
 }
 
-/// A finding for each bytecode subpackage whose owner is not among the packages checked (a
-/// wrong `%py_bytecode_split -n` makes one that requires a package the build did not make),
-/// named at its first file.
-fn missing_owners(inventories: &[Inventory]) -> Vec<Finding> {
-    let names: HashSet<&str> = inventories.iter().filter_map(|i| i.package_name.as_deref()).collect();
-    let mut findings = Vec::new();
-    for inventory in inventories {
-        let Some(name) = inventory.package_name.as_deref() else { continue };
-        let Some(owner) = bytecode_owner(name).filter(|owner| !names.contains(owner)) else { continue };
-        let raw_path = inventory.files.first().map(|f| f.path.clone()).unwrap_or_default();
-        findings.push(Finding {
-            item: inventory.name.clone(),
-            path: String::from_utf8_lossy(&raw_path).into_owned(),
-            kind: FindingKind::NoOwner,
-            detail: format!(
-                "{name} is a bytecode subpackage of {owner}, which is not among the packages checked: it requires a package the build did not make and would not install (give all packages of the build; %py_bytecode_split -n names the owner)"
-            ),
-            raw_path,
-        });
-    }
-    findings
+/// The finding for a bytecode subpackage named `name` whose owner is not among the packages
+/// checked (a wrong `%py_bytecode_split -n` makes one that requires a package the build did
+/// not make), named at `first_path`, its first file.
+pub(super) fn missing_owner(item: &str, name: &str, owner: &str, first_path: Vec<u8>) -> Finding {
+    Finding::at(
+        item,
+        first_path,
+        FindingKind::NoOwner,
+        format!(
+            "{name} is a bytecode subpackage of {owner}, which is not among the packages checked: it requires a package the build did not make and would not install (give all packages of the build; %py_bytecode_split -n names the owner)"
+        ),
+    )
 }
 
 /// A cache's magic number (the hash key) and the source hash its header records.
-type MagicAndHash = ([u8; 4], [u8; 8]);
-/// A hash-based cache to verify: (cache, source item, source, magic, recorded hash, checked
-/// by Python).
-type HashCheck = (usize, usize, usize, [u8; 4], [u8; 8], bool);
+pub(super) type MagicAndHash = ([u8; 4], [u8; 8]);
 
-fn check_one(inventories: &[Inventory], index: &PathIndex<'_>, item: usize, layout: &Layout) -> Checked {
-    let inventory = &inventories[item];
+/// A cache whose findings depend on its source (`no-source`, `stale`). A tree settles these
+/// itself; a package's source may be in any package of the run (the first to install the
+/// path), which only the run knows.
+#[derive(Debug)]
+pub struct SourceNeed {
+    /// The cache, as installed.
+    pub cache: Vec<u8>,
+    /// Where its source is installed.
+    pub source: Vec<u8>,
+    /// A `__pycache__` cache, which Python never uses without its source (a Python 2 cache
+    /// without its source is not named).
+    pub pep3147: bool,
+    /// The cache's header, when it could be read and Python accepts it.
+    pub header: Option<Header>,
+    /// The verdict against the item's own regular file at `source`, when it has one: the
+    /// detail of a `stale` finding, or `None` when the cache matches it.
+    pub local: Option<Option<String>>,
+}
+
+/// What checking one item on its own found.
+#[derive(Debug, Default)]
+pub struct ItemChecked {
+    /// Findings that no other item changes.
+    pub findings: Vec<Finding>,
+    pub errors: Vec<Error>,
+    /// A package's caches whose source the run looks up among all packages (empty for a tree).
+    pub needs: Vec<SourceNeed>,
+}
+
+/// The detail of a `stale` finding for a timestamp cache that records `mtime` (and `size`)
+/// while its source has `want_mtime` and `want_size` (modulo 2**32, as Python compares them);
+/// `None` when they match.
+pub(super) fn timestamp_stale(mtime: u32, size: Option<u32>, want_mtime: u32, want_size: u32) -> Option<String> {
+    if mtime == want_mtime && size.is_none_or(|s| s == want_size) {
+        return None;
+    }
+    let recorded = size.map_or(String::new(), |s| format!(" and size {s}"));
+    Some(format!(
+        "records source mtime {mtime}{recorded}, the source has mtime {want_mtime} and size {want_size}: Python ignores and rewrites it"
+    ))
+}
+
+/// The detail of a `stale` finding for a hash-based cache whose hash does not match its source.
+pub(super) fn hash_stale(checked_hash: bool) -> String {
+    let consequence = if checked_hash {
+        "Python ignores and rewrites it"
+    } else {
+        "unchecked-hash: Python runs it although the source changed"
+    };
+    format!("source hash does not match the source: {consequence}")
+}
+
+/// The detail of a `no-source` finding.
+pub(super) fn no_source(source: &[u8]) -> String {
+    format!("no source {}: Python never uses it", quote(Path::new(OsStr::from_bytes(source))))
+}
+
+/// Checks one item on its own: every finding that needs no other item, and for a package the
+/// caches whose source the run has to look up ([`ItemChecked::needs`]), each with its verdict
+/// against the package's own file at the source's path.
+pub fn check_item(inventory: &Inventory, layout: &Layout) -> ItemChecked {
     let files = &inventory.files;
-    let mut checked = Checked::default();
+    let mut checked = ItemChecked::default();
     let finding = |file: usize, kind: FindingKind, detail: String| {
-        let raw_path = files[file].path.clone();
-        let path = String::from_utf8_lossy(&raw_path).into_owned();
-        Finding { item: inventory.name.clone(), path, kind, detail, raw_path }
+        Finding::at(&inventory.name, files[file].path.clone(), kind, detail)
     };
 
     let analysis = analyse_in_layout(inventory, layout);
@@ -173,59 +203,48 @@ fn check_one(inventories: &[Inventory], index: &PathIndex<'_>, item: usize, layo
             return checked;
         }
     };
-    // Hash-based caches: their sources are read afterwards, from whichever item has them.
-    let mut hash_checks: Vec<HashCheck> = Vec::new();
+    // A tree is a namespace of its own: its sources are found here, following its symlinks.
+    // A package's are in the namespace of all packages, where an earlier package's file at
+    // the same path comes first: here only its own regular file is seen.
+    let index = PathIndex::new(std::slice::from_ref(inventory));
+    let tree = inventory.kind == ItemKind::Tree;
+    // The file each need's source is in this item, if any.
+    let mut sources: Vec<Option<usize>> = Vec::new();
     for module in &modules {
         let source_path = module.source_path();
-        let source = index.find(item, &source_path);
+        let source = if tree { index.find(0, &source_path) } else { index.regular(0, &source_path) };
         // The invalidation mode of each level with a readable header, lowest level first.
         let mut modes: Vec<(usize, bool)> = Vec::new();
         for (_, cache) in &module.caches {
-            // A source linked to a file outside the items checked (Debian's sitecustomize.py
-            // points into /etc) is there for Python; only its staleness cannot be seen.
-            if source.is_none() && module.scheme == Scheme::Pep3147 && !index.is_symlink(item, &source_path) {
-                let detail =
-                    format!("no source {}: Python never uses it", quote(Path::new(OsStr::from_bytes(&source_path))));
-                checked.findings.push(finding(*cache, FindingKind::NoSource, detail));
-            }
-            let Some(fact) = facts.get(&files[*cache].storage) else { continue };
-            if let Some(marker) = &fact.build_root {
-                checked.findings.push(finding(
-                    *cache,
-                    FindingKind::BuildRoot,
-                    format!("records the build root {marker}"),
-                ));
-            }
-            let header = match parse_header(module.scheme, module.tag, &fact.header) {
-                Ok(header) => header,
-                Err(problem) => {
+            let mut need = SourceNeed {
+                cache: files[*cache].path.clone(),
+                source: source_path.clone(),
+                pep3147: module.scheme == Scheme::Pep3147,
+                header: None,
+                local: None,
+            };
+            if let Some(fact) = facts.get(&files[*cache].storage) {
+                if let Some(marker) = &fact.build_root {
                     checked.findings.push(finding(
+                        *cache,
+                        FindingKind::BuildRoot,
+                        format!("records the build root {marker}"),
+                    ));
+                }
+                match parse_header(module.scheme, module.tag, &fact.header) {
+                    Ok(header) => {
+                        modes.push((*cache, matches!(header.validation, Validation::Hash { .. })));
+                        need.header = Some(header);
+                    }
+                    Err(problem) => checked.findings.push(finding(
                         *cache,
                         FindingKind::BadHeader,
                         format!("{problem}: Python rejects it"),
-                    ));
-                    continue;
-                }
-            };
-            modes.push((*cache, matches!(header.validation, Validation::Hash { .. })));
-            let Some((source_item, source_file)) = source else { continue };
-            let source_record = &inventories[source_item].files[source_file];
-            match header.validation {
-                Validation::Timestamp { mtime, size } => {
-                    let want_mtime = source_record.mtime as u32; // Python compares modulo 2**32
-                    let want_size = source_record.size as u32;
-                    if mtime != want_mtime || size.is_some_and(|s| s != want_size) {
-                        let recorded = size.map_or(String::new(), |s| format!(" and size {s}"));
-                        let detail = format!(
-                            "records source mtime {mtime}{recorded}, the source has mtime {want_mtime} and size {want_size}: Python ignores and rewrites it"
-                        );
-                        checked.findings.push(finding(*cache, FindingKind::Stale, detail));
-                    }
-                }
-                Validation::Hash { hash, checked: checked_hash } => {
-                    hash_checks.push((*cache, source_item, source_file, header.magic, hash, checked_hash));
+                    )),
                 }
             }
+            checked.needs.push(need);
+            sources.push(source.map(|(_, file)| file));
         }
         if let Some(&(first, first_is_hash)) = modes.first() {
             if let Some(&(other, _)) = modes.iter().find(|(_, is_hash)| *is_hash != first_is_hash) {
@@ -240,40 +259,81 @@ fn check_one(inventories: &[Inventory], index: &PathIndex<'_>, item: usize, layo
             }
         }
     }
-    // Each item that holds sources is read once, for all the caches whose sources it has (a
-    // split package ships the caches in subpackages and the sources in the main package).
-    let mut source_items: Vec<usize> = hash_checks.iter().map(|c| c.1).collect();
-    source_items.sort_unstable();
-    source_items.dedup();
-    for source_item in source_items {
-        let checks: Vec<&HashCheck> = hash_checks.iter().filter(|c| c.1 == source_item).collect();
-        let source_files = &inventories[source_item].files;
-        let wanted: Vec<usize> = checks.iter().map(|c| c.2).collect();
-        // The magic numbers (hash keys) each source is checked with; usually one.
-        let mut keys: HashMap<Storage, Vec<MagicAndHash>> = HashMap::new();
-        for &&(_, _, source, magic, hash, _) in &checks {
-            keys.entry(source_files[source].storage).or_default().push((magic, hash));
+    // The verdicts against the item's own sources; hash-based caches need the sources' bytes,
+    // read in one pass over all of them.
+    let mut hash_checks: Vec<(usize, usize, [u8; 4], [u8; 8])> = Vec::new();
+    for (n, (need, source)) in checked.needs.iter_mut().zip(&sources).enumerate() {
+        let Some(source) = *source else { continue };
+        need.local = Some(None);
+        let Some(header) = &need.header else { continue };
+        match header.validation {
+            Validation::Timestamp { mtime, size } => {
+                let record = &files[source];
+                // Python compares modulo 2**32.
+                need.local = Some(timestamp_stale(mtime, size, record.mtime as u32, record.size as u32));
+            }
+            Validation::Hash { hash, .. } => hash_checks.push((n, source, header.magic, hash)),
         }
-        let verdicts = with_contents(&inventories[source_item], &wanted, |storage| SourceScan::new(keys.get(&storage)));
-        match verdicts {
+    }
+    if !hash_checks.is_empty() {
+        let wanted: Vec<usize> = hash_checks.iter().map(|c| c.1).collect();
+        match source_mismatches(
+            inventory,
+            hash_checks.iter().map(|&(_, source, magic, hash)| (source, (magic, hash))),
+            &wanted,
+        ) {
             Ok(mismatches) => {
-                for &&(cache, _, source, magic, hash, checked_hash) in &checks {
-                    let Some(bad) = mismatches.get(&source_files[source].storage) else { continue };
-                    if bad.contains(&(magic, hash)) {
-                        let consequence = if checked_hash {
-                            "Python ignores and rewrites it"
-                        } else {
-                            "unchecked-hash: Python runs it although the source changed"
+                for &(n, source, magic, hash) in &hash_checks {
+                    let bad = mismatches.get(&files[source].storage).is_some_and(|bad| bad.contains(&(magic, hash)));
+                    if bad {
+                        let Some(Validation::Hash { checked: checked_hash, .. }) =
+                            checked.needs[n].header.as_ref().map(|h| &h.validation)
+                        else {
+                            continue;
                         };
-                        let detail = format!("source hash does not match the source: {consequence}");
-                        checked.findings.push(finding(cache, FindingKind::Stale, detail));
+                        checked.needs[n].local = Some(Some(hash_stale(*checked_hash)));
                     }
                 }
             }
-            Err(e) => checked.errors.push(e),
+            Err(e) => {
+                checked.errors.push(e);
+                // Unread, as a source read by no one: no verdict.
+                for &(n, ..) in &hash_checks {
+                    checked.needs[n].local = Some(None);
+                }
+            }
+        }
+    }
+    if tree {
+        for (need, source) in std::mem::take(&mut checked.needs).into_iter().zip(&sources) {
+            let kind_detail = match (source, need.local) {
+                (None, _) if need.pep3147 && !index.is_symlink(0, &need.source) => {
+                    Some((FindingKind::NoSource, no_source(&need.source)))
+                }
+                (Some(_), Some(Some(detail))) => Some((FindingKind::Stale, detail)),
+                _ => None,
+            };
+            if let Some((kind, detail)) = kind_detail {
+                checked.findings.push(Finding::at(&inventory.name, need.cache, kind, detail));
+            }
         }
     }
     checked
+}
+
+/// Which (magic, hash) pairs recorded for the given sources of `inventory` do not match
+/// their bytes, per stored copy: `checks` gives each source file with one pair, `wanted` the
+/// source files to read. Each stored copy is read once for all its pairs (usually one).
+pub(super) fn source_mismatches(
+    inventory: &Inventory,
+    checks: impl Iterator<Item = (usize, MagicAndHash)>,
+    wanted: &[usize],
+) -> Result<HashMap<Storage, Vec<MagicAndHash>>, Error> {
+    let mut keys: HashMap<Storage, Vec<MagicAndHash>> = HashMap::new();
+    for (source, pair) in checks {
+        keys.entry(inventory.files[source].storage).or_default().push(pair);
+    }
+    with_contents(inventory, wanted, |storage| SourceScan::new(keys.get(&storage)))
 }
 
 /// The header and build-root facts of the given caches, per stored copy.

@@ -5,10 +5,13 @@
 //! disk or the header's file digest), mode, owner, mtime and `%ghost`. Everything after that,
 //! [`analysis`] for `stats` and [`findings`] for `check`, is written once against that model.
 //! Only `check` reads package payloads ([`payload::read_payload_files`]); `stats` reads headers.
-//! `check` and `stats --together` judge all items at once ([`load`]); `stats` handles each item
-//! as it is read and drops it ([`Plan::run`]), so that a mirror's packages fit in memory.
+//! Every command handles each item as it is read and drops it ([`Plan::run`]), so that a
+//! mirror's packages fit in memory: `stats` keeps a row, `check` an index of the packages'
+//! sources ([`check_run`]), `stats --together` the sums of the parts of the installation that
+//! no other item shares a module with.
 
 pub mod analysis;
+pub mod check_run;
 pub mod findings;
 pub mod layout_sizes;
 pub mod model;
@@ -21,43 +24,11 @@ pub mod summary;
 pub mod tree;
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{mpsc, Condvar, Mutex, MutexGuard};
-
-use rayon::prelude::*;
 
 use crate::error::Error;
 use model::Inventory;
-
-/// What loading the named paths gave: the inventories in the order they were named (a
-/// directory's packages after it, by path), and every error met on the way.
-#[derive(Debug, Default)]
-pub struct Loaded {
-    pub inventories: Vec<Inventory>,
-    pub errors: Vec<Error>,
-}
-
-/// Reads every named path: a directory is walked (its `.rpm` packages become items of their
-/// own), any other file is read as a package. Packages are read in parallel.
-pub fn load(paths: &[PathBuf]) -> Loaded {
-    let per_path: Vec<Loaded> = paths.par_iter().map(|path| load_one(path)).collect();
-    let mut loaded = Loaded::default();
-    for one in per_path {
-        loaded.inventories.extend(one.inventories);
-        loaded.errors.extend(one.errors);
-    }
-    loaded
-}
-
-/// [`load`], for a command: without `keep_going` the first error ends the run (exit 2, one
-/// line naming the item); with it, errors are kept for the report.
-pub fn load_for_command(paths: &[PathBuf], keep_going: bool) -> Result<Loaded, Error> {
-    let loaded = load(paths);
-    match loaded.errors.first() {
-        Some(_) if !keep_going => Err(loaded.errors.into_iter().next().expect("checked: not empty")),
-        _ => Ok(loaded),
-    }
-}
 
 /// What a run over the named paths will read, in order: the directories walked (each one's
 /// tree read already, as an item of its own), the packages not yet read.
@@ -65,6 +36,8 @@ pub struct Plan {
     steps: Vec<Step>,
     /// How many items [`Plan::run`] hands on: trees, packages and errors.
     pub items: usize,
+    /// How far, per worker, reading may run ahead of the item handed on last.
+    ahead_per_worker: usize,
 }
 
 enum Step {
@@ -78,7 +51,7 @@ enum Step {
 /// package ten times the size of its neighbours keeps no worker waiting, near enough that
 /// the rows waiting for it stay a few hundred (rows are small; inventories are held only
 /// while a worker judges them).
-const ITEMS_AHEAD_PER_WORKER: usize = 64;
+pub const ITEMS_AHEAD_PER_WORKER: usize = 64;
 
 impl Plan {
     /// Lists the named paths: a directory is walked (its tree and its `.rpm` files), any other
@@ -97,10 +70,17 @@ impl Plan {
                 }
             }
         }
-        Plan { items: steps.len(), steps }
+        Plan { items: steps.len(), steps, ahead_per_worker: ITEMS_AHEAD_PER_WORKER }
     }
 
-    /// Hands every item, in the order [`load`] gives them, through `judge` to `on_item` (in
+    /// How far, per worker, reading may run ahead of the item handed on last, for judgements
+    /// larger than a row (the default is [`ITEMS_AHEAD_PER_WORKER`]); at least 1.
+    pub fn ahead_per_worker(mut self, items: usize) -> Plan {
+        self.ahead_per_worker = items.max(1);
+        self
+    }
+
+    /// Hands every item, in the order named (a directory's packages after it, by path), through `judge` to `on_item` (in
     /// order, on this thread). One worker per thread of the pool reads and judges the next item
     /// as soon as it is done with one, and drops each inventory once judged: memory is that of
     /// the largest packages being judged, not of all of them, and no worker waits for another
@@ -109,10 +89,20 @@ impl Plan {
     pub fn run<T: Send, E>(
         self,
         judge: impl Fn(Inventory) -> T + Sync,
+        on_item: impl FnMut(Result<T, Error>) -> Result<(), E>,
+    ) -> Result<(), E> {
+        self.run_numbered(|_, inventory| judge(inventory), on_item)
+    }
+
+    /// [`Plan::run`], where `judge` is also told the item's number (items are numbered from 0
+    /// in the order they are handed on, errors included).
+    pub fn run_numbered<T: Send, E>(
+        self,
+        judge: impl Fn(usize, Inventory) -> T + Sync,
         mut on_item: impl FnMut(Result<T, Error>) -> Result<(), E>,
     ) -> Result<(), E> {
         let workers = rayon::current_num_threads().max(1);
-        let ahead = ITEMS_AHEAD_PER_WORKER * workers;
+        let ahead = self.ahead_per_worker * workers;
         let queue =
             Mutex::new(Queue { steps: self.steps.into_iter().enumerate(), taken: 0, handed_on: 0, stop: false });
         let room = Condvar::new();
@@ -129,7 +119,7 @@ impl Plan {
                             Step::Ready(item) => *item,
                             Step::Package(path) => package::inventory(&path),
                         };
-                        if sender.send((index, item.map(judge))).is_err() {
+                        if sender.send((index, item.map(|inventory| judge(index, inventory)))).is_err() {
                             return;
                         }
                     }
@@ -211,34 +201,6 @@ impl Drop for StopOnPanic<'_> {
     }
 }
 
-fn load_one(path: &Path) -> Loaded {
-    let meta = match std::fs::metadata(path) {
-        Ok(meta) => meta,
-        Err(e) => return Loaded { inventories: Vec::new(), errors: vec![Error::io(path, e)] },
-    };
-    if !meta.is_dir() {
-        return match package::inventory(path) {
-            Ok(inventory) => Loaded { inventories: vec![inventory], errors: Vec::new() },
-            Err(e) => Loaded { inventories: Vec::new(), errors: vec![e] },
-        };
-    }
-    let tree::Scanned { tree, packages, errors } = tree::inventory(path);
-    let mut loaded = Loaded { inventories: Vec::new(), errors };
-    match tree::tree_item(tree, !packages.is_empty()) {
-        Some(Ok(tree)) => loaded.inventories.push(tree),
-        Some(Err(e)) => loaded.errors.push(e),
-        None => {}
-    }
-    let packages: Vec<Result<Inventory, Error>> = packages.par_iter().map(|p| package::inventory(p)).collect();
-    for package in packages {
-        match package {
-            Ok(inventory) => loaded.inventories.push(inventory),
-            Err(e) => loaded.errors.push(e),
-        }
-    }
-    loaded
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -254,7 +216,11 @@ mod tests {
             files: Vec::new(),
             package_name: None,
         };
-        Plan { steps: (0..n).map(|i| Step::Ready(Box::new(Ok(tree(i))))).collect(), items: n }
+        Plan {
+            steps: (0..n).map(|i| Step::Ready(Box::new(Ok(tree(i))))).collect(),
+            items: n,
+            ahead_per_worker: ITEMS_AHEAD_PER_WORKER,
+        }
     }
 
     #[test]

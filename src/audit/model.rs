@@ -177,7 +177,7 @@ pub struct PathIndex<'a> {
 }
 
 /// How many symlinks a path may pass through, as the kernel's own limit (`MAXSYMLINKS`).
-const MAX_SYMLINK_HOPS: usize = 40;
+pub(super) const MAX_SYMLINK_HOPS: usize = 40;
 
 impl<'a> PathIndex<'a> {
     pub fn new(inventories: &'a [Inventory]) -> PathIndex<'a> {
@@ -222,6 +222,11 @@ impl<'a> PathIndex<'a> {
 }
 
 impl PathIndex<'_> {
+    /// The installed regular file at `path` seen from inventory `from`, symlinks not followed.
+    pub fn regular(&self, from: usize, path: &[u8]) -> Option<(usize, usize)> {
+        self.by_namespace.get(&self.namespace_of[from])?.get(path).copied()
+    }
+
     /// Whether `path` seen from inventory `from` is an installed symlink: a source that is one
     /// exists even when what it points to is outside the items checked.
     pub fn is_symlink(&self, from: usize, path: &[u8]) -> bool {
@@ -231,7 +236,7 @@ impl PathIndex<'_> {
 
 /// The absolute, normalized path a symlink at `link` pointing to `target` names: relative
 /// targets start from the link's directory; `.` and `..` are folded (`..` of `/` is `/`).
-fn resolve_link(link: &[u8], target: &[u8]) -> Vec<u8> {
+pub(super) fn resolve_link(link: &[u8], target: &[u8]) -> Vec<u8> {
     let mut joined = Vec::with_capacity(link.len() + target.len() + 1);
     if !target.starts_with(b"/") {
         joined.extend_from_slice(split_path(link).0);

@@ -30,11 +30,16 @@ pub struct ItemRow {
 
 impl ItemRow {
     pub fn new(inventory: &Inventory, stats: Stats) -> ItemRow {
-        let raw = inventory.location.as_os_str().as_bytes();
+        ItemRow::of(inventory.name.clone(), inventory.kind, &inventory.location, stats)
+    }
+
+    /// The row of an item named `name`, of `kind`, read at `location`.
+    pub fn of(name: String, kind: ItemKind, location: &Path, stats: Stats) -> ItemRow {
+        let raw = location.as_os_str().as_bytes();
         ItemRow {
-            name: inventory.name.clone(),
-            kind: inventory.kind,
-            path: inventory.location.to_string_lossy().into_owned(),
+            name,
+            kind,
+            path: location.to_string_lossy().into_owned(),
             layout_change_percent: LayoutChanges::of(&stats.layouts),
             path_bytes: (!super::model::is_utf8(raw)).then(|| raw.to_vec()),
             stats,
@@ -399,13 +404,9 @@ fn totals_text(t: &Stats) -> String {
 }
 
 /// The human form of `check`: one line per finding, `ITEM: PATH: KIND: DETAIL`.
-pub fn check_text(findings: &[Finding]) -> String {
-    let mut out = String::new();
-    for f in findings {
-        let path = quote(Path::new(OsStr::from_bytes(&f.raw_path)));
-        out.push_str(&format!("{}: {path}: {}: {}\n", f.item, f.kind.as_str(), f.detail));
-    }
-    out
+pub fn check_line(f: &Finding) -> String {
+    let path = quote(Path::new(OsStr::from_bytes(&f.raw_path)));
+    format!("{}: {path}: {}: {}\n", f.item, f.kind.as_str(), f.detail)
 }
 
 #[cfg(test)]

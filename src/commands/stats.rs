@@ -2,15 +2,18 @@
 
 use std::io::Write;
 
-use rayon::prelude::*;
+use std::collections::HashMap;
+use std::hash::BuildHasher;
+use std::path::PathBuf;
+
 use serde::Serialize;
 
 use super::progress::Progress;
-use crate::audit::analysis::{analyse, Stats};
-use crate::audit::model::{check_size_sum, merge, SUM_TOO_LARGE};
+use crate::audit::analysis::{analyse, analyse_sums, modules, Stats, Sums};
+use crate::audit::model::{check_size_sum, merge, Inventory, ItemKind, SUM_TOO_LARGE};
 use crate::audit::report::{error_rows, ItemRow, ReportError, StatsFormat, StatsRows};
 use crate::audit::summary::Summary;
-use crate::audit::{load_for_command, Loaded, Plan};
+use crate::audit::Plan;
 use crate::cli::StatsArgs;
 use crate::error::{stdout_written, Error};
 use crate::exit_codes::ExitCode;
@@ -71,32 +74,77 @@ pub fn run(args: &StatsArgs) -> Result<ExitCode, Error> {
     Ok(if errors.is_empty() { ExitCode::Success } else { ExitCode::Fatal })
 }
 
-/// `stats --together`: all items as one installation, which needs all their files at once
-/// (identical caches and stored copies are matched across the items).
+/// `stats --together`: all items as one installation, which matches identical caches and
+/// stored copies across the items. Only a module that several items install (the subpackages
+/// of a split build, two versions of one package) needs them at once: a first pass over the
+/// items finds which items share a module ([`Parts`]); each item that shares none is a part
+/// of its own, analysed as it is read and dropped, and the items of a larger part are held
+/// until its last one is read. What adds up across the parts is added up ([`Sums`]).
 fn run_together(args: &StatsArgs) -> Result<ExitCode, Error> {
     let keep_going = args.inputs.keep_going;
-    let Loaded { inventories, mut errors } = load_for_command(&args.inputs.paths, keep_going)?;
-    let inventories: Vec<_> = merge(inventories).into_iter().collect();
-    if let Some(merged) = inventories.first() {
-        check_size_sum(merged, &format!("the files of the {}", merged.name))?;
+    let paths = &args.inputs.paths;
+    let Parts { part, last, failed, mut errors, loaded, first_location, all_packages, size_fits } =
+        Parts::find(paths, keep_going)?;
+    let Some(location) = first_location else {
+        return write_together(args, None, errors);
+    };
+    let name = format!("{loaded} items together");
+    if !size_fits {
+        return Err(Error::Size { path: location, reason: format!("the files of the {name} {SUM_TOO_LARGE}") });
     }
-    let analyses: Vec<_> = inventories.par_iter().map(analyse).collect();
-    let mut total = Stats::default();
-    let mut items = Vec::with_capacity(inventories.len());
-    for (inventory, analysis) in inventories.iter().zip(analyses) {
-        if !keep_going {
-            if let Some(first) = analysis.errors.into_iter().next() {
-                return Err(first);
+    let alone = |item: usize| part[item] as usize == item && last[item] as usize == item;
+    let mut total = Sums::default();
+    let mut held: HashMap<u32, Vec<Inventory>> = HashMap::new();
+    let mut item = 0;
+    let mut analysis_errors = Vec::new();
+    let mut add = |sums: &Sums, errors: Vec<Error>| -> Result<(), Error> {
+        analysis_errors.extend(errors);
+        total.checked_add(sums).ok_or_else(|| Error::Size {
+            path: location.clone(),
+            reason: format!("the sums of the {name} {SUM_TOO_LARGE}"),
+        })
+    };
+    Plan::new(paths).run_numbered(
+        |item, inventory| match alone(item) {
+            // Stored copies numbered as among all items (no two items share one).
+            true => Ok(analyse_sums(&merge(vec![inventory]).expect("one inventory"))),
+            false => Err(inventory),
+        },
+        |result| -> Result<(), Error> {
+            let this = item;
+            item += 1;
+            // An item the first pass could not read is not counted (nor one it did not see:
+            // the paths changed between the passes); one that cannot be read now is an error.
+            let Some(&part_of) = part.get(this).filter(|_| !failed[this]) else { return Ok(()) };
+            match result {
+                Err(e) => errors.push(e),
+                Ok(Ok((sums, errors))) => add(&sums, errors)?,
+                Ok(Err(inventory)) => held.entry(part_of).or_default().push(inventory),
             }
-        } else {
-            errors.extend(analysis.errors);
+            if last[part_of as usize] as usize == this {
+                if let Some(merged) = held.remove(&part_of).and_then(merge) {
+                    let (sums, errors) = analyse_sums(&merged);
+                    add(&sums, errors)?;
+                }
+            }
+            Ok(())
+        },
+    )?;
+    if !keep_going {
+        if let Some(first) = analysis_errors.into_iter().next() {
+            return Err(first);
         }
-        total.checked_add(&analysis.stats).ok_or_else(|| Error::Size {
-            path: inventory.location.clone(),
-            reason: format!("its sizes and those of the items before it {SUM_TOO_LARGE}"),
-        })?;
-        items.push(ItemRow::new(inventory, analysis.stats));
+    } else {
+        errors.extend(analysis_errors);
     }
+    let kind = if all_packages { ItemKind::Package } else { ItemKind::Tree };
+    let row = ItemRow::of(name, kind, &location, total.finish());
+    write_together(args, Some(row), errors)
+}
+
+/// The report of `stats --together`: its one row (none when no item could be read).
+fn write_together(args: &StatsArgs, row: Option<ItemRow>, errors: Vec<Error>) -> Result<ExitCode, Error> {
+    let total = row.as_ref().map_or_else(Stats::default, |row| row.stats.clone());
     if args.json_lines {
         let mut summary = Summary::default();
         let mut lines = JsonLines { out: std::io::stdout().lock(), open: true };
@@ -104,19 +152,119 @@ fn run_together(args: &StatsArgs) -> Result<ExitCode, Error> {
             summary.errors += 1;
             lines.write(&ErrorRecord { record: "error", error: error.to_string() })?;
         }
-        for row in &items {
+        if let Some(row) = &row {
             add_row(&mut summary, row)?;
             lines.write(&ItemRecord { record: "item", row })?;
         }
         lines.write(&summary.record())?;
     } else {
         let mut rows = StatsRows::new(report_format(args));
-        for row in &items {
+        if let Some(row) = &row {
             rows.push(row).map_err(set_aside_error)?;
         }
         write_report(rows, &total, &errors)?;
     }
     Ok(if errors.is_empty() { ExitCode::Success } else { ExitCode::Fatal })
+}
+
+/// Which items of `stats --together` share a module: a part is the items linked by shared
+/// modules, named by its first item. Found in a first pass over the items, which also counts
+/// what the report says of all of them.
+struct Parts {
+    /// The part of each item (its first item).
+    part: Vec<u32>,
+    /// The last item of each part, at the part's number.
+    last: Vec<u32>,
+    /// The items that could not be read.
+    failed: Vec<bool>,
+    /// Their errors, in order.
+    errors: Vec<Error>,
+    /// How many items were read.
+    loaded: usize,
+    first_location: Option<PathBuf>,
+    all_packages: bool,
+    /// Whether the sizes of all installed files add up in 64 bits.
+    size_fits: bool,
+}
+
+impl Parts {
+    fn find(paths: &[PathBuf], keep_going: bool) -> Result<Parts, Error> {
+        // Module keys are hashed: two modules that share a hash only make one part of two,
+        // which adds up to the same figures. Keyed per run, so that no package can make a
+        // mirror one part.
+        let hasher = std::hash::RandomState::new();
+        let mut parts = Parts {
+            part: Vec::new(),
+            last: Vec::new(),
+            failed: Vec::new(),
+            errors: Vec::new(),
+            loaded: 0,
+            first_location: None,
+            all_packages: true,
+            size_fits: true,
+        };
+        let mut size = Some(0u64);
+        // The first item to install each module.
+        let mut first_item: HashMap<u64, u32> = HashMap::new();
+        let mut item = 0u32;
+        Plan::new(paths).run(
+            |inventory| {
+                let keys: Vec<u64> =
+                    modules(&inventory).iter().map(|m| hasher.hash_one((m.dir, m.scheme, m.stem, m.tag))).collect();
+                let size = check_size_sum(&inventory, "").ok();
+                (keys, size, inventory.kind, inventory.location)
+            },
+            |result| -> Result<(), Error> {
+                let this = item;
+                item += 1;
+                parts.part.push(this);
+                match result {
+                    Err(e) if !keep_going => return Err(e),
+                    Err(e) => {
+                        parts.failed.push(true);
+                        parts.errors.push(e);
+                    }
+                    Ok((keys, item_size, kind, location)) => {
+                        parts.failed.push(false);
+                        parts.loaded += 1;
+                        parts.first_location.get_or_insert(location);
+                        parts.all_packages &= kind == ItemKind::Package;
+                        size = size.zip(item_size).and_then(|(a, b)| a.checked_add(b));
+                        for key in keys {
+                            let first = *first_item.entry(key).or_insert(this);
+                            parts.join(first, this);
+                        }
+                    }
+                }
+                Ok(())
+            },
+        )?;
+        parts.size_fits = size.is_some();
+        let items = parts.part.len();
+        parts.last = (0..items as u32).collect();
+        for item in 0..items {
+            let root = parts.root(item as u32);
+            parts.part[item] = root;
+            parts.last[root as usize] = item as u32;
+        }
+        Ok(parts)
+    }
+
+    /// The first item of `item`'s part, halving the path on the way.
+    fn root(&mut self, mut item: u32) -> u32 {
+        while self.part[item as usize] != item {
+            let parent = self.part[item as usize];
+            self.part[item as usize] = self.part[parent as usize];
+            item = parent;
+        }
+        item
+    }
+
+    /// Makes one part of the parts of items `a` and `b`, named by its first item.
+    fn join(&mut self, a: u32, b: u32) {
+        let (a, b) = (self.root(a), self.root(b));
+        self.part[a.max(b) as usize] = a.min(b);
+    }
 }
 
 /// Counts a row into the run's totals; a total that no longer fits is an error naming the item.

@@ -36,6 +36,14 @@ impl Spill {
         }
     }
 
+    /// Everything written, to be read back at any offset ([`SpillRanges::read`]).
+    pub fn into_ranges(self) -> io::Result<SpillRanges> {
+        match self.file {
+            None => Ok(SpillRanges::Memory(self.memory)),
+            Some(file) => Ok(SpillRanges::File(file.into_inner().map_err(io::IntoInnerError::into_error)?)),
+        }
+    }
+
     fn move_to_file(&mut self) {
         // Unnamed (O_TMPFILE where the filesystem has it, else unlinked at once): it goes
         // with the process however that ends.
@@ -80,6 +88,31 @@ impl Write for Spill {
     }
 }
 
+/// The bytes of a [`Spill`], read back by offset: a report whose parts are set aside in one
+/// order and written in another.
+pub enum SpillRanges {
+    Memory(Vec<u8>),
+    File(File),
+}
+
+impl SpillRanges {
+    /// The `len` bytes written at offset `start`.
+    pub fn read(&self, start: u64, len: usize) -> io::Result<Vec<u8>> {
+        match self {
+            SpillRanges::Memory(bytes) => {
+                let start = usize::try_from(start).map_err(|_| io::ErrorKind::UnexpectedEof)?;
+                let range = bytes.get(start..start.saturating_add(len)).ok_or(io::ErrorKind::UnexpectedEof)?;
+                Ok(range.to_vec())
+            }
+            SpillRanges::File(file) => {
+                let mut bytes = vec![0; len];
+                std::os::unix::fs::FileExt::read_exact_at(file, &mut bytes, start)?;
+                Ok(bytes)
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -97,6 +130,23 @@ mod tests {
             let mut back = String::new();
             spill.into_reader().unwrap().read_to_string(&mut back).unwrap();
             assert_eq!(back, lines.concat());
+        }
+        for (count, on_disk) in [(10, false), (IN_MEMORY, true)] {
+            let mut spill = Spill::default();
+            let mut offsets = Vec::new();
+            let mut at = 0u64;
+            for i in 0..count {
+                let line = format!("row {i}\n");
+                spill.write_all(line.as_bytes()).unwrap();
+                offsets.push((at, line));
+                at += offsets.last().unwrap().1.len() as u64;
+            }
+            assert_eq!(spill.on_disk(), on_disk);
+            let ranges = spill.into_ranges().unwrap();
+            for (start, line) in offsets.iter().rev().step_by(997) {
+                assert_eq!(ranges.read(*start, line.len()).unwrap(), line.as_bytes());
+            }
+            assert!(ranges.read(at, 1).is_err(), "past the end");
         }
     }
 }
