@@ -9,7 +9,7 @@ use crate::link::walk::check_roots;
 use crate::render::quote;
 use crate::render::rpm_files::{EscapeChoice, RpmSyntax};
 use crate::split::recorded::{owner_lists, Recorded};
-use crate::split::spec_part::Declaration;
+use crate::split::spec_part::{is_package_name, Declaration};
 use crate::split::{split_build, BrpStep, PathFilter, SplitOptions, SplitOutcome};
 
 /// The `split` subcommand: options from the command line, warnings and a summary to the log.
@@ -169,8 +169,7 @@ fn owner_of_lists(args: &SplitArgs, guess: &str, recorded: &Recorded, lists: &[P
             base
         }
     };
-    let valid = Declaration { owner: owner.clone(), owner_evr: "0-0".into(), ..Declaration::placeholder() };
-    if valid.validate().is_err() {
+    if !is_package_name(&owner) {
         log::warn!(
             "the %files line of the owner's list names {owner:?}, not a package name: the subpackages require {guess}"
         );

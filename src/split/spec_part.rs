@@ -39,21 +39,10 @@ impl Declaration {
         format!("{}-bytecode-opt-{label}", self.owner)
     }
 
-    /// A declaration of nothing yet, for checking a name with [`Declaration::validate`].
-    pub fn placeholder() -> Declaration {
-        Declaration {
-            spec_parts_dir: PathBuf::new(),
-            owner: String::new(),
-            owner_evr: String::new(),
-            noarch: false,
-            default_levels: Vec::new(),
-        }
-    }
-
     /// Checks the names that go into the part: an rpm name has no whitespace and no `%`
     /// (which rpm would expand), and a version-release has exactly one `-`.
     pub fn validate(&self) -> Result<(), Error> {
-        let bad_name = self.owner.is_empty() || self.owner.chars().any(|c| c.is_whitespace() || c == '%' || c == ',');
+        let bad_name = !is_package_name(&self.owner);
         let bad_evr =
             self.owner_evr.chars().any(|c| c.is_whitespace() || c == '%') || self.owner_evr.matches('-').count() != 1;
         if bad_name || bad_evr {
@@ -61,6 +50,12 @@ impl Declaration {
         }
         Ok(())
     }
+}
+
+/// Whether `name` can stand as a package name in the part: not empty, no white space, no `%`
+/// (which rpm would expand) and no `,` (which would end a dependency).
+pub fn is_package_name(name: &str) -> bool {
+    !name.is_empty() && !name.chars().any(|c| c.is_whitespace() || c == '%' || c == ',')
 }
 
 /// The longest description line rpmlint accepts (`description-line-too-long`).
