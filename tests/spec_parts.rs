@@ -212,6 +212,81 @@ fn under_the_switch_a_named_copy_one_package_lists_is_split() {
     }
 }
 
+/// A spec that builds two projects (`foo`, and `bar` made in `%build`) and saves each list
+/// with `%pyproject_save_files -D`, listed by the `%files` lines of two packages: under the
+/// switch each owner gets its own bytecode subpackages (rpm 4.19 and later), which ship the
+/// caches of its list only, require and supplement it, and dnf brings each owner's level 0
+/// with it; with rpm 4.18 the build stays unsplit, saying why.
+#[test]
+fn under_the_switch_named_copies_of_two_owners_split_each_into_its_own_subpackages() {
+    let switch_file = [("macros.python-brp-pyc-switch", "%_brp_pyc_split_pyproject 1\n")];
+    let Some(config) = fedora_with_macro_files("switch-two-owners", &switch_file) else { return };
+    let files =
+        "%files -n python3-foo -f %{pyproject_files -D foo}\n\n%files -n python3-bar -f %{pyproject_files -D bar}\n";
+    let spec = pyproject_spec("%pyproject_save_files -D foo -l foo foo_top\n%pyproject_save_files -D bar -L bar", &[], files)
+        .replacen("%prep\n", "%package -n python3-bar\nSummary: bar\n%description -n python3-bar\nbar.\n%prep\n", 1)
+        .replacen(
+            "%build\n%pyproject_wheel\n",
+            "%build\n%pyproject_wheel\nmkdir -p bar/bar\n\
+             printf '[build-system]\\nrequires = [\"setuptools\"]\\nbuild-backend = \"setuptools.build_meta\"\\n\
+             [project]\\nname = \"bar\"\\nversion = \"1.0\"\\n[tool.setuptools]\\npackages = [\"bar\"]\\n' >bar/pyproject.toml\n\
+             printf '\"\"\"Docs.\"\"\"\\ndef g(x):\\n    assert x\\n    return x\\n' >bar/bar/__init__.py\n\
+             cd bar\n%pyproject_wheel\ncd ..\n",
+            1,
+        );
+    let dir = tempfile::tempdir().unwrap();
+    let build = try_rpmbuild(&config, dir.path(), &spec).unwrap_or_else(|stderr| panic!("{stderr}"));
+    assert_eq!(rpm_warnings(&build.stderr), Vec::<&str>::new(), "{}", build.stderr);
+    let said = switch_line(&build.stderr);
+    if !rpm_reads_spec_parts() {
+        assert!(said.contains("not split") && said.contains("reads no spec parts"), "{said}");
+        assert_eq!(build.packages.keys().collect::<Vec<_>>(), ["python3-bar", "python3-foo"]);
+        return;
+    }
+    let levels = ["0", "1", "2"];
+    let mut expected: Vec<String> = Vec::new();
+    for owner in ["python3-bar", "python3-foo"] {
+        expected.push(owner.to_string());
+        expected.extend(levels.map(|l| format!("{owner}-bytecode-opt-{l}")));
+    }
+    assert_eq!(build.packages.keys().cloned().collect::<Vec<_>>(), expected, "{}", build.stderr);
+    for owner in ["python3-bar", "python3-foo"] {
+        assert!(said.contains(&format!("the caches of {owner} go to {owner}-bytecode-opt-0")), "{said}");
+        let module = if owner == "python3-bar" { "/bar/" } else { "/foo" };
+        let ghosts: BTreeSet<String> =
+            files_of(&build.packages[owner]).into_iter().filter(|e| e.ghost).map(|e| e.name).collect();
+        assert!(!ghosts.is_empty() && ghosts.iter().all(|g| g.contains(module)), "{owner}: {ghosts:?}");
+        let mut real = BTreeSet::new();
+        for level in levels {
+            let name = format!("{owner}-bytecode-opt-{level}");
+            let package = &build.packages[&name];
+            for file in files_of(package).into_iter().filter(|e| !e.dir) {
+                assert!(ghosts.contains(&file.name), "{name}: {} is a %ghost of {owner}", file.name);
+                assert!(real.insert(file.name.clone()), "{} twice", file.name);
+            }
+            let query = |qf: &str| {
+                String::from_utf8(run_ok(Command::new("rpm").args(["-qp", "--qf", qf]).arg(package)).stdout).unwrap()
+            };
+            let requires = query("[%{REQUIRENAME} %{REQUIREFLAGS:depflags} %{REQUIREVERSION}\n]");
+            assert!(requires.contains(&format!("{owner} = 1.0-1\n")), "{name} requires {owner}: {requires}");
+            let supplements = if level == "0" { format!("{owner}\n") } else { String::new() };
+            assert_eq!(query("[%{SUPPLEMENTS}\n]"), supplements, "{name}");
+        }
+        // bar's one module has a docstring and an assert: three caches; foo's 7 modules 3 each.
+        assert_eq!(real.len(), if owner == "python3-bar" { 3 } else { 21 }, "{owner}: {real:?}");
+    }
+    build.assert_no_set_spans_packages();
+    if !have("dnf") || !have("createrepo_c") {
+        return;
+    }
+    let repository = Repository::new(&build);
+    let root = tempfile::tempdir().unwrap();
+    repository.dnf(root.path(), &["install", "python3-bar"]);
+    let expected: BTreeSet<String> =
+        ["python3-bar", "python3-bar-bytecode-opt-0", "system-python"].map(String::from).into();
+    assert_eq!(installed(root.path()), expected, "bar's owner brings its own level 0, not foo's");
+}
+
 /// A spec whose package with the sources is not the guessed owner: `Name: foo-tools` (the
 /// guess: `foo-tools`, never built) ships `python3-%{srcname}`, as `PyYAML` ships
 /// `python3-pyyaml`. The owner is the package whose `%files` line lists `%{pyproject_files}`,

@@ -1,5 +1,6 @@
 //! `brp-pyc split`: write the `%files` fragments of split bytecode subpackages.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use crate::cli::{GhostEntries, LinkArgs, SplitArgs};
@@ -10,7 +11,10 @@ use crate::render::quote;
 use crate::render::rpm_files::{EscapeChoice, RpmSyntax};
 use crate::split::recorded::{owner_lists, Recorded};
 use crate::split::spec_part::{is_package_name, Declaration};
-use crate::split::{split_build, BrpStep, PathFilter, SplitOptions, SplitOutcome};
+use crate::split::{
+    is_file_name_safe, split_build, split_build_per_owner, BrpStep, FileLists, OwnerLists, PathFilter, SplitOptions,
+    SplitOutcome,
+};
 
 /// The `split` subcommand: options from the command line, warnings and a summary to the log.
 pub fn run(args: &SplitArgs) -> Result<ExitCode, Error> {
@@ -20,6 +24,7 @@ pub fn run(args: &SplitArgs) -> Result<ExitCode, Error> {
     };
     let recorded = Recorded::from_env();
     let lists = owner_lists(args.pyproject_files.as_deref(), !args.own.is_empty(), &args.output_dir);
+    let per_owner = owners_of_named_copies(args, &recorded)?;
     // What the spec's %files sections say, when the split declares the subpackages itself
     // (a spec that declares them lists what it wants): None where the macros had too much.
     let (by_hand, left_alone) = match args.declare {
@@ -33,7 +38,7 @@ pub fn run(args: &SplitArgs) -> Result<ExitCode, Error> {
                 Some(format!("the owner's %files section lists caches by hand ({})", lines[0]))
             }
             (None, _) | (_, None) => Some("the spec's %files sections list more than brp-pyc can follow".to_string()),
-            _ => why_pyproject_split_does_not_apply(args, &recorded)?,
+            _ => why_pyproject_split_does_not_apply(args, &recorded, per_owner.is_some())?,
         };
         if let Some(why) = why {
             // The distribution's switch: the build log says what it did with every package.
@@ -58,7 +63,19 @@ pub fn run(args: &SplitArgs) -> Result<ExitCode, Error> {
     }
     // Checked before anything changes: a build that cannot declare its subpackages fails
     // with the tree as it was.
-    let owner = args.declare.as_ref().map(|guess| owner_of_lists(args, guess, &recorded, &lists));
+    let per_owner = match per_owner {
+        Some(owners) => Some(
+            owners
+                .into_iter()
+                .map(|(owner, lists)| Ok(OwnerLists { declaration: declaration(args, &owner)?, lists }))
+                .collect::<Result<Vec<_>, Error>>()?,
+        ),
+        None => None,
+    };
+    let owner = match per_owner {
+        Some(_) => None,
+        None => args.declare.as_ref().map(|guess| owner_of_lists(args, guess, &recorded, &lists)),
+    };
     let declaration = owner.as_ref().map(|owner| declaration(args, owner)).transpose()?;
     let roots = check_roots(&paths)?;
     let build_root = args.build_root.clone().or_else(|| {
@@ -80,9 +97,36 @@ pub fn run(args: &SplitArgs) -> Result<ExitCode, Error> {
         own: args.own.clone(),
     };
     let step = BrpStep { compile_missing: args.compile_missing, python: args.python.as_deref(), link: args.link };
-    let layout = options.layout.clone();
-    let SplitOutcome { lists, rendered } =
+    if let Some(owners) = per_owner {
+        let outcomes = split_build_per_owner(options, &step, &owners, &args.output_dir, syntax)?;
+        let mut said = Vec::with_capacity(owners.len());
+        for (owner, outcome) in owners.iter().zip(&outcomes) {
+            report(args, outcome);
+            let declared = declared_subpackages(&owner.declaration, &outcome.lists);
+            said.push(format!("the caches of {} go to {declared}", owner.declaration.owner));
+        }
+        if args.if_pyproject {
+            eprintln!("brp-pyc: split (the distribution's switch): {}", said.join("; "));
+        }
+        return Ok(ExitCode::Success);
+    }
+    let outcome =
         split_build(options, &step, args.pyproject_files.as_deref(), &args.output_dir, syntax, declaration.as_ref())?;
+    report(args, &outcome);
+    if let (true, Some(declaration)) = (args.if_pyproject, &declaration) {
+        eprintln!(
+            "brp-pyc: split (the distribution's switch): the caches of {} go to {}",
+            declaration.owner,
+            declared_subpackages(declaration, &outcome.lists)
+        );
+    }
+    Ok(ExitCode::Success)
+}
+
+/// The warnings and the summary of one split to the log.
+fn report(args: &SplitArgs, outcome: &SplitOutcome) {
+    let SplitOutcome { lists, rendered } = outcome;
+    let layout = &args.layout;
     if !lists.unassigned.is_empty() {
         log::warn!(
             "{} caches have levels that layout {layout} does not name; they are listed only as %ghost",
@@ -96,30 +140,66 @@ pub fn run(args: &SplitArgs) -> Result<ExitCode, Error> {
             quote(b),
         );
     }
-    for list in &rendered {
+    for list in rendered {
         log::info!("{}: {} lines", list.file_name, list.text.lines().count());
     }
-    if let (true, Some(declaration)) = (args.if_pyproject, &declaration) {
-        let declared: Vec<String> = lists
-            .groups
-            .iter()
-            .filter(|(_, caches)| !caches.is_empty())
-            .map(|(label, _)| declaration.subpackage(label))
-            .collect();
-        eprintln!(
-            "brp-pyc: split (the distribution's switch): the caches of {} go to {}",
-            declaration.owner,
-            if declared.is_empty() { "no subpackage: there are none".to_string() } else { declared.join(", ") }
-        );
+}
+
+/// The subpackages a split declared, for the build log's line.
+fn declared_subpackages(declaration: &Declaration, lists: &FileLists) -> String {
+    let declared: Vec<String> = lists
+        .groups
+        .iter()
+        .filter(|(_, caches)| !caches.is_empty())
+        .map(|(label, _)| declaration.subpackage(label))
+        .collect();
+    if declared.is_empty() {
+        "no subpackage: there are none".to_string()
+    } else {
+        declared.join(", ")
     }
-    Ok(ExitCode::Success)
+}
+
+/// Pyproject lists, each with the name of its saved original ([`crate::split::pyproject::lists_at`]).
+type ListsAndOriginals = Vec<(PathBuf, String)>;
+
+/// The named copies of the pyproject list grouped by owner, when they are to split into one
+/// set of subpackages per owner: `--owner-from-lists` with `--declare`, no base list (only
+/// `%pyproject_save_files -D` calls), every copy named by the `%files` line of a package whose
+/// name can name files, and at least two such packages. `None` otherwise: one owner.
+fn owners_of_named_copies(
+    args: &SplitArgs,
+    recorded: &Recorded,
+) -> Result<Option<Vec<(String, ListsAndOriginals)>>, Error> {
+    let Some(file) = args.pyproject_files.as_deref().filter(|f| !f.as_os_str().is_empty()) else { return Ok(None) };
+    if !args.owner_from_lists || args.declare.is_none() {
+        return Ok(None);
+    }
+    let lists = crate::split::pyproject::lists_at(file)?;
+    if lists.is_empty() || lists.iter().any(|(list, _)| list == file) {
+        return Ok(None);
+    }
+    let mut owners: BTreeMap<String, ListsAndOriginals> = BTreeMap::new();
+    for (list, saved) in lists {
+        match recorded.owner_of(&list) {
+            Some(owner) if is_package_name(owner) && is_file_name_safe(owner) => {
+                owners.entry(owner.to_string()).or_default().push((list, saved))
+            }
+            _ => return Ok(None),
+        }
+    }
+    Ok((owners.len() > 1).then(|| owners.into_iter().collect()))
 }
 
 /// Why `--if-pyproject` does not split, if it does not: it splits when the base pyproject
 /// list exists and the rpm reads spec parts. `%pyproject_save_files` without `-D` writes the
 /// base list and a named copy per distribution of its package; with `-D NAME` only that copy,
 /// which may be one of several packages of the spec, whose owners are not known.
-fn why_pyproject_split_does_not_apply(args: &SplitArgs, recorded: &Recorded) -> Result<Option<String>, Error> {
+fn why_pyproject_split_does_not_apply(
+    args: &SplitArgs,
+    recorded: &Recorded,
+    per_owner: bool,
+) -> Result<Option<String>, Error> {
     let file = args.pyproject_files.as_deref().filter(|f| !f.as_os_str().is_empty());
     let lists: Vec<PathBuf> = match file {
         Some(file) => crate::split::pyproject::lists_at(file)?.into_iter().map(|(list, _)| list).collect(),
@@ -128,9 +208,9 @@ fn why_pyproject_split_does_not_apply(args: &SplitArgs, recorded: &Recorded) -> 
     if lists.is_empty() {
         return Ok(Some("no %pyproject_save_files list".to_string()));
     }
-    if !lists.iter().any(|list| Some(list.as_path()) == file) {
-        // Only named copies (-D): one set of subpackages has one owner, so they split when
-        // rpm recorded the %files lines of one package naming every one of them.
+    if !per_owner && !lists.iter().any(|list| Some(list.as_path()) == file) {
+        // Only named copies (-D): each owner gets its set of subpackages (`per_owner`), or one
+        // package's %files lines name them all; otherwise whose caches they are is not known.
         let owners = recorded.owners_of(&lists);
         let all_named = lists.iter().all(|l| recorded.owner_of(l).is_some());
         if owners.len() != 1 || !all_named {

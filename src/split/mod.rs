@@ -150,24 +150,7 @@ pub fn split_build(
         declaration.validate()?;
     }
     let real_root = options.build_root.clone().unwrap_or_else(|| options.roots[0].clone());
-    if step.compile_missing {
-        let accepts = |cache: &Path| {
-            let installed = cache.strip_prefix(&real_root).map(|rel| Path::new("/").join(rel));
-            installed.is_ok_and(|p| options.filter.accepts(&p))
-        };
-        let missing = find_missing(&options.roots, &options.layout, accepts)?;
-        compile_missing(&missing, &real_root, &options.layout, step.python)?;
-    }
-    if step.link {
-        let link_options = LinkOptions {
-            roots: options.roots.clone(),
-            layout: options.layout.clone(),
-            dry_run: false,
-            link_events: false,
-        };
-        let report = link(&link_options, Event::log);
-        log::info!("linked {} caches inside the groups of layout {}", report.linked, options.layout);
-    }
+    run_brp_step(&options, step, &real_root)?;
     let accepts = |installed: &[u8]| options.filter.accepts(Path::new(OsStr::from_bytes(installed)));
     let mut takeovers: Vec<(PathBuf, PathBuf, TakeOver)> = Vec::new();
     for (list, saved_name) in pyproject_files.map(crate::split::pyproject::lists_at).transpose()?.unwrap_or_default() {
@@ -240,6 +223,140 @@ pub fn split_build(
         takeover.commit(list, saved, owned)?;
     }
     Ok(SplitOutcome { lists, rendered })
+}
+
+/// The brp step's work before any list: compile the levels the layout names and the caches
+/// lack, then link inside the layout's groups.
+fn run_brp_step(options: &SplitOptions, step: &BrpStep<'_>, real_root: &Path) -> Result<(), Error> {
+    if step.compile_missing {
+        let accepts = |cache: &Path| {
+            let installed = cache.strip_prefix(real_root).map(|rel| Path::new("/").join(rel));
+            installed.is_ok_and(|p| options.filter.accepts(&p))
+        };
+        let missing = find_missing(&options.roots, &options.layout, accepts)?;
+        compile_missing(&missing, real_root, &options.layout, step.python)?;
+    }
+    if step.link {
+        let link_options = LinkOptions {
+            roots: options.roots.clone(),
+            layout: options.layout.clone(),
+            dry_run: false,
+            link_events: false,
+        };
+        let report = link(&link_options, Event::log);
+        log::info!("linked {} caches inside the groups of layout {}", report.linked, options.layout);
+    }
+    Ok(())
+}
+
+/// The pyproject lists the `%files` lines of one package name, and the declaration of that
+/// package's subpackages.
+#[derive(Clone, Debug)]
+pub struct OwnerLists {
+    pub declaration: Declaration,
+    /// Each list and the name of its saved original, as [`pyproject::lists_at`] gives them.
+    pub lists: Vec<(PathBuf, String)>,
+}
+
+/// Whether `owner` can name the files of its lists and spec part: an rpm package name made of
+/// letters, digits and `._+-` (rpm allows more; those go unsplit).
+pub fn is_file_name_safe(owner: &str) -> bool {
+    !owner.is_empty()
+        && !owner.starts_with('.')
+        && owner.bytes().all(|b| b.is_ascii_alphanumeric() || b"._+-".contains(&b))
+}
+
+/// A split with one set of subpackages per owner: the named copies of `%pyproject_save_files
+/// -D` whose `%files` lines belong to different packages. Each owner's subpackages ship the
+/// caches its lists' globs name and its lists own them as `%ghost`; its group lists are
+/// `OWNER-bytecode-opt-LEVELS.files` and its part `brp-pyc-bytecode-OWNER.specpart`. As in
+/// [`split_build`], everything is rendered before anything is written, the lists last.
+pub fn split_build_per_owner(
+    options: SplitOptions,
+    step: &BrpStep<'_>,
+    owners: &[OwnerLists],
+    output_dir: &Path,
+    syntax: RpmSyntax,
+) -> Result<Vec<SplitOutcome>, Error> {
+    for owner in owners {
+        owner.declaration.validate()?;
+        if !is_file_name_safe(&owner.declaration.owner) {
+            return Err(Error::BadOwner { owner: owner.declaration.owner.clone(), evr: String::new() });
+        }
+    }
+    let real_root = options.build_root.clone().unwrap_or_else(|| options.roots[0].clone());
+    run_brp_step(&options, step, &real_root)?;
+    let accepts = |installed: &[u8]| options.filter.accepts(Path::new(OsStr::from_bytes(installed)));
+    let mut renderer = ListRenderer::new(syntax, &real_root);
+    let mut outcomes = Vec::with_capacity(owners.len());
+    let mut parts = Vec::with_capacity(owners.len());
+    let mut commits = Vec::new();
+    for owner in owners {
+        let declaration = &owner.declaration;
+        let mut takeovers = Vec::with_capacity(owner.lists.len());
+        let mut covered = PyprojectBytecode::default();
+        for (list, saved_name) in &owner.lists {
+            let saved = output_dir.join(saved_name);
+            let takeover = crate::split::pyproject::read(list, &saved, &accepts)?;
+            covered.dirs.extend(takeover.bytecode.dirs.iter().cloned());
+            covered.caches.extend(takeover.bytecode.caches.iter().cloned());
+            takeovers.push((list.clone(), saved, takeover));
+        }
+        let mut owner_options = options.clone();
+        owner_options.pyproject = Some(covered.clone());
+        let mut lists = plan_lists(&owner_options)?;
+        // The caches of the other owners' lists are theirs.
+        for (_, caches) in &mut lists.groups {
+            caches.retain(|p| covered.covers(p));
+        }
+        lists.unassigned.retain(|p| covered.covers(p));
+        lists.cross_links.retain(|(a, _)| {
+            let installed = a.strip_prefix(&real_root).map(|rel| Path::new("/").join(rel));
+            installed.is_ok_and(|p| covered.covers(p.as_os_str().as_bytes()))
+        });
+        let mut rendered = render_lists(&lists, syntax, &real_root)?;
+        for list in &mut rendered {
+            list.file_name = format!("{}-{}", declaration.owner, list.file_name);
+        }
+        for (list, saved, takeover) in takeovers {
+            let owned = renderer.owned_entries(
+                takeover.bytecode.dirs.iter().filter(|d| accepts(d)),
+                lists.ghosts.iter().chain(&lists.unassigned).filter(|p| takeover.bytecode.covers(p)),
+            )?;
+            commits.push((list, saved, takeover, owned));
+        }
+        let groups: Vec<DeclaredGroup<'_>> = options
+            .layout
+            .groups()
+            .into_iter()
+            .zip(&lists.groups)
+            .filter(|(_, (_, caches))| !caches.is_empty())
+            .map(|(levels, (label, caches))| DeclaredGroup {
+                levels,
+                label: label.clone(),
+                list: output_dir.join(format!("{}-{}", declaration.owner, group_list_name(label))),
+                caches,
+            })
+            .collect();
+        let part = spec_part::render(declaration, &groups)?;
+        let count = groups.len();
+        parts.push((declaration, part, count));
+        outcomes.push(SplitOutcome { lists, rendered });
+    }
+    for outcome in &outcomes {
+        write_lists(output_dir, &outcome.rendered)?;
+    }
+    let record = RenderedList { file_name: RECORD_NAME.into(), text: format!("{}\n", options.layout) };
+    write_lists(output_dir, std::slice::from_ref(&record))?;
+    for (declaration, text, count) in parts {
+        let name = format!("brp-pyc-bytecode-{}.specpart", declaration.owner);
+        let path = spec_part::write_as(declaration, &text, &name)?;
+        log::info!("{}: declares {count} subpackages of {}", path.display(), declaration.owner);
+    }
+    for (list, saved, takeover, owned) in &commits {
+        takeover.commit(list, saved, owned)?;
+    }
+    Ok(outcomes)
 }
 
 /// Computes the lists for the trees in `options`.
@@ -535,6 +652,18 @@ pub fn write_lists(output_dir: &Path, lists: &[RenderedList]) -> Result<(), Erro
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Owners name files (`OWNER-bytecode-opt-0.files`, `brp-pyc-bytecode-OWNER.specpart`):
+    /// nothing that leaves the directory or hides the file.
+    #[test]
+    fn an_owner_names_a_file_only_with_plain_characters() {
+        for good in ["python3-foo", "python3.13-foo_bar", "c++-tools", "A1"] {
+            assert!(is_file_name_safe(good), "{good}");
+        }
+        for bad in ["", ".hidden", "..", "a/b", "../x", "a b", "a%b", "caf\u{e9}", "a\nb"] {
+            assert!(!is_file_name_safe(bad), "{bad:?}");
+        }
+    }
 
     fn tree(files: &[&[u8]]) -> tempfile::TempDir {
         let dir = tempfile::tempdir().unwrap();

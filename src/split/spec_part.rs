@@ -191,9 +191,14 @@ pub fn render(declaration: &Declaration, groups: &[DeclaredGroup<'_>]) -> Result
 /// Writes the part into the spec parts directory through a temporary name (which does not end
 /// in `.specpart`, so rpm never reads half a part).
 pub fn write(declaration: &Declaration, text: &str) -> Result<PathBuf, Error> {
+    write_as(declaration, text, SPEC_PART_NAME)
+}
+
+/// [`write`] under the file name `name` (one part per owner).
+pub fn write_as(declaration: &Declaration, text: &str, name: &str) -> Result<PathBuf, Error> {
     let dir = &declaration.spec_parts_dir;
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    let path = dir.join(SPEC_PART_NAME);
+    let path = dir.join(name);
     replace_file(&path, text.as_bytes())?;
     Ok(path)
 }
