@@ -212,18 +212,16 @@ fn under_the_switch_a_named_copy_one_package_lists_is_split() {
     }
 }
 
-/// A spec that builds two projects (`foo`, and `bar` made in `%build`) and saves each list
-/// with `%pyproject_save_files -D`, listed by the `%files` lines of two packages: under the
-/// switch each owner gets its own bytecode subpackages (rpm 4.19 and later), which ship the
-/// caches of its list only, require and supplement it, and dnf brings each owner's level 0
-/// with it; with rpm 4.18 the build stays unsplit, saying why.
-#[test]
-fn under_the_switch_named_copies_of_two_owners_split_each_into_its_own_subpackages() {
-    let switch_file = [("macros.python-brp-pyc-switch", "%_brp_pyc_split_pyproject 1\n")];
-    let Some(config) = fedora_with_macro_files("switch-two-owners", &switch_file) else { return };
-    let files =
-        "%files -n python3-foo -f %{pyproject_files -D foo}\n\n%files -n python3-bar -f %{pyproject_files -D bar}\n";
-    let spec = pyproject_spec("%pyproject_save_files -D foo -l foo foo_top\n%pyproject_save_files -D bar -L bar", &[], files)
+/// The lines of the packagers' guide for a spec whose `%pyproject_save_files -D` copies two
+/// packages list.
+const TWO_OWNERS_SAVE_FILES: &str = "%pyproject_save_files -D foo -l foo foo_top\n%pyproject_save_files -D bar -L bar";
+const TWO_OWNERS_FILES: &str =
+    "%files -n python3-foo -f %{pyproject_files -D foo}\n\n%files -n python3-bar -f %{pyproject_files -D bar}\n";
+
+/// A spec that builds two projects, `foo` and `bar` (made in `%build`), installs both and
+/// saves each list with `install`, the two lists listed by two packages' `%files` lines.
+fn two_owners_spec(install: &str) -> String {
+    pyproject_spec(install, &[], TWO_OWNERS_FILES)
         .replacen("%prep\n", "%package -n python3-bar\nSummary: bar\n%description -n python3-bar\nbar.\n%prep\n", 1)
         .replacen(
             "%build\n%pyproject_wheel\n",
@@ -233,58 +231,99 @@ fn under_the_switch_named_copies_of_two_owners_split_each_into_its_own_subpackag
              printf '\"\"\"Docs.\"\"\"\\ndef g(x):\\n    assert x\\n    return x\\n' >bar/bar/__init__.py\n\
              cd bar\n%pyproject_wheel\ncd ..\n",
             1,
-        );
-    let dir = tempfile::tempdir().unwrap();
-    let build = try_rpmbuild(&config, dir.path(), &spec).unwrap_or_else(|stderr| panic!("{stderr}"));
-    assert_eq!(rpm_warnings(&build.stderr), Vec::<&str>::new(), "{}", build.stderr);
-    let said = switch_line(&build.stderr);
-    if !rpm_reads_spec_parts() {
-        assert!(said.contains("not split") && said.contains("reads no spec parts"), "{said}");
-        assert_eq!(build.packages.keys().collect::<Vec<_>>(), ["python3-bar", "python3-foo"]);
-        return;
+        )
+}
+
+/// `%pyproject_save_files -D` copies that the `%files` lines of two packages list, split by
+/// the one line of the packagers' guide and by the distribution's switch (rpm 4.19 and
+/// later): each owner gets its own bytecode subpackages, which ship the caches of its copy
+/// only, require and supplement it, and dnf brings each owner's level 0 with it and not the
+/// other's. With rpm 4.18 the one line fails saying why, the switch leaves the build unsplit.
+#[test]
+fn named_copies_of_two_owners_split_each_into_its_own_subpackages() {
+    assert_doc_shows("docs/packagers.md", &format!("{TWO_OWNERS_SAVE_FILES}\n{SPLIT_LINE}\n\n{TWO_OWNERS_FILES}"));
+    let switch_file = [("macros.python-brp-pyc-switch", "%_brp_pyc_split_pyproject 1\n")];
+    let Some(switched) = fedora_with_macro_files("switch-two-owners", &switch_file) else { return };
+    let Some(config) = fedora() else { return };
+    let one_line = two_owners_spec(&format!("{TWO_OWNERS_SAVE_FILES}\n{SPLIT_LINE}"));
+    let unmodified = two_owners_spec(TWO_OWNERS_SAVE_FILES);
+    for (what, config, spec) in [("one line", config, one_line), ("switch", switched.as_path(), unmodified)] {
+        let dir = tempfile::tempdir().unwrap();
+        let build = try_rpmbuild(config, dir.path(), &spec);
+        if !rpm_reads_spec_parts() {
+            let (stderr, said) = match (what, build) {
+                ("switch", Ok(build)) => {
+                    assert_eq!(build.packages.keys().collect::<Vec<_>>(), ["python3-bar", "python3-foo"]);
+                    (build.stderr.clone(), switch_line(&build.stderr).to_string())
+                }
+                (_, Err(stderr)) => {
+                    let ours: Vec<&str> = stderr.lines().filter(|l| l.starts_with("brp-pyc:")).collect();
+                    assert_eq!(ours.len(), 1, "{what}: one line from brp-pyc:\n{stderr}");
+                    (stderr.clone(), ours[0].to_string())
+                }
+                (_, Ok(build)) => panic!("{what}: rpm 4.18 cannot declare the subpackages:\n{}", build.stderr),
+            };
+            assert!(said.contains("reads no spec parts"), "{what}: {said}\n{stderr}");
+            continue;
+        }
+        let build = build.unwrap_or_else(|stderr| panic!("{what}: {stderr}"));
+        assert_eq!(rpm_warnings(&build.stderr), Vec::<&str>::new(), "{what}: {}", build.stderr);
+        assert_two_owners_split(&build, what);
+        if what == "switch" {
+            let said = switch_line(&build.stderr);
+            for owner in ["python3-bar", "python3-foo"] {
+                assert!(said.contains(&format!("the caches of {owner} go to {owner}-bytecode-opt-0")), "{said}");
+            }
+        }
+        if !have("dnf") || !have("createrepo_c") {
+            continue;
+        }
+        let repository = Repository::new(&build);
+        let root = tempfile::tempdir().unwrap();
+        repository.dnf(root.path(), &["install", "python3-bar"]);
+        let expected: BTreeSet<String> =
+            ["python3-bar", "python3-bar-bytecode-opt-0", "system-python"].map(String::from).into();
+        assert_eq!(installed(root.path()), expected, "{what}: bar's owner brings its own level 0, not foo's");
     }
+}
+
+/// The packages of [`two_owners_spec`] split: each owner and its three subpackages, each of
+/// whose caches is a `%ghost` of that owner and real in no other package.
+fn assert_two_owners_split(build: &Build, what: &str) {
     let levels = ["0", "1", "2"];
     let mut expected: Vec<String> = Vec::new();
     for owner in ["python3-bar", "python3-foo"] {
         expected.push(owner.to_string());
         expected.extend(levels.map(|l| format!("{owner}-bytecode-opt-{l}")));
     }
-    assert_eq!(build.packages.keys().cloned().collect::<Vec<_>>(), expected, "{}", build.stderr);
+    assert_eq!(build.packages.keys().cloned().collect::<Vec<_>>(), expected, "{what}: {}", build.stderr);
+    let mut real = BTreeSet::new();
     for owner in ["python3-bar", "python3-foo"] {
-        assert!(said.contains(&format!("the caches of {owner} go to {owner}-bytecode-opt-0")), "{said}");
         let module = if owner == "python3-bar" { "/bar/" } else { "/foo" };
         let ghosts: BTreeSet<String> =
             files_of(&build.packages[owner]).into_iter().filter(|e| e.ghost).map(|e| e.name).collect();
-        assert!(!ghosts.is_empty() && ghosts.iter().all(|g| g.contains(module)), "{owner}: {ghosts:?}");
-        let mut real = BTreeSet::new();
+        assert!(!ghosts.is_empty() && ghosts.iter().all(|g| g.contains(module)), "{what}: {owner}: {ghosts:?}");
+        let mut shipped = 0;
         for level in levels {
             let name = format!("{owner}-bytecode-opt-{level}");
             let package = &build.packages[&name];
             for file in files_of(package).into_iter().filter(|e| !e.dir) {
-                assert!(ghosts.contains(&file.name), "{name}: {} is a %ghost of {owner}", file.name);
-                assert!(real.insert(file.name.clone()), "{} twice", file.name);
+                assert!(ghosts.contains(&file.name), "{what}: {name}: {} is a %ghost of {owner}", file.name);
+                assert!(real.insert(file.name.clone()), "{what}: {} twice", file.name);
+                shipped += 1;
             }
             let query = |qf: &str| {
                 String::from_utf8(run_ok(Command::new("rpm").args(["-qp", "--qf", qf]).arg(package)).stdout).unwrap()
             };
             let requires = query("[%{REQUIRENAME} %{REQUIREFLAGS:depflags} %{REQUIREVERSION}\n]");
-            assert!(requires.contains(&format!("{owner} = 1.0-1\n")), "{name} requires {owner}: {requires}");
+            assert!(requires.contains(&format!("{owner} = 1.0-1\n")), "{what}: {name} requires {owner}: {requires}");
             let supplements = if level == "0" { format!("{owner}\n") } else { String::new() };
-            assert_eq!(query("[%{SUPPLEMENTS}\n]"), supplements, "{name}");
+            assert_eq!(query("[%{SUPPLEMENTS}\n]"), supplements, "{what}: {name}");
         }
-        // bar's one module has a docstring and an assert: three caches; foo's 7 modules 3 each.
-        assert_eq!(real.len(), if owner == "python3-bar" { 3 } else { 21 }, "{owner}: {real:?}");
+        // bar's one module has a docstring and an assert: three caches; foo's 7 modules, 3 each.
+        assert_eq!(shipped, if owner == "python3-bar" { 3 } else { 21 }, "{what}: {owner}");
     }
     build.assert_no_set_spans_packages();
-    if !have("dnf") || !have("createrepo_c") {
-        return;
-    }
-    let repository = Repository::new(&build);
-    let root = tempfile::tempdir().unwrap();
-    repository.dnf(root.path(), &["install", "python3-bar"]);
-    let expected: BTreeSet<String> =
-        ["python3-bar", "python3-bar-bytecode-opt-0", "system-python"].map(String::from).into();
-    assert_eq!(installed(root.path()), expected, "bar's owner brings its own level 0, not foo's");
 }
 
 /// A spec whose package with the sources is not the guessed owner: `Name: foo-tools` (the
