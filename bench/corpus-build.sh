@@ -5,17 +5,28 @@
 #   spec, builds off, builds on, what the switch said, owner built, caches real once,
 #   every real cache a %ghost of the owner, new warnings, bytes installed off (all packages),
 #   bytes of the packages a default install brings (all but the bytecode subpackages no
-#   package supplements), bytes without weak dependencies (no bytecode subpackage).
-# Usage: bench/corpus-build.sh WORK
+#   package supplements), bytes without weak dependencies (no bytecode subpackage), and what
+#   dnf did with the switch's packages in a local repository: every package installable
+#   (all of them at once into an empty root), and `dnf install OWNER` bringing its opt-0
+#   package and no other level ("yes", or what is wrong).
+# Usage: bench/corpus-build.sh WORK WHEELS
 set -uo pipefail
 cd "$(dirname "$0")/.."
 work=$1
+wheels=$2
 config=/tmp/brp-pyc-corpus-config
 BINARY=$PWD/target/release/brp-pyc bash tests/fedora/setup-config.sh "$work/fedora-rpm-config" "$config" >/dev/null
 # Build backends and what the builds import, from wheels downloaded on the host, into the
 # configuration's venv (%__python3), not into the chroot's own Python.
-/usr/bin/python3 -m pip --python "$config/venv/bin/python3" install -q --no-index --find-links "$work/wheels" \
+# shellcheck disable=SC2046
+/usr/bin/python3 -m pip --python "$config/venv/bin/python3" install -q --no-index --find-links "$wheels" \
     $(cat "$work/backends.txt") >/dev/null 2>&1 || echo "corpus: some backends did not install" >&2
+# Programs Fedora installs in /usr/bin and builds run from PATH: sphinx-build-3 (python3-sphinx),
+# uv-build (python3-uv-build; its backend finds it with shutil.which), pybabel (python3-babel).
+mkdir -p "$config/bin"
+ln -sf "$config/venv/bin/sphinx-build" "$config/bin/sphinx-build-3"
+ln -sf "$config/venv/bin/uv-build" "$config/bin/uv-build"
+ln -sf "$config/venv/bin/pybabel" "$config/bin/pybabel"
 
 # Sum of the sizes in bytes of the packages' real regular files, each stored copy once.
 installed_bytes() {
@@ -33,26 +44,95 @@ warnings() {
     grep -E '^warning: ' "$1" | grep -v 'canonicalize hostname' | sort -u
 }
 
+# The names the packages other than the bytecode subpackages require and none of the packages
+# provides, each once, without its version: the names inside a rich dependency
+# `(A >= 1 with A < 2)` too. What the bytecode subpackages require must come from the build.
+outside_names() {
+    local p
+    for p in "$@"; do rpm -qp --qf '[%{PROVIDENAME}\n]' "$p"; done | sort -u >"$work/provided"
+    for p in "$@"; do
+        case $p in *-bytecode-opt-*) ;; *) rpm -qp --qf '[%{REQUIRENAME}\n]' "$p" ;; esac
+    done | grep -v '^rpmlib(' | python3 -c '
+import re, sys
+names = set()
+for line in map(str.strip, sys.stdin):
+    if not line.startswith("("):
+        names.add(line)
+        continue
+    version_next = False
+    for token in re.findall(r"[^\s()]+\([^\s()]*\)|[^\s()]+", line):
+        if version_next:
+            version_next = False
+        elif token in ("<", ">", "=", "<=", ">="):
+            version_next = True
+        elif token not in ("with", "without", "and", "or", "if", "else", "unless"):
+            names.add(token)
+print("\n".join(sorted(names)))' | sort -u | comm -23 - "$work/provided"
+}
+
+# dnf over one build's packages: a local repository of them and of a package standing in for
+# the system (it provides every name the other packages require from outside), every package installed at
+# once into an empty root, then each owner alone into another: its opt-0 package comes with it
+# (a weak dependency), no other level does. Prints "yes" or what went wrong.
+dnf_check() {
+    local repo=$work/repo root=$work/root p owner opt0 installed names
+    rm -rf "$repo" "$root" "$work/system-top"
+    mkdir -p "$repo"
+    cp "$@" "$repo/"
+    {
+        printf 'Name: system-stand-in\nVersion: 1\nRelease: 1\nSummary: what the packages need\nLicense: MIT\nBuildArch: noarch\n'
+        outside_names "$@" | grep . | sed 's/^/Provides: /'
+        printf '%%description\nStands for the system.\n%%files\n'
+    } >"$work/system.spec"
+    rpmbuild -bb --quiet --define "_topdir $work/system-top" "$work/system.spec" >/dev/null 2>&1 ||
+        { echo "no: the stand-in did not build"; return; }
+    cp "$work"/system-top/RPMS/*/*.rpm "$repo/"
+    createrepo_c -q "$repo" >/dev/null
+    dnf_into() {
+        dnf -y -q --installroot="$1" --releasever=1 --setopt=reposdir=/dev/null --nogpgcheck --repo=local \
+            --repofrompath=local,"$repo" install "${@:2}" >"$work/dnf.log" 2>&1
+    }
+    dnf_said() { grep -m1 -E 'nothing provides|conflicts? with|No match' "$work/dnf.log" || tail -n 1 "$work/dnf.log"; }
+    mapfile -t names < <(for p in "$@"; do rpm -qp --qf '%{NAME}\n' "$p"; done)
+    dnf_into "$root" "${names[@]}" || { echo "no: not installable: $(dnf_said)"; return; }
+    # Each owner a bytecode subpackage requires, and its opt-0 package by the name the split gives.
+    for owner in $(for p in "$@"; do
+        case $p in *-bytecode-opt-*) rpm -qp --qf '[%{REQUIRENAME}\n]' "$p" | grep -v -e '^rpmlib(' -e '^python(abi)' ;; esac
+    done | sort -u); do
+        opt0=$owner-bytecode-opt-0
+        rm -rf "$root"
+        dnf_into "$root" "$owner" || { echo "no: dnf install $owner: $(dnf_said)"; return; }
+        installed=$(rpm --root "$root" -qa --qf '%{NAME}\n' | sort)
+        printf '%s\n' "$installed" | grep -qx -- "$opt0" || { echo "no: dnf install $owner brings no $opt0"; return; }
+        if printf '%s\n' "$installed" | grep -q -- '-bytecode-opt-[12]$'; then
+            echo "no: dnf install $owner brings $(printf '%s\n' "$installed" | grep -- '-bytecode-opt-[12]$' | head -n 1)"
+            return
+        fi
+    done
+    echo yes
+}
+
 build() {
     local spec=$1 mode=$2
     local top=$work/top-$mode
     rm -rf "$top"
     mkdir -p "$top/SOURCES"
     cp "$work/sources/$3" "$top/SOURCES/"
-    RPM_CONFIGDIR=$config/config PATH=/usr/bin:/bin rpmbuild -bb --nodeps --nocheck \
+    RPM_CONFIGDIR=$config/config PATH=$config/bin:/usr/bin:/bin rpmbuild -bb --nodeps --nocheck \
         --macros "$(cat "$config/macro-path")" --define "_topdir $top" --define "_buildshell /bin/bash" \
         --define "__python3 $config/venv/bin/python3" --define "debug_package %{nil}" \
         --define "_buildhost build.example.org" --define "_brp_pyc_split_pyproject $mode" \
         "$work/specs/$spec" >"$work/log-$spec-$mode" 2>&1
 }
 
-while read -r spec _ _ file; do
+while read -r spec file; do
+    [[ $spec =~ ${CORPUS_ONLY:-.} ]] || continue
     build "$spec" 0 "$file"
     off=$?
     build "$spec" 1 "$file"
     on=$?
     said=$(grep -m1 -o "brp-pyc: .*(the distribution's switch).*" "$work/log-$spec-1" | cut -c1-90)
-    owner_built=- once=- ghosts=- new=- bytes_off=- bytes_default=- bytes_bare=-
+    owner_built=- once=- ghosts=- new=- bytes_off=- bytes_default=- bytes_bare=- dnf=-
     if [ "$off" = 0 ] && [ "$on" = 0 ]; then
         mapfile -t packages < <(find "$work/top-1/RPMS" -name '*.rpm' | sort)
         mapfile -t subpackages < <(printf '%s\n' "${packages[@]}" | grep -- '-bytecode-opt-' || true)
@@ -82,7 +162,11 @@ while read -r spec _ _ file; do
         done
         bytes_default=$(installed_bytes "${default[@]}")
         bytes_bare=$(installed_bytes "${rest[@]}")
+        [ "${#subpackages[@]}" -gt 0 ] && dnf=$(dnf_check "${packages[@]}")
+    elif [ "$off" != 0 ]; then
+        # Why it does not build even without the switch: the first error of its log.
+        said="does not build: $(grep -m1 -E '^error: (File|Bad)|[Ee]rror:|not found|No module' "$work/log-$spec-0" | cut -c1-120)"
     fi
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$spec" "$off" "$on" "${said:-(no line)}" \
-        "$owner_built" "$once" "$ghosts" "$new" "$bytes_off" "$bytes_default" "$bytes_bare"
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$spec" "$off" "$on" "${said:-(no line)}" \
+        "$owner_built" "$once" "$ghosts" "$new" "$bytes_off" "$bytes_default" "$bytes_bare" "$dnf"
 done <"$work/specs.txt"
