@@ -3,7 +3,8 @@
 # Fedora's configuration and brp-pyc (make install into a scratch configuration), the
 # distribution's switch off and on, and prints one row per spec (tab-separated):
 #   spec, builds off, builds on, what the switch said, owner built, caches real once,
-#   every real cache a %ghost of the owner, new warnings, bytes installed off (all packages),
+#   every cache of a bytecode subpackage a %ghost of the one package that ships its source,
+#   new warnings, bytes installed off (all packages),
 #   bytes of the packages a default install brings (all but the bytecode subpackages no
 #   package supplements), bytes without weak dependencies (no bytecode subpackage), and what
 #   dnf did with the switch's packages in a local repository: every package installable
@@ -42,6 +43,37 @@ installed_bytes() {
 # rpm's own warnings of a build log, without the host name one of the chroots.
 warnings() {
     grep -E '^warning: ' "$1" | grep -v 'canonicalize hostname' | sort -u
+}
+
+# Whether each cache a bytecode subpackage ships is a %ghost of exactly one other package, and
+# that package ships the cache's source (DIR/__pycache__/MOD.TAG[.opt-N].pyc -> DIR/MOD.py):
+# "yes", or how many are not and the first of them.
+ghost_beside_source() {
+    local p
+    for p in "$@"; do
+        rpm -qp --qf "[$(basename "$p")\t%{FILENAMES}\t%{FILEFLAGS:fflags}\t%{FILEMODES:perms}\n]" "$p"
+    done | python3 -c '
+import sys
+ghosts, shipped, caches = {}, {}, []
+for line in sys.stdin:
+    package, path, flags, mode = line.rstrip("\n").split("\t")
+    if "-bytecode-opt-" in package:
+        if path.endswith(".pyc"):
+            caches.append(path)
+    elif "g" in flags:
+        ghosts.setdefault(path, []).append(package)
+    elif not mode.startswith("d"):
+        shipped.setdefault(package, set()).add(path)
+wrong = []
+for cache in caches:
+    pycache, name = cache.rsplit("/", 1)
+    source = pycache.rsplit("/", 1)[0] + "/" + name.split(".", 1)[0] + ".py"
+    owners = ghosts.get(cache, [])
+    if len(owners) != 1:
+        wrong.append(f"{cache}: a %ghost of {len(owners)} packages")
+    elif source not in shipped.get(owners[0], ()):
+        wrong.append(f"{cache}: {owners[0]} ships no {source}")
+print(f"no: {len(wrong)}: {wrong[0]}" if wrong else "yes")'
 }
 
 # The names the packages other than the bytecode subpackages require and none of the packages
@@ -146,14 +178,8 @@ while read -r spec file; do
         done
         real=$(for p in "${packages[@]}"; do rpm -qp --qf '[%{FILENAMES}\t%{FILEFLAGS:fflags}\n]' "$p"; done |
             awk -F'\t' '$1 ~ /\.pyc$/ && $2 !~ /g/ { print $1 }' | sort)
-        ghost=$(for p in "${rest[@]}"; do rpm -qp --qf '[%{FILENAMES}\t%{FILEFLAGS:fflags}\n]' "$p"; done |
-            awk -F'\t' '$1 ~ /\.pyc$/ && $2 ~ /g/ { print $1 }' | sort -u)
         [ -z "$(printf '%s\n' "$real" | uniq -d)" ] && once=yes || once=no
-        if [ "${#subpackages[@]}" -gt 0 ]; then
-            in_subpackages=$(for p in "${subpackages[@]}"; do rpm -qp --qf '[%{FILENAMES}\n]' "$p"; done | sort)
-            missing=$(comm -23 <(printf '%s\n' "$in_subpackages") <(printf '%s\n' "$ghost") | wc -l)
-            [ "$missing" = 0 ] && ghosts=yes || ghosts="no: $missing"
-        fi
+        [ "${#subpackages[@]}" -gt 0 ] && ghosts=$(ghost_beside_source "${packages[@]}")
         new=$(comm -13 <(warnings "$work/log-$spec-0") <(warnings "$work/log-$spec-1") | wc -l)
         bytes_off=$(installed_bytes $(find "$work/top-0/RPMS" -name '*.rpm'))
         default=("${rest[@]}")

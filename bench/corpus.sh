@@ -92,7 +92,7 @@ for suite in $suites; do
     in_chroot "$suite" sh -c 'command -v unzip && command -v pandoc && command -v desktop-file-install ||
         DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends unzip pandoc desktop-file-utils' >/dev/null
     echo "== $suite: $(in_chroot "$suite" rpm --version)"
-    printf 'spec\toff\ton\tthe build log\towner built\treal once\tghost in owner\tnew warnings\tbytes off\tbytes default\tbytes bare\tdnf\n'
+    printf 'spec\toff\ton\tthe build log\towner built\treal once\tghost beside source\tnew warnings\tbytes off\tbytes default\tbytes bare\tdnf\n'
     in_chroot "$suite" env CORPUS_ONLY="${CORPUS_ONLY:-.}" bash bench/corpus-build.sh "$work" "$wheels" | tee "$work/rows-$suite.tsv"
     awk -F'\t' '
         { n++ } $2 == 0 { off++ } $2 == 0 && $3 == 0 { both++ } $4 ~ /: split/ { split_++ }
