@@ -194,7 +194,7 @@ pub fn write(declaration: &Declaration, text: &str) -> Result<PathBuf, Error> {
     write_as(declaration, text, SPEC_PART_NAME)
 }
 
-/// [`write`] under the file name `name` (one part per owner).
+/// [`write()`] under the file name `name` (one part per owner).
 pub fn write_as(declaration: &Declaration, text: &str, name: &str) -> Result<PathBuf, Error> {
     let dir = &declaration.spec_parts_dir;
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
