@@ -31,7 +31,17 @@ pub fn fedora_with_macro_files(name: &str, files: &[(&str, &str)]) -> Option<Pat
     Some(dir)
 }
 
+/// Fedora's configuration alone, without brp-pyc: what a build gives before a distribution
+/// adopts it.
+pub fn fedora_without_brp_pyc() -> Option<PathBuf> {
+    setup_with("-without-brp-pyc", false)
+}
+
 fn setup(suffix: &str) -> Option<PathBuf> {
+    setup_with(suffix, true)
+}
+
+fn setup_with(suffix: &str, with_brp_pyc: bool) -> Option<PathBuf> {
     // Beside the checkout, or where $FEDORA_RPM_CONFIG says (a checkout elsewhere).
     let files = std::env::var_os("FEDORA_RPM_CONFIG")
         .map_or_else(|| Path::new(ROOT).join("../shared/fedora-rpm-config"), PathBuf::from);
@@ -55,13 +65,14 @@ fn setup(suffix: &str) -> Option<PathBuf> {
     }
     let dir =
         Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("fedora-config-{}{suffix}", env!("CARGO_CRATE_NAME")));
-    run_ok(
-        Command::new("bash")
-            .arg(Path::new(ROOT).join("tests/fedora/setup-config.sh"))
-            .arg(&files)
-            .arg(&dir)
-            .env("BINARY", env!("CARGO_BIN_EXE_brp-pyc")),
-    );
+    let mut script = Command::new("bash");
+    script.arg(Path::new(ROOT).join("tests/fedora/setup-config.sh")).arg(&files).arg(&dir);
+    if with_brp_pyc {
+        script.env("BINARY", env!("CARGO_BIN_EXE_brp-pyc"));
+    } else {
+        script.env("BRP_PYC_INSTALL", "none").env_remove("BRP_PYC_RPM");
+    }
+    run_ok(&mut script);
     Some(dir)
 }
 
