@@ -218,18 +218,26 @@ const TWO_OWNERS_SAVE_FILES: &str = "%pyproject_save_files -D foo -l foo foo_top
 const TWO_OWNERS_FILES: &str =
     "%files -n python3-foo -f %{pyproject_files -D foo}\n\n%files -n python3-bar -f %{pyproject_files -D bar}\n";
 
-/// A spec that builds two projects, `foo` and `bar` (made in `%build`), installs both and
-/// saves each list with `install`, the two lists listed by two packages' `%files` lines.
+/// A spec that builds two projects, `foo` and `bar` (made in `%build`; with `bar_modules`,
+/// its top-level modules), installs both and saves each list with `install`, the two lists
+/// listed by two packages' `%files` lines.
 fn two_owners_spec(install: &str) -> String {
+    two_owners_spec_with(install, "")
+}
+
+fn two_owners_spec_with(install: &str, bar_modules: &str) -> String {
+    let modules = if bar_modules.is_empty() { String::new() } else { format!("py-modules = [\"{bar_modules}\"]\\n") };
+    let module_file =
+        if bar_modules.is_empty() { String::new() } else { format!("echo 'BAR = 1' >bar/{bar_modules}.py\n") };
     pyproject_spec(install, &[], TWO_OWNERS_FILES)
         .replacen("%prep\n", "%package -n python3-bar\nSummary: bar\n%description -n python3-bar\nbar.\n%prep\n", 1)
         .replacen(
             "%build\n%pyproject_wheel\n",
-            "%build\n%pyproject_wheel\nmkdir -p bar/bar\n\
+            &format!("%build\n%pyproject_wheel\nmkdir -p bar/bar\n\
              printf '[build-system]\\nrequires = [\"setuptools\"]\\nbuild-backend = \"setuptools.build_meta\"\\n\
-             [project]\\nname = \"bar\"\\nversion = \"1.0\"\\n[tool.setuptools]\\npackages = [\"bar\"]\\n' >bar/pyproject.toml\n\
+             [project]\\nname = \"bar\"\\nversion = \"1.0\"\\n[tool.setuptools]\\npackages = [\"bar\"]\\n{modules}' >bar/pyproject.toml\n\
              printf '\"\"\"Docs.\"\"\"\\ndef g(x):\\n    assert x\\n    return x\\n' >bar/bar/__init__.py\n\
-             cd bar\n%pyproject_wheel\ncd ..\n",
+             {module_file}cd bar\n%pyproject_wheel\ncd ..\n"),
             1,
         )
 }
@@ -256,12 +264,13 @@ fn named_copies_of_two_owners_split_each_into_its_own_subpackages() {
                     assert_eq!(build.packages.keys().collect::<Vec<_>>(), ["python3-bar", "python3-foo"]);
                     (build.stderr.clone(), switch_line(&build.stderr).to_string())
                 }
-                (_, Err(stderr)) => {
+                ("one line", Err(stderr)) => {
                     let ours: Vec<&str> = stderr.lines().filter(|l| l.starts_with("brp-pyc:")).collect();
                     assert_eq!(ours.len(), 1, "{what}: one line from brp-pyc:\n{stderr}");
                     (stderr.clone(), ours[0].to_string())
                 }
                 (_, Ok(build)) => panic!("{what}: rpm 4.18 cannot declare the subpackages:\n{}", build.stderr),
+                (_, Err(stderr)) => panic!("{what}: the switch leaves the build unsplit, it does not fail:\n{stderr}"),
             };
             assert!(said.contains("reads no spec parts"), "{what}: {said}\n{stderr}");
             continue;
@@ -285,6 +294,29 @@ fn named_copies_of_two_owners_split_each_into_its_own_subpackages() {
             ["python3-bar", "python3-bar-bytecode-opt-0", "system-python"].map(String::from).into();
         assert_eq!(installed(root.path()), expected, "{what}: bar's owner brings its own level 0, not foo's");
     }
+}
+
+/// Copies of two owners that name the same caches (bar also ships `foo_top`, which both
+/// `-D` calls save) are not split apart: the caches would ship in both owners' subpackages.
+/// Under the switch the build stays unsplit, with a warning and the line saying why.
+#[test]
+fn named_copies_that_name_the_same_caches_keep_one_owner() {
+    let switch_file = [("macros.python-brp-pyc-switch", "%_brp_pyc_split_pyproject 1\n")];
+    let Some(config) = fedora_with_macro_files("switch-two-owners-overlap", &switch_file) else { return };
+    let spec = two_owners_spec_with(
+        "%pyproject_save_files -D foo -l foo foo_top\n%pyproject_save_files -D bar -L bar foo_top",
+        "foo_top",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let build = try_rpmbuild(&config, dir.path(), &spec).unwrap_or_else(|stderr| panic!("{stderr}"));
+    assert_eq!(build.packages.keys().collect::<Vec<_>>(), ["python3-bar", "python3-foo"], "{}", build.stderr);
+    let said = switch_line(&build.stderr);
+    assert!(said.contains("not split") && said.contains("cannot split apart"), "{said}");
+    assert!(
+        build.stderr.contains("the copies of python3-bar and python3-foo name the same caches"),
+        "the warning says why:\n{}",
+        build.stderr
+    );
 }
 
 /// The packages of [`two_owners_spec`] split: each owner and its three subpackages, each of

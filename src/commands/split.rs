@@ -164,9 +164,11 @@ fn declared_subpackages(declaration: &Declaration, lists: &FileLists) -> String 
 type ListsAndOriginals = Vec<(PathBuf, String)>;
 
 /// The named copies of the pyproject list grouped by owner, when they are to split into one
-/// set of subpackages per owner: `--owner-from-lists` with `--declare`, no base list (only
-/// `%pyproject_save_files -D` calls), every copy named by the `%files` line of a package whose
-/// name can name files, and at least two such packages. `None` otherwise: one owner.
+/// set of subpackages per owner: `--owner-from-lists` with `--declare` and no `--own`, no base
+/// list (only `%pyproject_save_files -D` calls), every copy named by the `%files` line of a
+/// package, at least two such packages, each name one that can name files, and no cache named
+/// by the copies of two of them (it would ship in both, and either's removal would delete it).
+/// `None` otherwise: one owner (with a warning saying why, when there were several).
 fn owners_of_named_copies(
     args: &SplitArgs,
     recorded: &Recorded,
@@ -181,14 +183,38 @@ fn owners_of_named_copies(
     }
     let mut owners: BTreeMap<String, ListsAndOriginals> = BTreeMap::new();
     for (list, saved) in lists {
-        match recorded.owner_of(&list) {
-            Some(owner) if is_package_name(owner) && is_file_name_safe(owner) => {
-                owners.entry(owner.to_string()).or_default().push((list, saved))
+        let Some(owner) = recorded.owner_of(&list) else { return Ok(None) };
+        owners.entry(owner.to_string()).or_default().push((list, saved));
+    }
+    if owners.len() < 2 {
+        return Ok(None);
+    }
+    let names = owners.keys().cloned().collect::<Vec<_>>().join(", ");
+    let one_owner = |why: String| {
+        log::warn!("the named copies of the pyproject list are named by the %files lines of {names}: {why}");
+        Ok(None)
+    };
+    if !args.own.is_empty() {
+        return one_owner("with directories of its own (--own) the split has one owner".to_string());
+    }
+    if let Some(bad) = owners.keys().find(|o| !is_package_name(o) || !is_file_name_safe(o)) {
+        return one_owner(format!("{bad:?} is not a name of letters, digits and ._+- that can name the lists"));
+    }
+    let mut named_by: BTreeMap<(Vec<u8>, Vec<u8>), String> = BTreeMap::new();
+    for (owner, lists) in &owners {
+        for (list, saved) in lists {
+            let takeover = crate::split::pyproject::read(list, &args.output_dir.join(saved), &|_| true)?;
+            for cache in takeover.bytecode.caches {
+                match named_by.insert(cache, owner.clone()) {
+                    Some(other) if other != *owner => {
+                        return one_owner(format!("the copies of {other} and {owner} name the same caches"));
+                    }
+                    _ => {}
+                }
             }
-            _ => return Ok(None),
         }
     }
-    Ok((owners.len() > 1).then(|| owners.into_iter().collect()))
+    Ok(Some(owners.into_iter().collect()))
 }
 
 /// Why `--if-pyproject` does not split, if it does not: it splits when the base pyproject
@@ -216,6 +242,9 @@ fn why_pyproject_split_does_not_apply(
         if owners.len() != 1 || !all_named {
             let whose = if owners.is_empty() {
                 "whose owners no %files line names".to_string()
+            } else if owners.len() > 1 && all_named {
+                let names = owners.into_iter().collect::<Vec<_>>().join(", ");
+                format!("named by the %files lines of {names}, which it cannot split apart (the warning says why)")
             } else {
                 format!("named by the %files lines of {}", owners.into_iter().collect::<Vec<_>>().join(", "))
             };
