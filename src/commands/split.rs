@@ -197,7 +197,7 @@ fn owners_of_named_copies(
     if !args.own.is_empty() {
         return one_owner("with directories of its own (--own) the split has one owner".to_string());
     }
-    if let Some(bad) = owners.keys().find(|o| !is_package_name(o) || !is_file_name_safe(o)) {
+    if let Some(bad) = owners.keys().find(|o| !is_file_name_safe(o)) {
         return one_owner(format!("{bad:?} is not a name of letters, digits and ._+- that can name the lists"));
     }
     let mut named_by: BTreeMap<(Vec<u8>, Vec<u8>), String> = BTreeMap::new();

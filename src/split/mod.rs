@@ -152,20 +152,9 @@ pub fn split_build(
     let real_root = options.build_root.clone().unwrap_or_else(|| options.roots[0].clone());
     run_brp_step(&options, step, &real_root)?;
     let accepts = |installed: &[u8]| options.filter.accepts(Path::new(OsStr::from_bytes(installed)));
-    let mut takeovers: Vec<(PathBuf, PathBuf, TakeOver)> = Vec::new();
-    for (list, saved_name) in pyproject_files.map(crate::split::pyproject::lists_at).transpose()?.unwrap_or_default() {
-        let saved = output_dir.join(saved_name);
-        let takeover = crate::split::pyproject::read(&list, &saved, &accepts)?;
-        takeovers.push((list, saved, takeover));
-    }
-    options.pyproject = (!takeovers.is_empty()).then(|| {
-        let mut all = PyprojectBytecode::default();
-        for (_, _, takeover) in &takeovers {
-            all.dirs.extend(takeover.bytecode.dirs.iter().cloned());
-            all.caches.extend(takeover.bytecode.caches.iter().cloned());
-        }
-        all
-    });
+    let pyproject_lists = pyproject_files.map(crate::split::pyproject::lists_at).transpose()?.unwrap_or_default();
+    let (takeovers, covered) = read_takeovers(&pyproject_lists, output_dir, &accepts)?;
+    options.pyproject = (!takeovers.is_empty()).then_some(covered);
     let lists = plan_lists(&options)?;
     let mut rendered = render_lists(&lists, syntax, &real_root)?;
     let mut renderer = ListRenderer::new(syntax, &real_root);
@@ -188,25 +177,8 @@ pub fn split_build(
     }
     let part = match declaration {
         Some(declaration) => {
-            let groups: Vec<DeclaredGroup<'_>> = options
-                .layout
-                .groups()
-                .into_iter()
-                .zip(&lists.groups)
-                .filter(|(_, (label, caches))| {
-                    let empty = caches.is_empty();
-                    if empty {
-                        log::info!("{}: no caches, not declared", declaration.subpackage(label));
-                    }
-                    !empty
-                })
-                .map(|(levels, (label, caches))| DeclaredGroup {
-                    levels,
-                    label: label.clone(),
-                    list: output_dir.join(group_list_name(label)),
-                    caches,
-                })
-                .collect();
+            let groups =
+                declared_groups(&options.layout, &lists, declaration, |label| output_dir.join(group_list_name(label)));
             Some((declaration, spec_part::render(declaration, &groups)?, groups.len()))
         }
         None => None,
@@ -287,33 +259,25 @@ pub fn split_build_per_owner(
     let real_root = options.build_root.clone().unwrap_or_else(|| options.roots[0].clone());
     run_brp_step(&options, step, &real_root)?;
     let accepts = |installed: &[u8]| options.filter.accepts(Path::new(OsStr::from_bytes(installed)));
+    let mut read = Vec::with_capacity(owners.len());
+    let mut all = PyprojectBytecode::default();
+    for owner in owners {
+        let (takeovers, covered) = read_takeovers(&owner.lists, output_dir, &accepts)?;
+        all.dirs.extend(covered.dirs.iter().cloned());
+        all.caches.extend(covered.caches.iter().cloned());
+        read.push((owner, takeovers, covered));
+    }
+    // One walk of the tree for all owners; each takes the part its own lists cover.
+    let mut planning = options.clone();
+    planning.pyproject = Some(all);
+    let planned = plan_lists(&planning)?;
     let mut renderer = ListRenderer::new(syntax, &real_root);
     let mut outcomes = Vec::with_capacity(owners.len());
     let mut parts = Vec::with_capacity(owners.len());
     let mut commits = Vec::new();
-    for owner in owners {
+    for (owner, takeovers, covered) in read {
         let declaration = &owner.declaration;
-        let mut takeovers = Vec::with_capacity(owner.lists.len());
-        let mut covered = PyprojectBytecode::default();
-        for (list, saved_name) in &owner.lists {
-            let saved = output_dir.join(saved_name);
-            let takeover = crate::split::pyproject::read(list, &saved, &accepts)?;
-            covered.dirs.extend(takeover.bytecode.dirs.iter().cloned());
-            covered.caches.extend(takeover.bytecode.caches.iter().cloned());
-            takeovers.push((list.clone(), saved, takeover));
-        }
-        let mut owner_options = options.clone();
-        owner_options.pyproject = Some(covered.clone());
-        let mut lists = plan_lists(&owner_options)?;
-        // The caches of the other owners' lists are theirs.
-        for (_, caches) in &mut lists.groups {
-            caches.retain(|p| covered.covers(p));
-        }
-        lists.unassigned.retain(|p| covered.covers(p));
-        lists.cross_links.retain(|(a, _)| {
-            let installed = a.strip_prefix(&real_root).map(|rel| Path::new("/").join(rel));
-            installed.is_ok_and(|p| covered.covers(p.as_os_str().as_bytes()))
-        });
+        let lists = planned.covered_by(&covered, &real_root);
         let mut rendered = render_lists(&lists, syntax, &real_root)?;
         for list in &mut rendered {
             list.file_name = format!("{}-{}", declaration.owner, list.file_name);
@@ -325,19 +289,9 @@ pub fn split_build_per_owner(
             )?;
             commits.push((list, saved, takeover, owned));
         }
-        let groups: Vec<DeclaredGroup<'_>> = options
-            .layout
-            .groups()
-            .into_iter()
-            .zip(&lists.groups)
-            .filter(|(_, (_, caches))| !caches.is_empty())
-            .map(|(levels, (label, caches))| DeclaredGroup {
-                levels,
-                label: label.clone(),
-                list: output_dir.join(format!("{}-{}", declaration.owner, group_list_name(label))),
-                caches,
-            })
-            .collect();
+        let groups = declared_groups(&options.layout, &lists, declaration, |label| {
+            output_dir.join(format!("{}-{}", declaration.owner, group_list_name(label)))
+        });
         let part = spec_part::render(declaration, &groups)?;
         let count = groups.len();
         parts.push((declaration, part, count));
@@ -357,6 +311,75 @@ pub fn split_build_per_owner(
         takeover.commit(list, saved, owned)?;
     }
     Ok(outcomes)
+}
+
+/// A pyproject list read for taking over: its path, where its original is kept, its entries.
+type ReadList = (PathBuf, PathBuf, TakeOver);
+
+/// The pyproject lists `lists` (each with the name of its saved original) read for taking
+/// over, and the bytecode entries they name together.
+fn read_takeovers(
+    lists: &[(PathBuf, String)],
+    output_dir: &Path,
+    accepts: &dyn Fn(&[u8]) -> bool,
+) -> Result<(Vec<ReadList>, PyprojectBytecode), Error> {
+    let mut takeovers = Vec::with_capacity(lists.len());
+    let mut covered = PyprojectBytecode::default();
+    for (list, saved_name) in lists {
+        let saved = output_dir.join(saved_name);
+        let takeover = crate::split::pyproject::read(list, &saved, accepts)?;
+        covered.dirs.extend(takeover.bytecode.dirs.iter().cloned());
+        covered.caches.extend(takeover.bytecode.caches.iter().cloned());
+        takeovers.push((list.clone(), saved, takeover));
+    }
+    Ok((takeovers, covered))
+}
+
+/// The layout groups of `lists` that have caches, each with its list at `list_of(label)`, for
+/// the spec part of `declaration` (an empty group declares no subpackage).
+fn declared_groups<'a>(
+    layout: &Layout,
+    lists: &'a FileLists,
+    declaration: &Declaration,
+    list_of: impl Fn(&str) -> PathBuf,
+) -> Vec<DeclaredGroup<'a>> {
+    layout
+        .groups()
+        .into_iter()
+        .zip(&lists.groups)
+        .filter(|(_, (label, caches))| {
+            let empty = caches.is_empty();
+            if empty {
+                log::info!("{}: no caches, not declared", declaration.subpackage(label));
+            }
+            !empty
+        })
+        .map(|(levels, (label, caches))| DeclaredGroup { levels, label: label.clone(), list: list_of(label), caches })
+        .collect()
+}
+
+impl FileLists {
+    /// The part of these lists that the pyproject entries `covered` name: one owner's share
+    /// of lists planned for several (`real_root` turns the cross links' paths into installed
+    /// ones).
+    fn covered_by(&self, covered: &PyprojectBytecode, real_root: &Path) -> FileLists {
+        let keep = |paths: &BTreeSet<Vec<u8>>| paths.iter().filter(|p| covered.covers(p)).cloned().collect();
+        FileLists {
+            dirs: self.dirs.intersection(&covered.dirs).cloned().collect(),
+            ghosts: keep(&self.ghosts),
+            groups: self.groups.iter().map(|(label, caches)| (label.clone(), keep(caches))).collect(),
+            unassigned: keep(&self.unassigned),
+            cross_links: self
+                .cross_links
+                .iter()
+                .filter(|(a, _)| {
+                    let installed = a.strip_prefix(real_root).map(|rel| Path::new("/").join(rel));
+                    installed.is_ok_and(|p| covered.covers(p.as_os_str().as_bytes()))
+                })
+                .cloned()
+                .collect(),
+        }
+    }
 }
 
 /// Computes the lists for the trees in `options`.
@@ -652,6 +675,37 @@ pub fn write_lists(output_dir: &Path, lists: &[RenderedList]) -> Result<(), Erro
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Lists planned once for two owners share out by the pyproject entries each owner's list
+    /// named: every cache and `__pycache__` to the owner whose glob covers it, none to both.
+    #[test]
+    fn lists_planned_for_several_owners_share_out_by_what_each_list_names() {
+        let cache =
+            |module: &str, level: &str| format!("/s/{module}/__pycache__/m.cpython-314{level}.pyc").into_bytes();
+        let covering = |module: &str| PyprojectBytecode {
+            dirs: [format!("/s/{module}/__pycache__").into_bytes()].into(),
+            caches: [(format!("/s/{module}/__pycache__").into_bytes(), b"m.cpython-314".to_vec())].into(),
+        };
+        let all: BTreeSet<Vec<u8>> = ["foo", "bar"].iter().flat_map(|m| ["", ".opt-1"].map(|l| cache(m, l))).collect();
+        let planned = FileLists {
+            dirs: [b"/s/foo/__pycache__".to_vec(), b"/s/bar/__pycache__".to_vec()].into(),
+            ghosts: all.clone(),
+            groups: vec![
+                ("0".into(), [cache("foo", ""), cache("bar", "")].into()),
+                ("1".into(), [cache("foo", ".opt-1"), cache("bar", ".opt-1")].into()),
+            ],
+            unassigned: BTreeSet::new(),
+            cross_links: vec![(PathBuf::from("/root/s/bar/__pycache__/m.cpython-314.pyc"), PathBuf::from("/root/s/x"))],
+        };
+        let foo = planned.covered_by(&covering("foo"), Path::new("/root"));
+        let bar = planned.covered_by(&covering("bar"), Path::new("/root"));
+        assert_eq!(foo.dirs, [b"/s/foo/__pycache__".to_vec()].into());
+        assert_eq!(foo.ghosts, [cache("foo", ""), cache("foo", ".opt-1")].into());
+        assert_eq!(foo.groups[0].1, [cache("foo", "")].into());
+        assert_eq!(bar.groups[1].1, [cache("bar", ".opt-1")].into());
+        assert!(foo.cross_links.is_empty() && bar.cross_links.len() == 1);
+        assert!(foo.ghosts.is_disjoint(&bar.ghosts));
+    }
 
     /// Owners name files (`OWNER-bytecode-opt-0.files`, `brp-pyc-bytecode-OWNER.specpart`):
     /// nothing that leaves the directory or hides the file.
