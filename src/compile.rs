@@ -340,6 +340,7 @@ pub fn compile(
         layout: options.layout.clone(),
         dry_run: false,
         link_events: log::log_enabled!(log::Level::Debug),
+        layout_scope: None,
     };
     report.link = link(&link_options, on_link_event);
     Ok(report)

@@ -168,3 +168,37 @@ fn pypy_caches_beside_cpython_caches_never_link_across_tags() {
     }
     assert!(linked_pypy > 0, "PyPy's identical levels are linked too");
 }
+
+/// A split links its own caches inside the layout's groups and leaves the caches it excludes
+/// (another package's) as an unsplit build links them: `compileall --hardlink-dupes` linked
+/// every level of both modules; after `split --link --layout 0,1,2 --exclude /usr/lib/py/keep`,
+/// keep's caches are still one file, the split module's three.
+#[test]
+fn a_split_keeps_the_links_of_the_caches_it_leaves_to_others() {
+    let tree = Tree::new();
+    for dir in ["usr/lib/py/keep", "usr/lib/py/split"] {
+        tree.write(format!("{dir}/m.py"), "X = 1\n");
+    }
+    let mut compile = Command::new("python3");
+    compile.args(["-m", "compileall", "-q", "-o", "0", "-o", "1", "-o", "2", "--hardlink-dupes"]);
+    run_ok(compile.arg(tree.root()));
+    let tag = cache_tag("python3");
+    let keep = caches(&tree, "usr/lib/py/keep/m", &tag);
+    let split = caches(&tree, "usr/lib/py/split/m", &tag);
+    for set in [&keep, &split] {
+        assert!(same_inode(&set[0], &set[1]) && same_inode(&set[0], &set[2]), "compileall linked {set:?}");
+    }
+    let lists = tempfile::tempdir().unwrap();
+    run_ok(
+        brp_pyc()
+            .args(["split", "--link", "--layout", "0,1,2", "--exclude", "/usr/lib/py/keep", "--output-dir"])
+            .arg(lists.path())
+            .arg("--build-root")
+            .arg(tree.root())
+            .arg(tree.root()),
+    );
+    assert!(same_inode(&keep[0], &keep[1]) && same_inode(&keep[0], &keep[2]), "the excluded caches stay linked");
+    assert!(!same_inode(&split[0], &split[1]) && !same_inode(&split[1], &split[2]), "the split ones are apart");
+    let listed = std::fs::read_to_string(lists.path().join("bytecode-opt-0.files")).unwrap();
+    assert!(listed.contains("/split/") && !listed.contains("/keep/"), "{listed}");
+}

@@ -28,6 +28,7 @@ pub fn run(args: &LinkArgs) -> Result<ExitCode, Error> {
         layout: args.layout.clone().unwrap_or_default(),
         dry_run: args.dry_run,
         link_events: (args.dry_run && !args.json) || log::log_enabled!(log::Level::Info),
+        layout_scope: None,
     };
     let stdout = std::io::stdout();
     let mut out = stdout.lock();

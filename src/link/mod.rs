@@ -41,6 +41,36 @@ pub struct LinkOptions {
     /// Report each link as an [`Event::Link`] (for `--dry-run` output or `-v`); the counts need
     /// none, and a quiet run over 100,000 caches should not hold 100,000 pairs of paths.
     pub link_events: bool,
+    /// Where `layout` applies; elsewhere every level is one group. A split links its own
+    /// caches in the layout's groups (each group ships in its own subpackage) and the caches
+    /// it leaves to other packages as an unsplit build does, so that a package the split does
+    /// not touch keeps its links (`compileall --hardlink-dupes` made some across levels).
+    pub layout_scope: Option<LayoutScope>,
+}
+
+/// Which caches a link's layout applies to: `applies(path)` for a module's first cache on disk.
+#[derive(Clone)]
+pub struct LayoutScope(pub std::sync::Arc<dyn Fn(&std::path::Path) -> bool + Send + Sync>);
+
+impl std::fmt::Debug for LayoutScope {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("LayoutScope(..)")
+    }
+}
+
+impl LinkOptions {
+    /// The layout for the module whose first cache is `first` ([`LinkOptions::layout_scope`]).
+    fn layout_of(&self, listing: &Listing, module: &Module) -> Layout {
+        let applies = match (&self.layout_scope, module.caches.first()) {
+            (Some(scope), Some(first)) => (scope.0)(&listing.path.join(OsStr::from_bytes(first.name.to_bytes()))),
+            _ => true,
+        };
+        if applies {
+            self.layout.clone()
+        } else {
+            Layout::all_in_one()
+        }
+    }
 }
 
 /// What a run did (or, with `--dry-run`, would do). Serialized as `link --json`.
@@ -223,7 +253,7 @@ fn has_work(listing: &Listing, module: &Module, options: &LinkOptions) -> bool {
     let same_bytes = |a: &InspectedCache, b: &InspectedCache| same_bytes_at(listing.fd(), a, b);
     module.caches.len() >= 2
         && inspect(listing, module)
-            .and_then(|caches| plan_module(caches, &options.layout, same_bytes))
+            .and_then(|caches| plan_module(caches, &options.layout_of(listing, module), same_bytes))
             .is_ok_and(|plan| !plan.links.is_empty() || !plan.separate.is_empty())
 }
 
@@ -238,7 +268,8 @@ fn plan_and_separate(
     outcome: &mut DirOutcome,
 ) -> Result<ModulePlan, Error> {
     let same_bytes = |a: &InspectedCache, b: &InspectedCache| same_bytes_at(listing.fd(), a, b);
-    let plan = plan_module(inspect(listing, module)?, &options.layout, same_bytes)?;
+    let layout = options.layout_of(listing, module);
+    let plan = plan_module(inspect(listing, module)?, &layout, same_bytes)?;
     if plan.separate.is_empty() {
         return Ok(plan);
     }
@@ -261,7 +292,7 @@ fn plan_and_separate(
     if options.dry_run {
         return Ok(plan);
     }
-    plan_module(inspect(listing, module)?, &options.layout, same_bytes)
+    plan_module(inspect(listing, module)?, &layout, same_bytes)
 }
 
 /// Applies the links in order and returns how many were made. The first failure stops the

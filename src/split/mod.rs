@@ -27,7 +27,7 @@ use crate::link::group::{group_dir, source_stems, DirCaches};
 use crate::link::layout::{Layout, RECORD_NAME};
 use crate::link::plan::cross_group_links;
 use crate::link::walk::visit_dirs;
-use crate::link::{link, Event, LinkOptions};
+use crate::link::{link, Event, LayoutScope, LinkOptions};
 use crate::render::rpm_files::{escape_absent_path, escape_path, has_glob_chars, RpmSyntax};
 use crate::replace::replace_file;
 use crate::split::missing_levels::{compile_missing, find_missing};
@@ -66,6 +66,11 @@ pub struct PathFilter {
 impl PathFilter {
     pub fn new(include: &[String], exclude: &[String]) -> Result<PathFilter, Error> {
         Ok(PathFilter { include: glob_set(include)?, exclude: glob_set(exclude)? })
+    }
+
+    /// Whether any path is left out: an include or an exclude was given.
+    pub fn is_restricted(&self) -> bool {
+        self.include.is_some() || self.exclude.is_some()
     }
 
     pub fn accepts(&self, installed: &Path) -> bool {
@@ -209,11 +214,21 @@ fn run_brp_step(options: &SplitOptions, step: &BrpStep<'_>, real_root: &Path) ->
         compile_missing(&missing, real_root, &options.layout, step.python)?;
     }
     if step.link {
+        // The split's caches link inside the layout's groups; those it leaves to other
+        // packages (or that --include/--exclude keep out) as an unsplit build links them.
+        let layout_scope = options.filter.is_restricted().then(|| {
+            let (filter, real_root) = (options.filter.clone(), real_root.to_path_buf());
+            LayoutScope(std::sync::Arc::new(move |cache: &Path| {
+                let installed = cache.strip_prefix(&real_root).map(|rel| Path::new("/").join(rel));
+                installed.is_ok_and(|p| filter.accepts(&p))
+            }))
+        });
         let link_options = LinkOptions {
             roots: options.roots.clone(),
             layout: options.layout.clone(),
             dry_run: false,
             link_events: false,
+            layout_scope,
         };
         let report = link(&link_options, Event::log);
         log::info!("linked {} caches inside the groups of layout {}", report.linked, options.layout);
