@@ -19,8 +19,19 @@
 -- "LIST<TAB>LINE<TAB>LINE...". A variable that would pass MAX_VARIABLE bytes (the kernel
 -- refuses an environment string past 128 KiB to every program rpm runs) holds
 -- "LIST<TAB>*" instead: brp-pyc then knows it cannot follow that spec.
+--
+-- Run with the arguments "owns", NAME, ARG... (by %py_bytecode_owns NAME ARG... in a %files
+-- section), it expands %NAME ARG... and hands rpm its lines with the bytecode taken over: a
+-- "DIR/" line is left out (the owner's list, %{py_bytecode_owner_files}, lists DIR's tree with
+-- its caches as %ghost) and a line of caches (".../__pycache__/*.cpython-314*.pyc") gets
+-- " %ghost"; the split ships what both listed. BRP_PYC_LIST_TAKEN_DIRS and
+-- BRP_PYC_LIST_GHOST_GLOBS ("LIST<TAB>PATH...") hand them on; the macro's other lines' paths
+-- join BRP_PYC_LIST_LEFT_ALONE, as the section's own lines do.
 brp_pyc_list_owners = brp_pyc_list_owners or { owners = {}, order = {}, busy = false, left = {}, by_hand = {} }
 local M = brp_pyc_list_owners
+M.first = M.first or {}
+M.taken_dirs = M.taken_dirs or {}
+M.ghost_globs = M.ghost_globs or {}
 local MAX_VARIABLE = 64 * 1024
 
 -- The words of a line as rpm's option parser (popt) splits them: at white space, a "..." or
@@ -97,13 +108,24 @@ local function starts_section(text)
     return name ~= nil and SECTIONS[name:lower()] == true
 end
 
+-- Whether a line of a %files section is a %py_bytecode_owns line, which records itself when
+-- rpm expands it (its macro may be defined only further down the section).
+local function is_owns_line(text)
+    return text:match("^%s*%%{?%??py_bytecode_owns[%s}]") ~= nil or text:match("^%s*%%py_bytecode_owns$") ~= nil
+end
+
 -- The %files sections of a spec: the number of each one's first line and the lines of its
--- body (conditionals and comments left out: both branches of an %if count, which can only
--- leave more caches alone).
+-- body (conditionals, comments and macro definitions left out: both branches of an %if
+-- count, which can only leave more caches alone; a %define's body is not a line of files).
 local function files_sections(lines)
-    local sections, current = {}, nil
+    local sections, current, in_definition = {}, nil, false
     for n, text in ipairs(lines) do
-        if starts_section(text) then
+        local continued = text:match("\\$") ~= nil
+        if in_definition then
+            in_definition = continued
+        elseif current and (text:match("^%s*%%define%s") or text:match("^%s*%%global%s")) then
+            in_definition = continued
+        elseif starts_section(text) then
             current = nil
             if text:match("^%%files$") or text:match("^%%files%s") then
                 current = { first = n, body = {} }
@@ -117,10 +139,10 @@ local function files_sections(lines)
     return sections
 end
 
--- The paths a line of a %files section lists, expanded, without a trailing "/": none for a
--- %dir (it owns the directory alone); each absolute word after the directives otherwise.
-local function listed_paths(text)
-    local expanded = rpm.expand(text)
+-- The paths one expanded line of a %files section lists, without a trailing "/", and whether
+-- it is a %dir line: none for a %dir (it owns the directory alone); each absolute word after
+-- the directives otherwise.
+local function paths_of(expanded)
     local stripped = expanded:gsub("%%%a+%b()", " ")
     local paths, is_dir = {}, false
     for _, word in ipairs(words(stripped)) do
@@ -133,9 +155,9 @@ local function listed_paths(text)
         end
     end
     if is_dir then
-        return {}, expanded
+        return {}, true
     end
-    return paths, expanded
+    return paths, false
 end
 
 -- Hands a table of "LIST" -> {values} on in the environment variable `name`.
@@ -171,6 +193,32 @@ local function add(facts, list, value)
     end
 end
 
+-- Records one expanded line of a %files section for `lists`: of the owner's section (`own`)
+-- a line of caches is by hand, else its paths (listed or excluded) are left alone; of another
+-- section, what it lists (not excludes) is left alone.
+local function record_line_of(own, line, lists)
+    if line:match("^%s*#") then
+        return
+    end
+    local excluded = line:match("^%s*%%exclude%s") ~= nil
+    local paths, is_dir = paths_of(excluded and (line:gsub("%%exclude", "", 1)) or line)
+    -- A %dir line owns the directory alone: `%dir .../__pycache__/` lists no cache.
+    if own and not excluded and not is_dir and (line:find("__pycache__", 1, true) or line:find("%.pyc")) then
+        local by_hand = line:gsub("^%s+", ""):gsub("\t", " ")
+        for _, list in ipairs(lists) do
+            add(M.by_hand, list, by_hand)
+        end
+    elseif own or not excluded then
+        -- The owner's own files (listed or excluded) and another package's: their caches go
+        -- where the unsplit build sends them.
+        for _, path in ipairs(paths) do
+            for _, list in ipairs(lists) do
+                add(M.left, list, path)
+            end
+        end
+    end
+end
+
 -- Records, for `lists` owned by the section starting at line `first`, what the owner's
 -- section lists besides them or excludes and what the other sections list (left alone), and
 -- the owner's lines that list caches by hand.
@@ -178,20 +226,10 @@ local function record_neighbours(lines, first, lists)
     for _, section in ipairs(files_sections(lines)) do
         local own = section.first == first
         for _, text in ipairs(section.body) do
-            local excluded = text:match("^%s*%%exclude%s") ~= nil
-            local paths, expanded = listed_paths(excluded and (text:gsub("%%exclude", "", 1)) or text)
-            if own and not excluded and (expanded:find("__pycache__", 1, true) or expanded:find("%.pyc")) then
-                local line = expanded:gsub("^%s+", ""):gsub("\t", " ")
-                for _, list in ipairs(lists) do
-                    add(M.by_hand, list, line)
-                end
-            elseif own or not excluded then
-                -- The owner's own files (listed or excluded) and another package's: their
-                -- caches go where the unsplit build sends them.
-                for _, path in ipairs(paths) do
-                    for _, list in ipairs(lists) do
-                        add(M.left, list, path)
-                    end
+            -- One line may expand to several (a macro listing many files).
+            if not is_owns_line(text) then
+                for line in rpm.expand(text):gmatch("[^\n]+") do
+                    record_line_of(own, line, lists)
                 end
             end
         end
@@ -258,6 +296,7 @@ local function record_line()
                 recorded[#recorded + 1] = path
             end
             M.owners[path] = owner
+            M.first[path] = lineno
         end
     end
     if #recorded == 0 then
@@ -295,4 +334,82 @@ function M.record()
     end
 end
 
-M.record()
+-- The first line of the %files section around line `lineno`.
+local function section_start(lines, lineno)
+    for n = lineno, 1, -1 do
+        local text = lines[n]
+        if starts_section(text) then
+            return (text:match("^%%files$") or text:match("^%%files%s")) and n or nil
+        end
+    end
+    return nil
+end
+
+-- A line of a macro's expansion as %py_bytecode_owns hands it to rpm: a directory line
+-- "DIR/" (one absolute path, no glob) taken over, a line of caches (one absolute path in a
+-- __pycache__ directory ending in .pyc, globs allowed) made %ghost, any other line as it is.
+local function take_over(line, list)
+    local path = line:match("^%s*(/%S*)%s*$")
+    if path and path:match("./$") and not path:find("[%*%?%[{]") then
+        add(M.taken_dirs, list, (path:gsub("/+$", "")))
+        return ""
+    end
+    if path and path:find("/__pycache__/[^/]*%.pyc$") then
+        add(M.ghost_globs, list, path)
+        return line .. " %ghost"
+    end
+    record_line_of(true, line, { list })
+    return line
+end
+
+-- %py_bytecode_owns NAME ARG...: %NAME ARG... with the bytecode of its lines taken over by the
+-- owner's list of this section (see the top of this file).
+function M.owns(args)
+    local name = args[1]
+    if not name or not name:match("^[%w_]+$") then
+        error("%py_bytecode_owns NAME [ARG...]: NAME, the macro whose lines it takes over, is missing or not a macro name", 0)
+    end
+    if rpm.expand("%{?" .. name .. ":1}") ~= "1" then
+        error("%py_bytecode_owns: %" .. name .. " is not defined here", 0)
+    end
+    local list = rpm.expand("%{?_brp_pyc_lists_dir}") .. "/bytecode-owner.files"
+    local lines, lineno = current_file()
+    local start = lines and section_start(lines, lineno)
+    if M.owners[list] == nil or start == nil or M.first[list] ~= start then
+        error("%py_bytecode_owns: the %files line of its section must name the owner's list: %files ... -f %{py_bytecode_owner_files}", 0)
+    end
+    if rpm.expand("%{?_brp_pyc_split_args}") == "" then
+        error("%py_bytecode_owns: the split is not asked for: %py_bytecode_split in %install", 0)
+    end
+    if rpm.expand("%{?__brp_python_hardlink}") == "" then
+        error("%py_bytecode_owns: the spec sets %__brp_python_hardlink to nothing, so no brp step of brp-pyc runs: " ..
+            "let %py_bytecode_split (which links the caches) take that line's place", 0)
+    end
+    local call = "%" .. name
+    for i = 2, #args do
+        call = call .. " " .. args[i]
+    end
+    local out = {}
+    for line in (rpm.expand(call) .. "\n"):gmatch("([^\n]*)\n") do
+        out[#out + 1] = take_over(line, list)
+    end
+    hand_on("BRP_PYC_LIST_LEFT_ALONE", M.left)
+    hand_on("BRP_PYC_LIST_TAKEN_DIRS", M.taken_dirs)
+    hand_on("BRP_PYC_LIST_GHOST_GLOBS", M.ghost_globs)
+    if rpm.expand("%{?_brp_pyc_show_owners}") ~= "" then
+        for _, value in ipairs(M.taken_dirs[list] or {}) do
+            io.stderr:write("brp-pyc: taken over by the owner's list: " .. value .. "\n")
+        end
+        for _, value in ipairs(M.ghost_globs[list] or {}) do
+            io.stderr:write("brp-pyc: made %ghost, its caches split: " .. value .. "\n")
+        end
+    end
+    return table.concat(out, "\n")
+end
+
+local action = ...
+if action == "owns" then
+    print(M.owns({ select(2, ...) }))
+else
+    M.record()
+end

@@ -83,6 +83,10 @@ pub enum Error {
 
     #[error("{}: --python INTERPRETER is required to compile it", quote(.0))]
     NoInterpreter(PathBuf),
+
+    /// What `%py_bytecode_owns` recorded cannot be followed.
+    #[error("%py_bytecode_owns: {0}")]
+    TakenOver(String),
 }
 
 impl Error {

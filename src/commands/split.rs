@@ -9,6 +9,7 @@ use crate::exit_codes::ExitCode;
 use crate::link::walk::check_roots;
 use crate::render::quote;
 use crate::render::rpm_files::{EscapeChoice, RpmSyntax};
+use crate::split::owner_list::OWNER_LIST_NAME;
 use crate::split::recorded::{owner_lists, Recorded};
 use crate::split::spec_part::{is_package_name, Declaration};
 use crate::split::{
@@ -23,13 +24,17 @@ pub fn run(args: &SplitArgs) -> Result<ExitCode, Error> {
         return Ok(ExitCode::Success);
     };
     let recorded = Recorded::from_env();
-    let lists = owner_lists(args.pyproject_files.as_deref(), !args.own.is_empty(), &args.output_dir);
+    let taken = taken_over(args, &recorded)?;
+    let lists =
+        owner_lists(args.pyproject_files.as_deref(), !args.own.is_empty() || !taken.dirs.is_empty(), &args.output_dir);
     let per_owner = owners_of_named_copies(args, &recorded)?;
     // What the spec's %files sections say, when the split declares the subpackages itself
-    // (a spec that declares them lists what it wants): None where the macros had too much.
-    let (by_hand, left_alone) = match args.declare {
-        Some(_) => (recorded.by_hand(&lists), recorded.left_alone(&lists)),
-        None => (Some(Vec::new()), Some(Vec::new())),
+    // (a spec that declares them lists what it wants) or follows a %py_bytecode_owns line:
+    // None where the macros had too much.
+    let (by_hand, left_alone) = if args.declare.is_some() || !taken.is_empty() {
+        (recorded.by_hand(&lists), recorded.left_alone(&lists))
+    } else {
+        (Some(Vec::new()), Some(Vec::new()))
     };
     if args.if_pyproject {
         let why = match (&by_hand, &left_alone) {
@@ -82,7 +87,9 @@ pub fn run(args: &SplitArgs) -> Result<ExitCode, Error> {
         let env = std::env::var_os("RPM_BUILD_ROOT").map(PathBuf::from)?;
         roots.iter().all(|r| r.starts_with(&env)).then_some(env)
     });
-    let filter = PathFilter::new(&args.include, &excludes(args, left_alone.as_deref().unwrap_or_default()))?;
+    // A %py_bytecode_owns line restricts the split to the caches its lines listed.
+    let include = if args.include.is_empty() { taken.covered() } else { args.include.clone() };
+    let filter = PathFilter::new(&include, &excludes(args, left_alone.as_deref().unwrap_or_default()))?;
     let syntax = match args.rpm_escape {
         EscapeChoice::Fixed(syntax) => syntax,
         EscapeChoice::Auto => installed_rpm_syntax()?,
@@ -94,7 +101,8 @@ pub fn run(args: &SplitArgs) -> Result<ExitCode, Error> {
         filter,
         roots,
         pyproject: None,
-        own: args.own.clone(),
+        own: args.own.iter().cloned().chain(taken.dirs.iter().map(PathBuf::from)).collect(),
+        listed_ghosts: taken.ghost_globs.clone(),
     };
     let step = BrpStep { compile_missing: args.compile_missing, python: args.python.as_deref(), link: args.link };
     if let Some(owners) = per_owner {
@@ -121,6 +129,50 @@ pub fn run(args: &SplitArgs) -> Result<ExitCode, Error> {
         );
     }
     Ok(ExitCode::Success)
+}
+
+/// What the `%py_bytecode_owns` line of the owner's section took over from its macro: the
+/// directories whose trees the owner's list now lists, and the cache globs it made `%ghost`.
+#[derive(Debug, Default)]
+struct TakenOver {
+    dirs: Vec<String>,
+    ghost_globs: Vec<String>,
+}
+
+impl TakenOver {
+    fn is_empty(&self) -> bool {
+        self.dirs.is_empty() && self.ghost_globs.is_empty()
+    }
+
+    /// The installed paths whose caches the split ships: the directories and the globs.
+    fn covered(&self) -> Vec<String> {
+        self.dirs.iter().chain(&self.ghost_globs).cloned().collect()
+    }
+}
+
+/// What the `%py_bytecode_owns` line of the section that names the owner's list took over
+/// (rpm parsed the whole spec before `%install`: the run of `%py_bytecode_split` there and the
+/// brp step both know it). An owner's list named by no `%files` line would leave the taken
+/// directories unpackaged: an error saying so, as is a record too large to follow.
+fn taken_over(args: &SplitArgs, recorded: &Recorded) -> Result<TakenOver, Error> {
+    let lists = [args.output_dir.join(OWNER_LIST_NAME)];
+    let (Some(dirs), Some(ghost_globs)) = (recorded.taken_dirs(&lists), recorded.ghost_globs(&lists)) else {
+        return Err(Error::TakenOver("it took over more lines than the environment can hand on".into()));
+    };
+    let taken = TakenOver { dirs, ghost_globs };
+    if !taken.is_empty() && recorded.owner_of(&lists[0]).is_none() {
+        return Err(Error::TakenOver(
+            "no %files line names %{py_bytecode_owner_files} with -f: the section with %py_bytecode_owns must".into(),
+        ));
+    }
+    if !taken.is_empty() {
+        log::info!(
+            "%py_bytecode_owns: {} directories and {} cache globs of the owner's section split",
+            taken.dirs.len(),
+            taken.ghost_globs.len()
+        );
+    }
+    Ok(taken)
 }
 
 /// The warnings and the summary of one split to the log.

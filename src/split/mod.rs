@@ -23,7 +23,7 @@ use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 
 use crate::error::Error;
 use crate::link::classify::{cache_file_name, Level, Scheme, PYCACHE};
-use crate::link::group::{group_dir, source_stems, DirCaches};
+use crate::link::group::{group_dir, source_stems, CacheEntry, DirCaches};
 use crate::link::layout::{Layout, RECORD_NAME};
 use crate::link::plan::cross_group_links;
 use crate::link::walk::visit_dirs;
@@ -53,6 +53,9 @@ pub struct SplitOptions {
     /// Installed directories whose whole content the owner's list (`bytecode-owner.files`)
     /// lists, caches as `%ghost`.
     pub own: Vec<PathBuf>,
+    /// Globs of caches that the owner's section lists as `%ghost` itself (`%py_bytecode_owns`):
+    /// the owner's list leaves them out, or rpm would say they are listed twice.
+    pub listed_ghosts: Vec<String>,
 }
 
 /// `--include`/`--exclude`: globs on installed paths. A glob that matches a directory covers
@@ -164,7 +167,8 @@ pub fn split_build(
     let mut rendered = render_lists(&lists, syntax, &real_root)?;
     let mut renderer = ListRenderer::new(syntax, &real_root);
     if !options.own.is_empty() {
-        let text = owner_list::render(&options.own, &real_root, &lists, &mut renderer)?;
+        let listed = PathFilter::new(&[], &options.listed_ghosts)?;
+        let text = owner_list::render(&options.own, &real_root, &lists, &listed, &mut renderer)?;
         rendered.push(RenderedList { file_name: owner_list::OWNER_LIST_NAME.into(), text });
     }
     // Every line is rendered before anything is written: a name that cannot be listed leaves
@@ -444,7 +448,11 @@ pub fn plan_lists(options: &SplitOptions) -> Result<FileLists, Error> {
             let stored: Vec<_> = module.caches.iter().zip(copies).map(|(c, copy)| (&c.level, *copy)).collect();
             for (home, sharer) in cross_group_links(&stored, &options.layout) {
                 let (home, sharer) = (&module.caches[home], &module.caches[sharer]);
-                lists.cross_links.push((dir.join(home.name_os()), dir.join(sharer.name_os())));
+                // Caches the split leaves to another package ship together there.
+                let split = |c: &CacheEntry| options.filter.accepts(&installed_dir.join(c.name_os()));
+                if split(home) || split(sharer) {
+                    lists.cross_links.push((dir.join(home.name_os()), dir.join(sharer.name_os())));
+                }
             }
             for cache in &module.caches {
                 let path = installed_dir.join(cache.name_os());
@@ -753,6 +761,7 @@ mod tests {
             filter: PathFilter::default(),
             pyproject: None,
             own: Vec::new(),
+            listed_ghosts: Vec::new(),
         }
     }
 

@@ -12,7 +12,7 @@ use globset::GlobBuilder;
 
 use crate::error::Error;
 use crate::render::rpm_files::has_glob_chars;
-use crate::split::{FileLists, ListRenderer};
+use crate::split::{FileLists, ListRenderer, PathFilter};
 
 /// The file name of the owner's list (`%py_bytecode_owner_files`).
 pub const OWNER_LIST_NAME: &str = "bytecode-owner.files";
@@ -20,11 +20,13 @@ pub const OWNER_LIST_NAME: &str = "bytecode-owner.files";
 /// Renders the owner's list for the installed directories `own`, below `real_root`: `%dir`
 /// for each directory, each file that ships in no bytecode subpackage as it is (a cache left
 /// out of the split by `--include`/`--exclude` too), the caches of the split as `%ghost`,
-/// also those absent from the build root (levels Python may write at run time).
+/// also those absent from the build root (levels Python may write at run time); but not the
+/// caches that `listed` rejects, which the owner's section lists itself.
 pub fn render(
     own: &[PathBuf],
     real_root: &Path,
     lists: &FileLists,
+    listed: &PathFilter,
     renderer: &mut ListRenderer<'_>,
 ) -> Result<String, Error> {
     let in_subpackage: BTreeSet<&[u8]> =
@@ -58,9 +60,12 @@ pub fn render(
         }
     }
     let below = |path: &[u8]| own.iter().any(|top| Path::new(OsStr::from_bytes(path)).starts_with(top));
-    let ghosts: BTreeSet<&Vec<u8>> = lists.ghosts.iter().chain(&lists.unassigned).filter(|p| below(p)).collect();
+    let by_section = |path: &[u8]| !listed.accepts(Path::new(OsStr::from_bytes(path)));
+    let ghosts: BTreeSet<&Vec<u8>> =
+        lists.ghosts.iter().chain(&lists.unassigned).filter(|p| below(p) && !by_section(p)).collect();
     let mut text = renderer.owned_entries(dirs.iter(), ghosts.iter().copied())?;
-    for file in files.iter().filter(|f| !in_subpackage.contains(f.as_slice()) && !ghosts.contains(f)) {
+    for file in files.iter().filter(|f| !in_subpackage.contains(f.as_slice()) && !ghosts.contains(f) && !by_section(f))
+    {
         text.push_str(&renderer.line("", file)?);
     }
     Ok(text)

@@ -21,6 +21,13 @@ pub const LEFT_ALONE_VARIABLE: &str = "BRP_PYC_LIST_LEFT_ALONE";
 /// by hand; `LIST<TAB>*` when there were too many.
 pub const BY_HAND_VARIABLE: &str = "BRP_PYC_LIST_BY_HAND";
 
+/// `LIST<TAB>DIR<TAB>DIR...` lines: the directories a `%py_bytecode_owns` line took over from
+/// its macro's `DIR/` lines, whose whole tree the owner's list (LIST) now lists.
+pub const TAKEN_DIRS_VARIABLE: &str = "BRP_PYC_LIST_TAKEN_DIRS";
+/// `LIST<TAB>GLOB<TAB>GLOB...` lines: the cache lines of a `%py_bytecode_owns` line, which it
+/// turned into `%ghost` lines of the owner's section; the split ships what they match.
+pub const GHOST_GLOBS_VARIABLE: &str = "BRP_PYC_LIST_GHOST_GLOBS";
+
 /// What was recorded of a list beside its owner: the values, or `None` when the macros had
 /// more than they could hand on (the spec cannot be followed).
 type Facts = Vec<(Vec<u8>, Option<Vec<String>>)>;
@@ -31,6 +38,8 @@ pub struct Recorded {
     owners: Vec<(Vec<u8>, String)>,
     left_alone: Facts,
     by_hand: Facts,
+    taken_dirs: Facts,
+    ghost_globs: Facts,
 }
 
 impl Recorded {
@@ -38,25 +47,20 @@ impl Recorded {
     pub fn from_env() -> Recorded {
         let var = |name| std::env::var_os(name).map(OsString::into_encoded_bytes).unwrap_or_default();
         Recorded::parse(&var(OWNERS_VARIABLE), &var(LEFT_ALONE_VARIABLE), &var(BY_HAND_VARIABLE))
+            .with_taken_over(&var(TAKEN_DIRS_VARIABLE), &var(GHOST_GLOBS_VARIABLE))
+    }
+
+    /// The two variables of `%py_bytecode_owns` lines added.
+    pub fn with_taken_over(mut self, taken_dirs: &[u8], ghost_globs: &[u8]) -> Recorded {
+        self.taken_dirs = facts(taken_dirs);
+        self.ghost_globs = facts(ghost_globs);
+        self
     }
 
     /// The three variables' texts; a line without a tab is skipped.
     pub fn parse(owners: &[u8], left_alone: &[u8], by_hand: &[u8]) -> Recorded {
-        let split = |text: &[u8]| -> Vec<(Vec<u8>, Vec<String>)> {
-            text.split(|&b| b == b'\n')
-                .filter_map(|line| {
-                    let mut fields = line.split(|&b| b == b'\t');
-                    let list = fields.next()?.to_vec();
-                    let values: Vec<String> = fields.map(|v| String::from_utf8_lossy(v).into_owned()).collect();
-                    (!values.is_empty()).then_some((list, values))
-                })
-                .collect()
-        };
-        let facts = |text: &[u8]| -> Facts {
-            split(text).into_iter().map(|(list, values)| (list, (values != ["*"]).then_some(values))).collect()
-        };
-        let owners = split(owners).into_iter().map(|(list, mut values)| (list, values.swap_remove(0))).collect();
-        Recorded { owners, left_alone: facts(left_alone), by_hand: facts(by_hand) }
+        let owners = lines(owners).into_iter().map(|(list, mut values)| (list, values.swap_remove(0))).collect();
+        Recorded { owners, left_alone: facts(left_alone), by_hand: facts(by_hand), ..Recorded::default() }
     }
 
     fn bytes(lists: &[PathBuf]) -> Vec<Vec<u8>> {
@@ -100,6 +104,35 @@ impl Recorded {
     pub fn by_hand(&self, lists: &[PathBuf]) -> Option<Vec<String>> {
         Recorded::values(&self.by_hand, lists)
     }
+
+    /// The directories `%py_bytecode_owns` lines took over for `lists` (whose whole trees the
+    /// owner's list lists), each once; `None` when there were more than could be handed on.
+    pub fn taken_dirs(&self, lists: &[PathBuf]) -> Option<Vec<String>> {
+        Recorded::values(&self.taken_dirs, lists)
+    }
+
+    /// The cache globs `%py_bytecode_owns` lines made `%ghost` in the owner's section of
+    /// `lists`, each once; `None` when there were more than could be handed on.
+    pub fn ghost_globs(&self, lists: &[PathBuf]) -> Option<Vec<String>> {
+        Recorded::values(&self.ghost_globs, lists)
+    }
+}
+
+/// The `LIST<TAB>VALUE...` lines of a variable; a line without a tab is skipped.
+fn lines(text: &[u8]) -> Vec<(Vec<u8>, Vec<String>)> {
+    text.split(|&b| b == b'\n')
+        .filter_map(|line| {
+            let mut fields = line.split(|&b| b == b'\t');
+            let list = fields.next()?.to_vec();
+            let values: Vec<String> = fields.map(|v| String::from_utf8_lossy(v).into_owned()).collect();
+            (!values.is_empty()).then_some((list, values))
+        })
+        .collect()
+}
+
+/// The facts of a variable: `LIST<TAB>*` is "too many to hand on".
+fn facts(text: &[u8]) -> Facts {
+    lines(text).into_iter().map(|(list, values)| (list, (values != ["*"]).then_some(values))).collect()
 }
 
 /// The lists that say who owns the caches of a split: the pyproject list given and its named
