@@ -13,6 +13,8 @@
 # Usage: bench/corpus-build.sh WORK WHEELS
 set -uo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=bench/dnf-repo.sh
+. bench/dnf-repo.sh
 work=$1
 wheels=$2
 config=/tmp/brp-pyc-corpus-config
@@ -28,17 +30,6 @@ mkdir -p "$config/bin"
 ln -sf "$config/venv/bin/sphinx-build" "$config/bin/sphinx-build-3"
 ln -sf "$config/venv/bin/uv-build" "$config/bin/uv-build"
 ln -sf "$config/venv/bin/pybabel" "$config/bin/pybabel"
-
-# Sum of the sizes in bytes of the packages' real regular files, each stored copy once.
-installed_bytes() {
-    local total=0 package
-    for package in "$@"; do
-        # Tab-separated: the flags of a file without any are empty.
-        total=$((total + $(rpm -qp --qf '[%{LONGFILESIZES}\t%{FILEFLAGS:fflags}\t%{FILEINODES}\t%{FILEMODES:perms}\n]' "$package" |
-            awk -F'\t' '$4 ~ /^-/ && $2 !~ /g/ && !seen[$3]++ { s += $1 } END { print s + 0 }')))
-    done
-    echo "$total"
-}
 
 # rpm's own warnings of a build log, without the host name one of the chroots.
 warnings() {
@@ -76,54 +67,15 @@ for cache in caches:
 print(f"no: {len(wrong)}: {wrong[0]}" if wrong else "yes")'
 }
 
-# The names the packages other than the bytecode subpackages require and none of the packages
-# provides, each once, without its version: the names inside a rich dependency
-# `(A >= 1 with A < 2)` too. What the bytecode subpackages require must come from the build.
-outside_names() {
-    local p
-    for p in "$@"; do rpm -qp --qf '[%{PROVIDENAME}\n]' "$p"; done | sort -u >"$work/provided"
-    for p in "$@"; do
-        case $p in *-bytecode-opt-*) ;; *) rpm -qp --qf '[%{REQUIRENAME}\n]' "$p" ;; esac
-    done | grep -v '^rpmlib(' | python3 -c '
-import re, sys
-names = set()
-for line in map(str.strip, sys.stdin):
-    if not line.startswith("("):
-        names.add(line)
-        continue
-    version_next = False
-    for token in re.findall(r"[^\s()]+\([^\s()]*\)|[^\s()]+", line):
-        if version_next:
-            version_next = False
-        elif token in ("<", ">", "=", "<=", ">="):
-            version_next = True
-        elif token not in ("with", "without", "and", "or", "if", "else", "unless"):
-            names.add(token)
-print("\n".join(sorted(names)))' | sort -u | comm -23 - "$work/provided"
-}
-
 # dnf over one build's packages: a local repository of them and of a package standing in for
 # the system (it provides every name the other packages require from outside), every package installed at
 # once into an empty root, then each owner alone into another: its opt-0 package comes with it
 # (a weak dependency), no other level does. Prints "yes" or what went wrong.
 dnf_check() {
     local repo=$work/repo root=$work/root p owner opt0 installed names
-    rm -rf "$repo" "$root" "$work/system-top"
-    mkdir -p "$repo"
-    cp "$@" "$repo/"
-    {
-        printf 'Name: system-stand-in\nVersion: 1\nRelease: 1\nSummary: what the packages need\nLicense: MIT\nBuildArch: noarch\n'
-        outside_names "$@" | grep . | sed 's/^/Provides: /'
-        printf '%%description\nStands for the system.\n%%files\n'
-    } >"$work/system.spec"
-    rpmbuild -bb --quiet --define "_topdir $work/system-top" "$work/system.spec" >/dev/null 2>&1 ||
-        { echo "no: the stand-in did not build"; return; }
-    cp "$work"/system-top/RPMS/*/*.rpm "$repo/"
-    createrepo_c -q "$repo" >/dev/null
-    dnf_into() {
-        dnf -y -q --installroot="$1" --releasever=1 --setopt=reposdir=/dev/null --nogpgcheck --repo=local \
-            --repofrompath=local,"$repo" install "${@:2}" >"$work/dnf.log" 2>&1
-    }
+    rm -rf "$root"
+    local_repo "$repo" "" "$@" || { echo "no: the stand-in did not build"; return; }
+    dnf_into() { dnf_install "$1" "$repo" "${@:2}" >"$work/dnf.log" 2>&1; }
     dnf_said() { grep -m1 -E 'nothing provides|conflicts? with|No match' "$work/dnf.log" || tail -n 1 "$work/dnf.log"; }
     mapfile -t names < <(for p in "$@"; do rpm -qp --qf '%{NAME}\n' "$p"; done)
     dnf_into "$root" "${names[@]}" || { echo "no: not installable: $(dnf_said)"; return; }

@@ -17,7 +17,6 @@ checkout=$(pwd -P)
 suites=${*:-trixie sid}
 corpus=$(realpath -m "${BRP_PYC_CORPUS:-$checkout/../shared/corpus}")
 fedora=$(realpath -m "${FEDORA_RPM_CONFIG:-$checkout/../shared/fedora-rpm-config}")
-chroots=${CI_CHROOTS:-/var/tmp/brp-pyc-ci}
 work=$checkout/target/corpus-run
 mkdir -p "$work/sources" "$work/specs"
 cp "$corpus"/specs/*.spec "$work/specs/"
@@ -65,18 +64,8 @@ done
 # the one before it.
 echo "setuptools wheel hatchling hatch-vcs hatch-fancy-pypi-readme flit-core poetry-core<2.5 pdm-backend setuptools-scm" \
     "uv-build versioneer jupyter-packaging sphinx sphinx-rtd-theme furo django" >"$work/backends.txt"
-# As .ci/run's in_chroot: the checkout bound at the same path in a private mount namespace.
-in_chroot() {
-    local dir=$chroots/$1
-    shift
-    mkdir -p "$dir$checkout"
-    unshare --mount --propagation private -- sh -c '
-        dir=$1 checkout=$2; shift 2
-        mount -t proc proc "$dir/proc" && mount --rbind /dev "$dir/dev" && mount --bind "$checkout" "$dir$checkout" || exit 1
-        exec chroot "$dir" env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root \
-            LANG=C.UTF-8 TMPDIR=/tmp sh -c "cd \"\$0\" && exec \"\$@\"" "$checkout" "$@"
-    ' sh "$dir" "$checkout" "$@"
-}
+# shellcheck source=bench/in-chroot.sh
+. bench/in-chroot.sh
 
 for suite in $suites; do
     [ -d "$chroots/$suite" ] || { echo "corpus: no chroot $chroots/$suite (run .ci/run first)" >&2; exit 2; }
