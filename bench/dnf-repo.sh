@@ -51,7 +51,8 @@ local_repo() {
     mkdir -p "$repo"
     cp "$@" "$repo/"
     {
-        printf 'Name: system-stand-in\nVersion: 1\nRelease: 1\nSummary: what the packages need\nLicense: MIT\n'
+        # Its own files need nothing and provide nothing but what is listed.
+        printf 'Name: system-stand-in\nVersion: 1\nRelease: 1\nSummary: what the packages need\nLicense: MIT\nAutoReqProv: no\n'
         [ -n "$extra" ] || printf 'BuildArch: noarch\n'
         outside_names "$@" | grep . | sed 's/^/Provides: /'
         printf '%%description\nStands for the system.\n'

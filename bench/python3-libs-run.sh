@@ -44,8 +44,7 @@ grep -E '^warning: ' "$work/log-split" | grep -v -e 'canonicalize hostname' -e '
 # interpreter) with the libraries it loads, as /usr/bin/python3.14; it finds Fedora's layout
 # (/usr/lib64/python3.14) when told its platlibdir, PYTHONPLATLIBDIR=lib64.
 libs=$(ldd /usr/bin/python3.14 | awk '$2 == "=>" { print $3 }')
-system="AutoReqProv: no
-%install
+system="%install
 mkdir -p %{buildroot}/usr/bin %{buildroot}/usr/lib/x86_64-linux-gnu %{buildroot}/lib64
 cp -p /usr/bin/python3.14 %{buildroot}/usr/bin/
 ln -s python3.14 %{buildroot}/usr/bin/python3

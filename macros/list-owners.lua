@@ -22,16 +22,16 @@
 --
 -- Run with the arguments "owns", NAME, ARG... (by %py_bytecode_owns NAME ARG... in a %files
 -- section), it expands %NAME ARG... and hands rpm its lines with the bytecode taken over: a
--- "DIR/" line is left out (the owner's list, %{py_bytecode_owner_files}, lists DIR's tree with
--- its caches as %ghost) and a line of caches (".../__pycache__/*.cpython-314*.pyc") gets
--- " %ghost"; the split ships what both listed. BRP_PYC_LIST_TAKEN_DIRS and
--- BRP_PYC_LIST_GHOST_GLOBS ("LIST<TAB>PATH...") hand them on; the macro's other lines' paths
--- join BRP_PYC_LIST_LEFT_ALONE, as the section's own lines do.
+-- "DIR/" line and a line of caches (".../__pycache__/*.cpython-314*.pyc") are left out, and
+-- the owner's list, %{py_bytecode_owner_files}, lists DIR's tree with its caches as %ghost and
+-- the caches the glob matches as %ghost; the split ships what both listed.
+-- BRP_PYC_LIST_TAKEN_DIRS and BRP_PYC_LIST_TAKEN_GLOBS ("LIST<TAB>PATH...") hand them on; the
+-- macro's other lines' paths join BRP_PYC_LIST_LEFT_ALONE, as the section's own lines do.
 brp_pyc_list_owners = brp_pyc_list_owners or { owners = {}, order = {}, busy = false, left = {}, by_hand = {} }
 local M = brp_pyc_list_owners
 M.first = M.first or {}
 M.taken_dirs = M.taken_dirs or {}
-M.ghost_globs = M.ghost_globs or {}
+M.taken_globs = M.taken_globs or {}
 local MAX_VARIABLE = 64 * 1024
 
 -- The words of a line as rpm's option parser (popt) splits them: at white space, a "..." or
@@ -111,7 +111,7 @@ end
 -- Whether a line of a %files section is a %py_bytecode_owns line, which records itself when
 -- rpm expands it (its macro may be defined only further down the section).
 local function is_owns_line(text)
-    return text:match("^%s*%%{?%??py_bytecode_owns[%s}]") ~= nil or text:match("^%s*%%py_bytecode_owns$") ~= nil
+    return text:find("py_bytecode_owns", 1, true) ~= nil
 end
 
 -- The %files sections of a spec: the number of each one's first line and the lines of its
@@ -165,7 +165,10 @@ local function hand_on(name, facts)
     local lines = {}
     for _, list in ipairs(M.order) do
         local values = facts[list]
-        if values and #values > 0 then
+        if M.failed then
+            -- What the sections list is not known: brp-pyc must not guess.
+            lines[#lines + 1] = list .. "\t*"
+        elseif values and #values > 0 then
             local line = list .. "\t" .. table.concat(values, "\t")
             if #line > MAX_VARIABLE then
                 line = list .. "\t*"
@@ -331,6 +334,10 @@ function M.record()
     M.busy = false
     if not ok then
         io.stderr:write("brp-pyc: warning: the owner of a file list was not recorded: " .. tostring(err) .. "\n")
+        -- Half a record would hide what other lines list: say it is not known.
+        M.failed = true
+        pcall(hand_on, "BRP_PYC_LIST_LEFT_ALONE", M.left)
+        pcall(hand_on, "BRP_PYC_LIST_BY_HAND", M.by_hand)
     end
 end
 
@@ -346,17 +353,19 @@ local function section_start(lines, lineno)
 end
 
 -- A line of a macro's expansion as %py_bytecode_owns hands it to rpm: a directory line
--- "DIR/" (one absolute path, no glob) taken over, a line of caches (one absolute path in a
--- __pycache__ directory ending in .pyc, globs allowed) made %ghost, any other line as it is.
-local function take_over(line, list)
-    local path = line:match("^%s*(/%S*)%s*$")
+-- "DIR/" (one absolute path, no glob) and a line of caches (one absolute path in a __pycache__
+-- directory ending in .pyc, globs allowed) taken over, any other line as it is;
+-- inside a %if of the expansion (`conditional`), every line as it is: rpm, not this, decides
+-- which branch counts.
+local function take_over(line, list, conditional)
+    local path = not conditional and line:match("^%s*(/%S*)%s*$")
     if path and path:match("./$") and not path:find("[%*%?%[{]") then
         add(M.taken_dirs, list, (path:gsub("/+$", "")))
         return ""
     end
     if path and path:find("/__pycache__/[^/]*%.pyc$") then
-        add(M.ghost_globs, list, path)
-        return line .. " %ghost"
+        add(M.taken_globs, list, path)
+        return ""
     end
     record_line_of(true, line, { list })
     return line
@@ -365,6 +374,10 @@ end
 -- %py_bytecode_owns NAME ARG...: %NAME ARG... with the bytecode of its lines taken over by the
 -- owner's list of this section (see the top of this file).
 function M.owns(args)
+    if M.busy then
+        -- Expanded while a %files line is recorded: it records itself when rpm reaches it.
+        return ""
+    end
     local name = args[1]
     if not name or not name:match("^[%w_]+$") then
         error("%py_bytecode_owns NAME [ARG...]: NAME, the macro whose lines it takes over, is missing or not a macro name", 0)
@@ -387,21 +400,33 @@ function M.owns(args)
     end
     local call = "%" .. name
     for i = 2, #args do
-        call = call .. " " .. args[i]
+        -- rpm expanded the arguments already: a "%" left in them is a literal one.
+        call = call .. " " .. args[i]:gsub("%%", "%%%%")
     end
-    local out = {}
+    local out, depth = {}, 0
+    local dirs_before, globs_before = #(M.taken_dirs[list] or {}), #(M.taken_globs[list] or {})
     for line in (rpm.expand(call) .. "\n"):gmatch("([^\n]*)\n") do
-        out[#out + 1] = take_over(line, list)
+        if line:match("^%s*%%if") then
+            depth = depth + 1
+        end
+        out[#out + 1] = take_over(line, list, depth > 0)
+        if line:match("^%s*%%endif") and depth > 0 then
+            depth = depth - 1
+        end
+    end
+    if #(M.taken_dirs[list] or {}) == dirs_before and #(M.taken_globs[list] or {}) == globs_before then
+        error("%py_bytecode_owns: %" .. name .. " lists no directory (DIR/) and no caches (.../__pycache__/*.pyc) " ..
+            "outside an %if: there is nothing to take over", 0)
     end
     hand_on("BRP_PYC_LIST_LEFT_ALONE", M.left)
     hand_on("BRP_PYC_LIST_TAKEN_DIRS", M.taken_dirs)
-    hand_on("BRP_PYC_LIST_GHOST_GLOBS", M.ghost_globs)
+    hand_on("BRP_PYC_LIST_TAKEN_GLOBS", M.taken_globs)
     if rpm.expand("%{?_brp_pyc_show_owners}") ~= "" then
         for _, value in ipairs(M.taken_dirs[list] or {}) do
             io.stderr:write("brp-pyc: taken over by the owner's list: " .. value .. "\n")
         end
-        for _, value in ipairs(M.ghost_globs[list] or {}) do
-            io.stderr:write("brp-pyc: made %ghost, its caches split: " .. value .. "\n")
+        for _, value in ipairs(M.taken_globs[list] or {}) do
+            io.stderr:write("brp-pyc: caches taken over by the owner's list: " .. value .. "\n")
         end
     end
     return table.concat(out, "\n")

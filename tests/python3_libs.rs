@@ -253,24 +253,29 @@ fn split_in_three_lines_the_stand_in_ships_python3_libs_caches_in_its_bytecode_p
     split.assert_no_set_spans_packages();
 }
 
-/// A small spec of python3-libs' shape: a macro that lists a directory and a cache glob.
-fn owns_spec(install: &str, files_line: &str) -> String {
+/// A small spec of python3-libs' shape: a macro (`listing`, of `LISTING`'s lines, `%{1}` the
+/// library) that lists a directory and a cache glob.
+fn owns_spec(install: &str, files_line: &str, listing: &str) -> String {
+    let body = listing.lines().collect::<Vec<_>>().join("\\\n");
     format!(
         "Name: owns\nVersion: 1\nRelease: 1\nSummary: s\nLicense: MIT\nBuildArch: noarch\n%description\nd.\n\
          %install\nmkdir -p %{{buildroot}}/usr/lib/py/pkg\necho 'X = 1' >%{{buildroot}}/usr/lib/py/pkg/m.py\n{install}\n\
-         {files_line}\n%define listing() \\\n%{{1}}/pkg/\\\n%{{1}}/__pycache__/*.pyc\n\
+         {files_line}\n%define listing() \\\n{body}\n\
          %py_bytecode_owns listing /usr/lib/py\n%changelog\n* Thu Jan 01 2026 Packager <p@example.org> - 1-1\n- Built.\n"
     )
 }
 
 /// `%py_bytecode_owns` where the split could not follow it fails the build while rpm parses
-/// the spec, with one line saying what is missing: the header naming the owner's list, the
-/// `%py_bytecode_split` line, a brp step that runs (python3.14.spec turns it off).
+/// the spec, with one line saying what is missing: something to take over, the header naming
+/// the owner's list, the `%py_bytecode_split` line, a brp step that runs (python3.14.spec
+/// turns it off).
 #[test]
 fn py_bytecode_owns_refuses_a_spec_whose_split_could_not_follow_it() {
     let Some(config) = fedora() else { return };
     let header = "%files -f %{py_bytecode_owner_files}";
+    let listing = "%{1}/pkg/\n%{1}/__pycache__/*.pyc";
     for (install, files_line, said) in [
+        ("%py_bytecode_split", header, "%listing lists no directory (DIR/) and no caches"),
         ("%py_bytecode_split", "%files", "the %files line of its section must name the owner's list"),
         ("", header, "the split is not asked for: %py_bytecode_split in %install"),
         (
@@ -280,7 +285,8 @@ fn py_bytecode_owns_refuses_a_spec_whose_split_could_not_follow_it() {
         ),
     ] {
         let dir = tempfile::tempdir().unwrap();
-        let stderr = match try_rpmbuild(config, dir.path(), &owns_spec(install, files_line)) {
+        let listing = if said.contains("lists no directory") { "%{1}/*.py\n%{1}/pkg/m.py" } else { listing };
+        let stderr = match try_rpmbuild(config, dir.path(), &owns_spec(install, files_line, listing)) {
             Ok(build) => panic!("{said}: the build did not fail:\n{}", build.stderr),
             Err(stderr) => stderr,
         };
@@ -407,4 +413,40 @@ fn a_macro_listing_a_directory_and_a_cache_glob_splits_the_owner_only() {
         "other's caches: one set, as compileall made it"
     );
     build.assert_no_set_spans_packages();
+}
+
+/// The shapes around the macro: one that lists caches by glob and no directory (the section
+/// lists the package directory by a line of its own, whose caches stay real in the owner), and
+/// one whose directory line sits in an `%if` that rpm skips (left to rpm: not taken over, the
+/// directory need not exist). Both build without a warning; the owner's `%ghost` entries are
+/// the top-level caches alone.
+#[test]
+fn a_macro_of_cache_globs_alone_or_with_a_skipped_branch_splits_what_rpm_lists() {
+    let Some(config) = fedora() else { return };
+    let listing = "%define listing() \\\n%{1}/*.py\\\n%dir %{1}/__pycache__/\\\n%{1}/__pycache__/*.pyc\\\n%{1}/pkg/\n";
+    assert!(OWNS_SPEC.contains(listing));
+    let globs_alone = OWNS_SPEC.replace(
+        listing,
+        "%define listing() \\\n%{1}/*.py\\\n%dir %{1}/__pycache__/\\\n%{1}/__pycache__/*.pyc\n/usr/lib/py/pkg/\n",
+    );
+    let skipped_branch = OWNS_SPEC.replace(
+        listing,
+        "%define listing() \\\n%{1}/*.py\\\n%dir %{1}/__pycache__/\\\n%{1}/__pycache__/*.pyc\\\n%if 0\\\n%{1}/gone/\\\n%endif\n/usr/lib/py/pkg/\n",
+    );
+    let tag = cache_tag(SYSTEM_PYTHON);
+    let top: BTreeSet<String> =
+        ["", ".opt-1", ".opt-2"].iter().map(|l| format!("/usr/lib/py/__pycache__/top.{tag}{l}.pyc")).collect();
+    for (what, spec) in [("globs alone", globs_alone), ("a skipped branch", skipped_branch)] {
+        let dir = tempfile::tempdir().unwrap();
+        let build = try_rpmbuild(config, dir.path(), &spec).unwrap_or_else(|stderr| panic!("{what}: {stderr}"));
+        assert_eq!(rpm_warnings(&build.stderr), Vec::<&str>::new(), "{what}: {}", build.stderr);
+        assert_eq!(brp_pyc_warnings(&build.stderr), Vec::<&str>::new(), "{what}: {}", build.stderr);
+        let files = files_of(&build.packages["owns"]);
+        let ghosts: BTreeSet<String> = files.iter().filter(|e| e.ghost).map(|e| e.name.clone()).collect();
+        assert_eq!(ghosts, top, "{what}: the owner's %ghost entries");
+        let real_caches = files.iter().filter(|e| !e.ghost && e.name.ends_with(".pyc")).count();
+        assert_eq!(real_caches, 6, "{what}: pkg's caches stay real in the owner, as its line lists them");
+        let shipped: usize = (0..3).map(|n| files_of(&build.packages[&format!("owns-bytecode-opt-{n}")]).len()).sum();
+        assert_eq!(shipped, 3, "{what}: the subpackages ship top's caches alone");
+    }
 }

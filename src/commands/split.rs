@@ -26,7 +26,7 @@ pub fn run(args: &SplitArgs) -> Result<ExitCode, Error> {
     let recorded = Recorded::from_env();
     let taken = taken_over(args, &recorded)?;
     let lists =
-        owner_lists(args.pyproject_files.as_deref(), !args.own.is_empty() || !taken.dirs.is_empty(), &args.output_dir);
+        owner_lists(args.pyproject_files.as_deref(), !args.own.is_empty() || !taken.is_empty(), &args.output_dir);
     let per_owner = owners_of_named_copies(args, &recorded)?;
     // What the spec's %files sections say, when the split declares the subpackages itself
     // (a spec that declares them lists what it wants) or follows a %py_bytecode_owns line:
@@ -36,6 +36,10 @@ pub fn run(args: &SplitArgs) -> Result<ExitCode, Error> {
     } else {
         (Some(Vec::new()), Some(Vec::new()))
     };
+    if !taken.is_empty() && left_alone.is_none() {
+        // Without what the other lines list, their caches would ship in the subpackages too.
+        return Err(Error::TakenOver("what the spec's other %files lines list was not recorded".into()));
+    }
     if args.if_pyproject {
         let why = match (&by_hand, &left_alone) {
             // The unsplit build ships those caches in the owner: split, rpm would list them twice.
@@ -87,8 +91,13 @@ pub fn run(args: &SplitArgs) -> Result<ExitCode, Error> {
         let env = std::env::var_os("RPM_BUILD_ROOT").map(PathBuf::from)?;
         roots.iter().all(|r| r.starts_with(&env)).then_some(env)
     });
-    // A %py_bytecode_owns line restricts the split to the caches its lines listed.
-    let include = if args.include.is_empty() { taken.covered() } else { args.include.clone() };
+    // A %py_bytecode_owns line restricts the split to the caches its lines listed and the
+    // directories given to %py_bytecode_split.
+    let include = if taken.is_empty() {
+        args.include.clone()
+    } else {
+        taken.covered().into_iter().chain(args.own.iter().map(|d| d.to_string_lossy().into_owned())).collect()
+    };
     let filter = PathFilter::new(&include, &excludes(args, left_alone.as_deref().unwrap_or_default()))?;
     let syntax = match args.rpm_escape {
         EscapeChoice::Fixed(syntax) => syntax,
@@ -102,7 +111,7 @@ pub fn run(args: &SplitArgs) -> Result<ExitCode, Error> {
         roots,
         pyproject: None,
         own: args.own.iter().cloned().chain(taken.dirs.iter().map(PathBuf::from)).collect(),
-        listed_ghosts: taken.ghost_globs.clone(),
+        taken_globs: taken.taken_globs.clone(),
     };
     let step = BrpStep { compile_missing: args.compile_missing, python: args.python.as_deref(), link: args.link };
     if let Some(owners) = per_owner {
@@ -136,17 +145,18 @@ pub fn run(args: &SplitArgs) -> Result<ExitCode, Error> {
 #[derive(Debug, Default)]
 struct TakenOver {
     dirs: Vec<String>,
-    ghost_globs: Vec<String>,
+    taken_globs: Vec<String>,
 }
 
 impl TakenOver {
     fn is_empty(&self) -> bool {
-        self.dirs.is_empty() && self.ghost_globs.is_empty()
+        self.dirs.is_empty() && self.taken_globs.is_empty()
     }
 
-    /// The installed paths whose caches the split ships: the directories and the globs.
+    /// The installed paths whose caches the split ships, as globs: the directories (their
+    /// names taken literally) and the cache globs.
     fn covered(&self) -> Vec<String> {
-        self.dirs.iter().chain(&self.ghost_globs).cloned().collect()
+        self.dirs.iter().map(|d| globset::escape(d)).chain(self.taken_globs.iter().cloned()).collect()
     }
 }
 
@@ -156,22 +166,32 @@ impl TakenOver {
 /// directories unpackaged: an error saying so, as is a record too large to follow.
 fn taken_over(args: &SplitArgs, recorded: &Recorded) -> Result<TakenOver, Error> {
     let lists = [args.output_dir.join(OWNER_LIST_NAME)];
-    let (Some(dirs), Some(ghost_globs)) = (recorded.taken_dirs(&lists), recorded.ghost_globs(&lists)) else {
+    let (Some(dirs), Some(taken_globs)) = (recorded.taken_dirs(&lists), recorded.taken_globs(&lists)) else {
         return Err(Error::TakenOver("it took over more lines than the environment can hand on".into()));
     };
-    let taken = TakenOver { dirs, ghost_globs };
-    if !taken.is_empty() && recorded.owner_of(&lists[0]).is_none() {
+    let taken = TakenOver { dirs, taken_globs };
+    if taken.is_empty() {
+        return Ok(taken);
+    }
+    if recorded.owner_of(&lists[0]).is_none() {
         return Err(Error::TakenOver(
             "no %files line names %{py_bytecode_owner_files} with -f: the section with %py_bytecode_owns must".into(),
         ));
     }
-    if !taken.is_empty() {
-        log::info!(
-            "%py_bytecode_owns: {} directories and {} cache globs of the owner's section split",
-            taken.dirs.len(),
-            taken.ghost_globs.len()
-        );
+    if !args.include.is_empty() {
+        return Err(Error::TakenOver("it chooses the caches of the split: -i/--include cannot narrow them".into()));
     }
+    let pyproject = args.pyproject_files.as_deref().map(crate::split::pyproject::lists_at).transpose()?;
+    if pyproject.is_some_and(|lists| !lists.is_empty()) {
+        return Err(Error::TakenOver(
+            "the spec has %pyproject_save_files lists too, and the split takes over one kind of list".into(),
+        ));
+    }
+    log::info!(
+        "%py_bytecode_owns: {} directories and {} cache globs of the owner's section split",
+        taken.dirs.len(),
+        taken.taken_globs.len()
+    );
     Ok(taken)
 }
 

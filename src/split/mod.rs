@@ -53,9 +53,9 @@ pub struct SplitOptions {
     /// Installed directories whose whole content the owner's list (`bytecode-owner.files`)
     /// lists, caches as `%ghost`.
     pub own: Vec<PathBuf>,
-    /// Globs of caches that the owner's section lists as `%ghost` itself (`%py_bytecode_owns`):
-    /// the owner's list leaves them out, or rpm would say they are listed twice.
-    pub listed_ghosts: Vec<String>,
+    /// Globs of caches a `%py_bytecode_owns` line took over from its macro: the owner's list
+    /// lists what they match (every level of each source beside them) as `%ghost`.
+    pub taken_globs: Vec<String>,
 }
 
 /// `--include`/`--exclude`: globs on installed paths. A glob that matches a directory covers
@@ -166,9 +166,9 @@ pub fn split_build(
     let lists = plan_lists(&options)?;
     let mut rendered = render_lists(&lists, syntax, &real_root)?;
     let mut renderer = ListRenderer::new(syntax, &real_root);
-    if !options.own.is_empty() {
-        let listed = PathFilter::new(&[], &options.listed_ghosts)?;
-        let text = owner_list::render(&options.own, &real_root, &lists, &listed, &mut renderer)?;
+    if !options.own.is_empty() || !options.taken_globs.is_empty() {
+        let taken = PathFilter::new(&[], &options.taken_globs)?;
+        let text = owner_list::render(&options.own, &real_root, &lists, &taken, &mut renderer)?;
         rendered.push(RenderedList { file_name: owner_list::OWNER_LIST_NAME.into(), text });
     }
     // Every line is rendered before anything is written: a name that cannot be listed leaves
@@ -761,7 +761,7 @@ mod tests {
             filter: PathFilter::default(),
             pyproject: None,
             own: Vec::new(),
-            listed_ghosts: Vec::new(),
+            taken_globs: Vec::new(),
         }
     }
 

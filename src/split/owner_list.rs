@@ -20,13 +20,14 @@ pub const OWNER_LIST_NAME: &str = "bytecode-owner.files";
 /// Renders the owner's list for the installed directories `own`, below `real_root`: `%dir`
 /// for each directory, each file that ships in no bytecode subpackage as it is (a cache left
 /// out of the split by `--include`/`--exclude` too), the caches of the split as `%ghost`,
-/// also those absent from the build root (levels Python may write at run time); but not the
-/// caches that `listed` rejects, which the owner's section lists itself.
+/// also those absent from the build root (levels Python may write at run time); and, as
+/// `%ghost`, the caches of the split that `taken` rejects (its excludes are the cache globs a
+/// `%py_bytecode_owns` line took over).
 pub fn render(
     own: &[PathBuf],
     real_root: &Path,
     lists: &FileLists,
-    listed: &PathFilter,
+    taken: &PathFilter,
     renderer: &mut ListRenderer<'_>,
 ) -> Result<String, Error> {
     let in_subpackage: BTreeSet<&[u8]> =
@@ -60,12 +61,11 @@ pub fn render(
         }
     }
     let below = |path: &[u8]| own.iter().any(|top| Path::new(OsStr::from_bytes(path)).starts_with(top));
-    let by_section = |path: &[u8]| !listed.accepts(Path::new(OsStr::from_bytes(path)));
+    let by_glob = |path: &[u8]| !taken.accepts(Path::new(OsStr::from_bytes(path)));
     let ghosts: BTreeSet<&Vec<u8>> =
-        lists.ghosts.iter().chain(&lists.unassigned).filter(|p| below(p) && !by_section(p)).collect();
+        lists.ghosts.iter().chain(&lists.unassigned).filter(|p| below(p) || by_glob(p)).collect();
     let mut text = renderer.owned_entries(dirs.iter(), ghosts.iter().copied())?;
-    for file in files.iter().filter(|f| !in_subpackage.contains(f.as_slice()) && !ghosts.contains(f) && !by_section(f))
-    {
+    for file in files.iter().filter(|f| !in_subpackage.contains(f.as_slice()) && !ghosts.contains(f)) {
         text.push_str(&renderer.line("", file)?);
     }
     Ok(text)

@@ -24,9 +24,9 @@ pub const BY_HAND_VARIABLE: &str = "BRP_PYC_LIST_BY_HAND";
 /// `LIST<TAB>DIR<TAB>DIR...` lines: the directories a `%py_bytecode_owns` line took over from
 /// its macro's `DIR/` lines, whose whole tree the owner's list (LIST) now lists.
 pub const TAKEN_DIRS_VARIABLE: &str = "BRP_PYC_LIST_TAKEN_DIRS";
-/// `LIST<TAB>GLOB<TAB>GLOB...` lines: the cache lines of a `%py_bytecode_owns` line, which it
-/// turned into `%ghost` lines of the owner's section; the split ships what they match.
-pub const GHOST_GLOBS_VARIABLE: &str = "BRP_PYC_LIST_GHOST_GLOBS";
+/// `LIST<TAB>GLOB<TAB>GLOB...` lines: the cache lines (globs) a `%py_bytecode_owns` line took
+/// over from its macro; the owner's list (LIST) lists what they match as `%ghost`.
+pub const TAKEN_GLOBS_VARIABLE: &str = "BRP_PYC_LIST_TAKEN_GLOBS";
 
 /// What was recorded of a list beside its owner: the values, or `None` when the macros had
 /// more than they could hand on (the spec cannot be followed).
@@ -39,7 +39,7 @@ pub struct Recorded {
     left_alone: Facts,
     by_hand: Facts,
     taken_dirs: Facts,
-    ghost_globs: Facts,
+    taken_globs: Facts,
 }
 
 impl Recorded {
@@ -47,13 +47,13 @@ impl Recorded {
     pub fn from_env() -> Recorded {
         let var = |name| std::env::var_os(name).map(OsString::into_encoded_bytes).unwrap_or_default();
         Recorded::parse(&var(OWNERS_VARIABLE), &var(LEFT_ALONE_VARIABLE), &var(BY_HAND_VARIABLE))
-            .with_taken_over(&var(TAKEN_DIRS_VARIABLE), &var(GHOST_GLOBS_VARIABLE))
+            .with_taken_over(&var(TAKEN_DIRS_VARIABLE), &var(TAKEN_GLOBS_VARIABLE))
     }
 
     /// The two variables of `%py_bytecode_owns` lines added.
-    pub fn with_taken_over(mut self, taken_dirs: &[u8], ghost_globs: &[u8]) -> Recorded {
+    pub fn with_taken_over(mut self, taken_dirs: &[u8], taken_globs: &[u8]) -> Recorded {
         self.taken_dirs = facts(taken_dirs);
-        self.ghost_globs = facts(ghost_globs);
+        self.taken_globs = facts(taken_globs);
         self
     }
 
@@ -111,10 +111,11 @@ impl Recorded {
         Recorded::values(&self.taken_dirs, lists)
     }
 
-    /// The cache globs `%py_bytecode_owns` lines made `%ghost` in the owner's section of
-    /// `lists`, each once; `None` when there were more than could be handed on.
-    pub fn ghost_globs(&self, lists: &[PathBuf]) -> Option<Vec<String>> {
-        Recorded::values(&self.ghost_globs, lists)
+    /// The cache globs `%py_bytecode_owns` lines took over for `lists` (whose matches the
+    /// owner's list lists as `%ghost`), each once; `None` when there were more than could be
+    /// handed on.
+    pub fn taken_globs(&self, lists: &[PathBuf]) -> Option<Vec<String>> {
+        Recorded::values(&self.taken_globs, lists)
     }
 }
 
