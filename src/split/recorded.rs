@@ -169,6 +169,21 @@ mod tests {
         assert_eq!(Recorded::parse(b"", b"", b""), Recorded::default());
     }
 
+    /// What `%py_bytecode_owns` took over is read per list, as the other facts are.
+    #[test]
+    fn taken_over_dirs_and_globs_are_read_per_list() {
+        let recorded = Recorded::parse(b"/b/bytecode-owner.files\tpython3-libs", b"", b"").with_taken_over(
+            b"/b/bytecode-owner.files\t/usr/lib64/py/json\t/usr/lib64/py/email/mime\n/b/other\t/x",
+            b"/b/bytecode-owner.files\t/usr/lib64/py/__pycache__/*.cpython-314*.pyc",
+        );
+        let lists = [PathBuf::from("/b/bytecode-owner.files")];
+        assert_eq!(recorded.taken_dirs(&lists).unwrap(), ["/usr/lib64/py/json", "/usr/lib64/py/email/mime"]);
+        assert_eq!(recorded.taken_globs(&lists).unwrap(), ["/usr/lib64/py/__pycache__/*.cpython-314*.pyc"]);
+        let too_many = Recorded::default().with_taken_over(b"/b/bytecode-owner.files\t*", b"");
+        assert_eq!(too_many.taken_dirs(&lists), None);
+        assert_eq!(too_many.taken_globs(&lists).unwrap(), Vec::<String>::new());
+    }
+
     /// `LIST<TAB>*`: more than the macros could hand on in the environment.
     #[test]
     fn too_many_is_not_knowing() {
