@@ -96,7 +96,13 @@ pub fn run(args: &SplitArgs) -> Result<ExitCode, Error> {
     let include = if taken.is_empty() {
         args.include.clone()
     } else {
-        taken.covered().into_iter().chain(args.own.iter().map(|d| d.to_string_lossy().into_owned())).collect()
+        let mut include = taken.covered();
+        for dir in &args.own {
+            // A glob matches text: a name that is not UTF-8 would match nothing, silently.
+            let dir = dir.to_str().ok_or_else(|| Error::Glob(dir.display().to_string(), "not UTF-8".into()))?;
+            include.push(dir.to_string());
+        }
+        include
     };
     let filter = PathFilter::new(&include, &excludes(args, left_alone.as_deref().unwrap_or_default()))?;
     let syntax = match args.rpm_escape {
@@ -111,7 +117,7 @@ pub fn run(args: &SplitArgs) -> Result<ExitCode, Error> {
         roots,
         pyproject: None,
         own: args.own.iter().cloned().chain(taken.dirs.iter().map(PathBuf::from)).collect(),
-        taken_globs: taken.taken_globs.clone(),
+        taken_globs: taken.globs.clone(),
     };
     let step = BrpStep { compile_missing: args.compile_missing, python: args.python.as_deref(), link: args.link };
     if let Some(owners) = per_owner {
@@ -141,22 +147,23 @@ pub fn run(args: &SplitArgs) -> Result<ExitCode, Error> {
 }
 
 /// What the `%py_bytecode_owns` line of the owner's section took over from its macro: the
-/// directories whose trees the owner's list now lists, and the cache globs it made `%ghost`.
+/// directories whose trees the owner's list now lists, and the cache globs whose matches it
+/// lists as `%ghost`.
 #[derive(Debug, Default)]
 struct TakenOver {
     dirs: Vec<String>,
-    taken_globs: Vec<String>,
+    globs: Vec<String>,
 }
 
 impl TakenOver {
     fn is_empty(&self) -> bool {
-        self.dirs.is_empty() && self.taken_globs.is_empty()
+        self.dirs.is_empty() && self.globs.is_empty()
     }
 
     /// The installed paths whose caches the split ships, as globs: the directories (their
     /// names taken literally) and the cache globs.
     fn covered(&self) -> Vec<String> {
-        self.dirs.iter().map(|d| globset::escape(d)).chain(self.taken_globs.iter().cloned()).collect()
+        self.dirs.iter().map(|d| globset::escape(d)).chain(self.globs.iter().cloned()).collect()
     }
 }
 
@@ -166,10 +173,10 @@ impl TakenOver {
 /// directories unpackaged: an error saying so, as is a record too large to follow.
 fn taken_over(args: &SplitArgs, recorded: &Recorded) -> Result<TakenOver, Error> {
     let lists = [args.output_dir.join(OWNER_LIST_NAME)];
-    let (Some(dirs), Some(taken_globs)) = (recorded.taken_dirs(&lists), recorded.taken_globs(&lists)) else {
+    let (Some(dirs), Some(globs)) = (recorded.taken_dirs(&lists), recorded.taken_globs(&lists)) else {
         return Err(Error::TakenOver("it took over more lines than the environment can hand on".into()));
     };
-    let taken = TakenOver { dirs, taken_globs };
+    let taken = TakenOver { dirs, globs };
     if taken.is_empty() {
         return Ok(taken);
     }
@@ -190,7 +197,7 @@ fn taken_over(args: &SplitArgs, recorded: &Recorded) -> Result<TakenOver, Error>
     log::info!(
         "%py_bytecode_owns: {} directories and {} cache globs of the owner's section split",
         taken.dirs.len(),
-        taken.taken_globs.len()
+        taken.globs.len()
     );
     Ok(taken)
 }

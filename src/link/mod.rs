@@ -14,6 +14,7 @@ pub mod layout;
 pub mod plan;
 pub mod walk;
 
+use std::borrow::Cow;
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
@@ -59,16 +60,17 @@ impl std::fmt::Debug for LayoutScope {
 }
 
 impl LinkOptions {
-    /// The layout for the module whose first cache is `first` ([`LinkOptions::layout_scope`]).
-    fn layout_of(&self, listing: &Listing, module: &Module) -> Layout {
+    /// The layout for `module` of `listing`: `layout` where [`LinkOptions::layout_scope`] takes
+    /// in its first cache (or there is no scope), all levels in one group elsewhere.
+    fn layout_of(&self, listing: &Listing, module: &Module) -> Cow<'_, Layout> {
         let applies = match (&self.layout_scope, module.caches.first()) {
             (Some(scope), Some(first)) => (scope.0)(&listing.path.join(OsStr::from_bytes(first.name.to_bytes()))),
             _ => true,
         };
         if applies {
-            self.layout.clone()
+            Cow::Borrowed(&self.layout)
         } else {
-            Layout::all_in_one()
+            Cow::Owned(Layout::all_in_one())
         }
     }
 }

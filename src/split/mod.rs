@@ -167,8 +167,8 @@ pub fn split_build(
     let mut rendered = render_lists(&lists, syntax, &real_root)?;
     let mut renderer = ListRenderer::new(syntax, &real_root);
     if !options.own.is_empty() || !options.taken_globs.is_empty() {
-        let taken = PathFilter::new(&[], &options.taken_globs)?;
-        let text = owner_list::render(&options.own, &real_root, &lists, &taken, &mut renderer)?;
+        let taken = glob_set(&options.taken_globs)?;
+        let text = owner_list::render(&options.own, &real_root, &lists, taken.as_ref(), &mut renderer)?;
         rendered.push(RenderedList { file_name: owner_list::OWNER_LIST_NAME.into(), text });
     }
     // Every line is rendered before anything is written: a name that cannot be listed leaves

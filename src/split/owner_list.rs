@@ -8,11 +8,11 @@ use std::ffi::OsStr;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
 
-use globset::GlobBuilder;
+use globset::{GlobBuilder, GlobSet};
 
 use crate::error::Error;
 use crate::render::rpm_files::has_glob_chars;
-use crate::split::{FileLists, ListRenderer, PathFilter};
+use crate::split::{FileLists, ListRenderer};
 
 /// The file name of the owner's list (`%py_bytecode_owner_files`).
 pub const OWNER_LIST_NAME: &str = "bytecode-owner.files";
@@ -21,13 +21,13 @@ pub const OWNER_LIST_NAME: &str = "bytecode-owner.files";
 /// for each directory, each file that ships in no bytecode subpackage as it is (a cache left
 /// out of the split by `--include`/`--exclude` too), the caches of the split as `%ghost`,
 /// also those absent from the build root (levels Python may write at run time); and, as
-/// `%ghost`, the caches of the split that `taken` rejects (its excludes are the cache globs a
+/// `%ghost`, the caches of the split that `taken` matches (the cache globs a
 /// `%py_bytecode_owns` line took over).
 pub fn render(
     own: &[PathBuf],
     real_root: &Path,
     lists: &FileLists,
-    taken: &PathFilter,
+    taken: Option<&GlobSet>,
     renderer: &mut ListRenderer<'_>,
 ) -> Result<String, Error> {
     let in_subpackage: BTreeSet<&[u8]> =
@@ -61,7 +61,7 @@ pub fn render(
         }
     }
     let below = |path: &[u8]| own.iter().any(|top| Path::new(OsStr::from_bytes(path)).starts_with(top));
-    let by_glob = |path: &[u8]| !taken.accepts(Path::new(OsStr::from_bytes(path)));
+    let by_glob = |path: &[u8]| taken.is_some_and(|globs| globs.is_match(Path::new(OsStr::from_bytes(path))));
     let ghosts: BTreeSet<&Vec<u8>> =
         lists.ghosts.iter().chain(&lists.unassigned).filter(|p| below(p) || by_glob(p)).collect();
     let mut text = renderer.owned_entries(dirs.iter(), ghosts.iter().copied())?;
