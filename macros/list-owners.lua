@@ -186,6 +186,21 @@ local function hand_on(name, facts)
     posix.setenv(name, text)
 end
 
+-- With rpmbuild --define '_brp_pyc_show_owners 1' (or rpmspec -P), says what was recorded:
+-- one "brp-pyc: LABEL: VALUE" line per value.
+local function showing()
+    return rpm.expand("%{?_brp_pyc_show_owners}") ~= ""
+end
+
+local function show(label, values)
+    if not showing() then
+        return
+    end
+    for _, value in ipairs(values or {}) do
+        io.stderr:write("brp-pyc: " .. label .. ": " .. value .. "\n")
+    end
+end
+
 -- Adds `value` to the values of `list` in `facts`, once.
 local function add(facts, list, value)
     facts[list] = facts[list] or { seen = {} }
@@ -311,17 +326,12 @@ local function record_line()
     end
     posix.setenv("BRP_PYC_LIST_OWNERS", table.concat(owners, "\n"))
     record_neighbours(lines, lineno, recorded)
-    -- rpmbuild --define '_brp_pyc_show_owners 1' (or rpmspec -P) says what was recorded.
-    if rpm.expand("%{?_brp_pyc_show_owners}") ~= "" then
-        for _, path in ipairs(recorded) do
+    for _, path in ipairs(recorded) do
+        if showing() then
             io.stderr:write("brp-pyc: the owner of " .. path .. " is " .. owner .. "\n")
-            for _, value in ipairs(M.left[path] or {}) do
-                io.stderr:write("brp-pyc: left to another package or to the owner's own line: " .. value .. "\n")
-            end
-            for _, value in ipairs(M.by_hand[path] or {}) do
-                io.stderr:write("brp-pyc: caches listed by hand: " .. value .. "\n")
-            end
         end
+        show("left to another package or to the owner's own line", M.left[path])
+        show("caches listed by hand", M.by_hand[path])
     end
 end
 
@@ -356,19 +366,19 @@ end
 -- "DIR/" (one absolute path, no glob) and a line of caches (one absolute path in a __pycache__
 -- directory ending in .pyc, globs allowed) taken over, any other line as it is;
 -- inside a %if of the expansion (`conditional`), every line as it is: rpm, not this, decides
--- which branch counts.
+-- which branch counts. Returns the line for rpm and whether it was taken over.
 local function take_over(line, list, conditional)
     local path = not conditional and line:match("^%s*(/%S*)%s*$")
     if path and path:match("./$") and not path:find("[%*%?%[{]") then
         add(M.taken_dirs, list, (path:gsub("/+$", "")))
-        return ""
+        return "", true
     end
     if path and path:find("/__pycache__/[^/]*%.pyc$") then
         add(M.taken_globs, list, path)
-        return ""
+        return "", true
     end
     record_line_of(true, line, { list })
-    return line
+    return line, false
 end
 
 -- %py_bytecode_owns NAME ARG...: %NAME ARG... with the bytecode of its lines taken over by the
@@ -403,32 +413,26 @@ function M.owns(args)
         -- rpm expanded the arguments already: a "%" left in them is a literal one.
         call = call .. " " .. args[i]:gsub("%%", "%%%%")
     end
-    local out, depth = {}, 0
-    local dirs_before, globs_before = #(M.taken_dirs[list] or {}), #(M.taken_globs[list] or {})
+    local out, depth, taken_any = {}, 0, false
     for line in (rpm.expand(call) .. "\n"):gmatch("([^\n]*)\n") do
         if line:match("^%s*%%if") then
             depth = depth + 1
         end
-        out[#out + 1] = take_over(line, list, depth > 0)
+        local text, taken = take_over(line, list, depth > 0)
+        out[#out + 1], taken_any = text, taken_any or taken
         if line:match("^%s*%%endif") and depth > 0 then
             depth = depth - 1
         end
     end
-    if #(M.taken_dirs[list] or {}) == dirs_before and #(M.taken_globs[list] or {}) == globs_before then
+    if not taken_any then
         error("%py_bytecode_owns: %" .. name .. " lists no directory (DIR/) and no caches (.../__pycache__/*.pyc) " ..
             "outside an %if: there is nothing to take over", 0)
     end
     hand_on("BRP_PYC_LIST_LEFT_ALONE", M.left)
     hand_on("BRP_PYC_LIST_TAKEN_DIRS", M.taken_dirs)
     hand_on("BRP_PYC_LIST_TAKEN_GLOBS", M.taken_globs)
-    if rpm.expand("%{?_brp_pyc_show_owners}") ~= "" then
-        for _, value in ipairs(M.taken_dirs[list] or {}) do
-            io.stderr:write("brp-pyc: taken over by the owner's list: " .. value .. "\n")
-        end
-        for _, value in ipairs(M.taken_globs[list] or {}) do
-            io.stderr:write("brp-pyc: caches taken over by the owner's list: " .. value .. "\n")
-        end
-    end
+    show("taken over by the owner's list", M.taken_dirs[list])
+    show("caches taken over by the owner's list", M.taken_globs[list])
     return table.concat(out, "\n")
 end
 
