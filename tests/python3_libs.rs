@@ -7,7 +7,6 @@ mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use common::fedora::*;
 use common::*;
@@ -81,10 +80,8 @@ fn have_python_314() -> bool {
 /// path of its hardlink set (inode numbers differ between builds, the sets must not).
 fn recorded(package: &Path) -> Vec<String> {
     let qf = "[%{FILENAMES}\t%{FILEMODES:perms}\t%{FILEDIGESTS}\t%{FILEFLAGS:fflags}\t%{FILELINKTOS}\t%{FILEINODES}\n]";
-    let out = run_ok(Command::new("rpm").args(["-qp", "--qf", qf]).arg(package));
     let mut first_of_inode: BTreeMap<String, String> = BTreeMap::new();
-    String::from_utf8(out.stdout)
-        .unwrap()
+    rpm_query(package, qf)
         .lines()
         .map(|line| {
             let mut fields: Vec<&str> = line.split('\t').collect();
@@ -241,9 +238,7 @@ fn split_in_three_lines_the_stand_in_ships_python3_libs_caches_in_its_bytecode_p
             assert!(of_level && caches.contains(&file.name), "{name}: {}", file.name);
             assert!(shipped.insert(file.name.clone()), "{} twice", file.name);
         }
-        let query = |qf: &str| {
-            String::from_utf8(run_ok(Command::new("rpm").args(["-qp", "--qf", qf]).arg(package)).stdout).unwrap()
-        };
+        let query = |qf: &str| rpm_query(package, qf);
         let requires = query("[%{REQUIRENAME} %{REQUIREFLAGS:depflags} %{REQUIREVERSION}\n]");
         assert!(requires.contains("python3-libs = 3.14.7-2"), "{name} requires python3-libs: {requires}");
         let supplements = if *level == "0" { "python3-libs\n" } else { "" };

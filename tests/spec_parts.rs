@@ -108,9 +108,7 @@ fn assert_split(build: &Build, modules: usize, declared: Declared) {
                 file.name
             );
         }
-        let query = |qf: &str| {
-            String::from_utf8(run_ok(Command::new("rpm").args(["-qp", "--qf", qf]).arg(package)).stdout).unwrap()
-        };
+        let query = |qf: &str| rpm_query(package, qf);
         assert!(
             query("[%{REQUIRENAME} %{REQUIREFLAGS:depflags} %{REQUIREVERSION}\n]").contains("python3-foo = 1.0-1\n"),
             "{name} requires its owner"
@@ -344,9 +342,7 @@ fn assert_two_owners_split(build: &Build, what: &str) {
                 assert!(real.insert(file.name.clone()), "{what}: {} twice", file.name);
                 shipped += 1;
             }
-            let query = |qf: &str| {
-                String::from_utf8(run_ok(Command::new("rpm").args(["-qp", "--qf", qf]).arg(package)).stdout).unwrap()
-            };
+            let query = |qf: &str| rpm_query(package, qf);
             let requires = query("[%{REQUIRENAME} %{REQUIREFLAGS:depflags} %{REQUIREVERSION}\n]");
             assert!(requires.contains(&format!("{owner} = 1.0-1\n")), "{what}: {name} requires {owner}: {requires}");
             let supplements = if level == "0" { format!("{owner}\n") } else { String::new() };
@@ -433,9 +429,7 @@ impl Repository {
         let mut required = BTreeSet::new();
         for package in build.packages.values() {
             std::fs::copy(package, dir.path().join(package.file_name().unwrap())).unwrap();
-            let query = |qf: &str| {
-                String::from_utf8(run_ok(Command::new("rpm").args(["-qp", "--qf", qf]).arg(package)).stdout).unwrap()
-            };
+            let query = |qf: &str| rpm_query(package, qf);
             provided.extend(query("[%{PROVIDENAME}\n]").lines().map(str::to_string));
             required.extend(
                 query("[%{REQUIRENAME} %{REQUIREFLAGS:depflags} %{REQUIREVERSION}\n]")

@@ -357,12 +357,15 @@ pub struct PackagedFile {
     pub inode: u64,
 }
 
+/// `rpm -qp --qf QF PACKAGE`: what rpm recorded, as `qf` formats it.
+pub fn rpm_query(package: &Path, qf: &str) -> String {
+    String::from_utf8(run_ok(Command::new("rpm").args(["-qp", "--qf", qf]).arg(package)).stdout).unwrap()
+}
+
 /// What rpm recorded about each file of a package.
 pub fn files_of(package: &Path) -> Vec<PackagedFile> {
     let qf = "[%{FILENAMES}\\t%{FILEFLAGS:fflags}\\t%{FILEINODES}\\t%{FILEMODES:perms}\\n]";
-    let out = run_ok(Command::new("rpm").args(["-qp", "--qf", qf]).arg(package));
-    String::from_utf8(out.stdout)
-        .unwrap()
+    rpm_query(package, qf)
         .lines()
         .map(|line| {
             let f: Vec<&str> = line.split('\t').collect();
